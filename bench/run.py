@@ -1,0 +1,802 @@
+#!/usr/bin/env python3
+"""Envoy-level CORS benchmark (issue 4): `make bench`, `make bench-quick`.
+
+Python 3 standard library only. Starts one upstream Envoy (direct_response) and one Envoy per
+variant and policy, every one with `--concurrency 1 --disable-hot-restart` on 127.0.0.1 free
+ports; the Envoy under test is pinned to one CPU, wrk, the upstream and this script to another.
+Rounds are interleaved (a b c d e, a b c d e, ...) and medians reported.
+
+Variants:
+  a  no CORS filter at all
+  b  Envoy's built-in envoy.filters.http.cors, CorsPolicy equivalent to our policy
+  c  no-op proxy-wasm filter (bench/noop): the wasm floor
+  d  minimal reference CORS filter (bench/reference): knows one origin, nothing else
+  e  our plugin (dist/cors.wasm; env CORS_WASM overrides and skips `make build`)
+
+Environment: ENVOY_BIN (default <repo>/.venv/bin/envoy), CORS_WASM.
+"""
+
+import argparse
+import atexit
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH_TARGET = REPO / "target" / "bench"
+ENVOY = os.environ.get("ENVOY_BIN") or str(REPO / ".venv" / "bin" / "envoy")
+CORS_WASM_ENV = os.environ.get("CORS_WASM")
+CORS_WASM = CORS_WASM_ENV or str(REPO / "dist" / "cors.wasm")
+NOOP_WASM = BENCH_TARGET / "wasm32-wasip1" / "release" / "bench_noop.wasm"
+REFERENCE_WASM = BENCH_TARGET / "wasm32-wasip1" / "release" / "bench_reference.wasm"
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+ALLOWED = "https://app.example.com"
+DENIED = "https://evil.example.net"
+METHODS = ["GET", "POST", "PUT", "DELETE"]
+HEADERS = ["content-type", "x-requested-with"]
+EXPOSE = ["x-request-id"]
+MAX_AGE = 600
+
+# Large policy: 10,000 exact origins, 100 subdomain patterns, 20 regexes; the request origin
+# matches only the last regex.
+N_EXACT, N_SUB, N_REGEX = 10_000, 100, 20
+LARGE_ORIGIN = "https://app-x1.region%d.example.org" % (N_REGEX - 1)
+
+
+def large_exact():
+    return ["https://site%d.customer.example" % i for i in range(N_EXACT)]
+
+
+def large_sub_hosts():
+    return ["tenant%d.example.net" % i for i in range(N_SUB)]
+
+
+def large_regexes():
+    return [r"https://app-[a-z0-9]+\.region%d\.example\.org" % i for i in range(N_REGEX)]
+
+
+# 30 KB Access-Control-Request-Headers: thousands of distinct names, all listed in the policy.
+def acrh_names():
+    names, size, i = [], 0, 0
+    while size < 30 * 1024:
+        n = "x-h%04x" % i
+        names.append(n)
+        size += len(n) + 1
+        i += 1
+    return names
+
+
+ACRH_NAMES = acrh_names()
+ACRH_VALUE = ",".join(ACRH_NAMES)
+
+# ---------------------------------------------------------------------------------------------
+# Scenarios: request headers, and which variants (and which policy instance) they apply to.
+# policy "normal": one allowed origin; "large": the large policy; "acrh": allow_headers lists the
+# 30 KB of names. a, c and d have no policy to vary, so they always run their single instance.
+SCENARIOS = [
+    dict(key="get_allowed", title="allowed actual GET", method="GET",
+         headers={"Origin": ALLOWED}, variants="abcde", policy="normal",
+         what="GET from the one allowed origin: b, d, e add ACAO (+ Vary); d adds no ACAC/ACEH."),
+    dict(key="get_denied", title="denied-origin GET", method="GET",
+         headers={"Origin": DENIED}, variants="abcde", policy="normal",
+         what="GET from an unlisted origin: forwarded, no CORS headers added."),
+    dict(key="get_no_origin", title="GET without Origin", method="GET",
+         headers={}, variants="abcde", policy="normal",
+         what="Same-origin style GET: only the cost of looking for Origin (e may add Vary: Origin)."),
+    dict(key="preflight_allowed", title="allowed preflight", method="OPTIONS",
+         headers={"Origin": ALLOWED, "Access-Control-Request-Method": "PUT",
+                  "Access-Control-Request-Headers": "content-type"},
+         variants="abcde", policy="normal",
+         what="b, d, e answer locally (204/200); a and c forward the OPTIONS to the upstream."),
+    dict(key="preflight_rejected", title="rejected preflight", method="OPTIONS",
+         headers={"Origin": DENIED, "Access-Control-Request-Method": "PUT"},
+         variants="abcde", policy="normal",
+         what="Preflight from an unlisted origin: d and e reply 403 locally; b (forward_not_matching_"
+              "preflights: false) replies locally without CORS headers; a and c forward it."),
+    dict(key="large_policy", title="large policy, last regex", method="GET",
+         headers={"Origin": LARGE_ORIGIN}, variants="abe", policy="large",
+         what="Actual GET whose origin matches only the last of 20 regexes after 10,000 exact origins "
+              "and 100 subdomain patterns (b: 10,000 exact + 120 safe_regex matchers). Compare e "
+              "with e on 'allowed actual GET' (one-origin policy). d knows one origin: not run."),
+    dict(key="preflight_acrh_30k", title="preflight, 30 KB ACRH", method="OPTIONS",
+         headers={"Origin": ALLOWED, "Access-Control-Request-Method": "PUT",
+                  "Access-Control-Request-Headers": ACRH_VALUE},
+         variants="abcde", policy="acrh",
+         what="Allowed preflight whose ACRH is %d names (%d bytes), every one listed in the policy's "
+              "allow_headers (b, e). b does not parse ACRH (echoes its configured list); d does not "
+              "read it; a and c forward it. Compare e with e on 'allowed preflight'."
+              % (len(ACRH_NAMES), len(ACRH_VALUE))),
+]
+
+VARIANTS = {
+    "a": "no CORS",
+    "b": "Envoy built-in cors",
+    "c": "no-op wasm",
+    "d": "reference wasm",
+    "e": "our plugin",
+}
+
+# ---------------------------------------------------------------------------------------------
+# Process bookkeeping: every child is killed by its pid on exit, whatever happens.
+CHILDREN = []
+
+
+def kill_children():
+    while CHILDREN:
+        p = CHILDREN.pop()
+        if p.poll() is None:
+            try:
+                p.kill()
+            except ProcessLookupError:
+                pass
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def stop(p):
+    if p in CHILDREN:
+        CHILDREN.remove(p)
+    if p.poll() is None:
+        p.kill()
+    p.wait(timeout=10)
+
+
+atexit.register(kill_children)
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+signal.signal(signal.SIGHUP, lambda *_: sys.exit(129))
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Envoy configuration (JSON, which Envoy reads as YAML).
+
+def cors_policy_json(policy):
+    cfg = {
+        "allow_methods": METHODS,
+        "allow_headers": HEADERS,
+        "expose_headers": EXPOSE,
+        "allow_credentials": True,
+        "max_age": MAX_AGE,
+    }
+    if policy == "normal":
+        cfg["allow_origins"] = [ALLOWED]
+    elif policy == "large":
+        cfg["allow_origins"] = large_exact() + ["https://*.%s" % h for h in large_sub_hosts()]
+        cfg["allow_origin_regexes"] = large_regexes()
+    elif policy == "acrh":
+        cfg["allow_origins"] = [ALLOWED]
+        cfg["allow_headers"] = HEADERS + ACRH_NAMES
+    return cfg
+
+
+def builtin_policy(policy):
+    if policy == "large":
+        matchers = [{"exact": o} for o in large_exact()]
+        matchers += [{"safe_regex": {"regex": r"https://([a-z0-9-]+\.)+%s" % re.escape(h)}}
+                     for h in large_sub_hosts()]
+        matchers += [{"safe_regex": {"regex": r}} for r in large_regexes()]
+    else:
+        matchers = [{"exact": ALLOWED}]
+    headers = HEADERS + (ACRH_NAMES if policy == "acrh" else [])
+    return {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy",
+        "allow_origin_string_match": matchers,
+        "allow_methods": ", ".join(METHODS),
+        "allow_headers": ",".join(headers),
+        "expose_headers": ", ".join(EXPOSE),
+        "max_age": str(MAX_AGE),
+        "allow_credentials": True,
+        "forward_not_matching_preflights": False,
+    }
+
+
+def wasm_filter(path, root_id, configuration=None):
+    config = {
+        "name": root_id,
+        "root_id": root_id,
+        "vm_config": {
+            "vm_id": root_id,
+            "runtime": "envoy.wasm.runtime.v8",
+            "code": {"local": {"filename": str(path)}},
+        },
+    }
+    if configuration is not None:
+        config["configuration"] = {
+            "@type": "type.googleapis.com/google.protobuf.StringValue",
+            "value": configuration,
+        }
+    return {
+        "name": "envoy.filters.http.wasm",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+            "config": config,
+        },
+    }
+
+
+def addr(port):
+    return {"socket_address": {"address": "127.0.0.1", "port_value": port}}
+
+
+def bootstrap(route, filters, vhost_extra=None):
+    vhost = {"name": "all", "domains": ["*"], "routes": [route]}
+    vhost.update(vhost_extra or {})
+    hcm = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3."
+                 "HttpConnectionManager",
+        "stat_prefix": "bench",
+        "codec_type": "AUTO",
+        "route_config": {"name": "local", "virtual_hosts": [vhost]},
+        "http_filters": filters + [{
+            "name": "envoy.filters.http.router",
+            "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
+        }],
+    }
+    return {
+        "admin": {"address": addr(0)},
+        "static_resources": {
+            "listeners": [{
+                "name": "main",
+                "address": addr(0),
+                "filter_chains": [{"filters": [{
+                    "name": "envoy.filters.network.http_connection_manager",
+                    "typed_config": hcm,
+                }]}],
+            }],
+        },
+    }
+
+
+def upstream_config():
+    route = {
+        "match": {"prefix": "/"},
+        "direct_response": {"status": 200, "body": {"inline_string": "ok\n"}},
+        "response_headers_to_add": [{"header": {"key": "vary", "value": "Accept-Encoding"}}],
+    }
+    return bootstrap(route, [])
+
+
+def variant_config(variant, policy, upstream_port):
+    route = {"match": {"prefix": "/"}, "route": {"cluster": "upstream"}}
+    extra = None
+    if variant == "a":
+        filters = []
+    elif variant == "b":
+        filters = [{"name": "envoy.filters.http.cors", "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors"}}]
+        extra = {"typed_per_filter_config": {"envoy.filters.http.cors": builtin_policy(policy)}}
+    elif variant == "c":
+        filters = [wasm_filter(NOOP_WASM, "noop")]
+    elif variant == "d":
+        filters = [wasm_filter(REFERENCE_WASM, "reference")]
+    elif variant == "e":
+        filters = [wasm_filter(CORS_WASM, "cors", json.dumps(cors_policy_json(policy)))]
+    else:
+        raise ValueError(variant)
+    cfg = bootstrap(route, filters, extra)
+    cfg["static_resources"]["clusters"] = [{
+        "name": "upstream",
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {"cluster_name": "upstream", "endpoints": [{"lb_endpoints": [
+            {"endpoint": {"address": addr(upstream_port)}}]}]},
+    }]
+    return cfg
+
+
+# ---------------------------------------------------------------------------------------------
+# Envoy processes.
+
+class Envoy:
+    def __init__(self, name, config, workdir, cpu):
+        self.name = name
+        self.dir = workdir / name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.cfg = self.dir / "envoy.json"
+        self.cfg.write_text(json.dumps(config))
+        self.cpu = cpu
+        self.proc = None
+        self.admin = None
+        self.port = None
+
+    def start(self):
+        addr_file = self.dir / "admin-address"
+        if addr_file.exists():
+            addr_file.unlink()
+        cmd = ([] if self.cpu is None else ["taskset", "-c", str(self.cpu)]) + [
+            ENVOY, "-c", str(self.cfg), "--concurrency", "1", "--disable-hot-restart",
+            "--admin-address-path", str(addr_file), "-l", "warning",
+        ]
+        self.stderr = open(self.dir / "stderr.log", "wb")
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr,
+                                     stdin=subprocess.DEVNULL)
+        CHILDREN.append(self.proc)
+        return t0
+
+    def wait_ready(self, timeout=60.0, poll=0.002):
+        """Waits for admin /ready = LIVE and a bound listener; returns the monotonic time."""
+        addr_file = self.dir / "admin-address"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("%s exited with %s:\n%s" % (self.name, self.proc.returncode,
+                                                               self.log_tail()))
+            try:
+                if self.admin is None:
+                    text = addr_file.read_text().strip() if addr_file.exists() else ""
+                    if not text:
+                        time.sleep(poll)
+                        continue
+                    self.admin = text
+                status, body = http_get("http://%s/ready" % self.admin)
+                if status == 200 and body.strip() == b"LIVE":
+                    _, body = http_get("http://%s/listeners?format=json" % self.admin)
+                    for lst in json.loads(body).get("listener_statuses", []):
+                        port = lst.get("local_address", {}).get("socket_address", {}).get("port_value")
+                        if port:
+                            self.port = port
+                            return time.monotonic()
+            except (OSError, ValueError):
+                pass
+            time.sleep(poll)
+        raise RuntimeError("%s not ready after %ss:\n%s" % (self.name, timeout, self.log_tail()))
+
+    def log_tail(self):
+        try:
+            return (self.dir / "stderr.log").read_text(errors="replace")[-3000:]
+        except OSError:
+            return ""
+
+    def cpu_ticks(self):
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+
+    def stop(self):
+        if self.proc is not None:
+            stop(self.proc)
+            self.proc = None
+            self.admin = None
+            self.stderr.close()
+
+
+def http_get(url, timeout=2.0):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.status, r.read()
+
+
+def probe(port, scenario):
+    """One request; returns (status, [(name, value)]) of the response headers."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        lines = ["%s / HTTP/1.1" % scenario["method"], "Host: bench.test", "Connection: close"]
+        lines += ["%s: %s" % kv for kv in scenario["headers"].items()]
+        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    status = int(head[0].split()[1])
+    headers = [tuple(x.strip() for x in h.split(":", 1)) for h in head[1:] if ":" in h]
+    return status, headers
+
+
+def describe_response(status, headers):
+    """Status and CORS headers, short: values only for ACAO and Vary."""
+    short = {"access-control-allow-origin": "ACAO", "access-control-allow-credentials": "ACAC",
+             "access-control-expose-headers": "ACEH", "access-control-allow-methods": "ACAM",
+             "access-control-allow-headers": "ACAH", "access-control-max-age": "max-age",
+             "access-control-allow-private-network": "ACAPN", "vary": "vary"}
+    parts = []
+    for k, v in headers:
+        k = k.lower()
+        if k == "access-control-allow-origin" or k == "vary":
+            parts.append("%s=%s" % (short[k], v if len(v) <= 40 else v[:37] + "..."))
+        elif k.startswith("access-control-"):
+            parts.append(short.get(k, k))
+    return "%d %s" % (status, " ".join(parts) if parts else "(no CORS headers)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Load.
+
+def wrk_script(workdir, scenario):
+    path = workdir / ("wrk-%s.lua" % scenario["key"])
+    lines = ['wrk.method = "%s"' % scenario["method"], 'wrk.headers["Host"] = "bench.test"']
+    lines += ['wrk.headers["%s"] = "%s"' % kv for kv in scenario["headers"].items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+WRK_RE = re.compile(r"(\d+) requests in ([\d.]+)(us|ms|s|m)\b")
+
+
+def run_wrk(port, script, seconds, connections, cpu):
+    cmd = ([] if cpu is None else ["taskset", "-c", str(cpu)]) + [
+        "wrk", "-t1", "-c%d" % connections, "-d%ds" % seconds, "--timeout", "2s",
+        "-s", str(script), "http://127.0.0.1:%d/" % port]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    CHILDREN.append(p)
+    try:
+        out, _ = p.communicate(timeout=seconds + 15)
+    finally:
+        stop(p)
+    out = out.decode(errors="replace")
+    m = WRK_RE.search(out)
+    if not m:
+        raise RuntimeError("cannot parse wrk output:\n" + out)
+    n = int(m.group(1))
+    dur = float(m.group(2)) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[m.group(3)]
+    errors = 0
+    e = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if e:
+        errors = sum(int(x) for x in e.groups())
+    return n, dur, errors
+
+
+def measure(envoy, script, seconds, connections, load_cpu):
+    t0 = envoy.cpu_ticks()
+    n, dur, errors = run_wrk(envoy.port, script, seconds, connections, load_cpu)
+    t1 = envoy.cpu_ticks()
+    if n == 0:
+        raise RuntimeError("no request completed against %s" % envoy.name)
+    cpu_us = (t1 - t0) * 1e6 / os.sysconf("SC_CLK_TCK") / n
+    return cpu_us, n / dur, errors
+
+
+# ---------------------------------------------------------------------------------------------
+# Builds and environment.
+
+def run(cmd, **kw):
+    log("+ " + " ".join(shlex.quote(str(c)) for c in cmd))
+    subprocess.run(cmd, check=True, cwd=REPO, **kw)
+
+
+def build(need_plugin, skip):
+    run([str(REPO / "scripts" / "apt-ensure.sh"), "wrk:wrk", "taskset:util-linux"])
+    if not os.access(ENVOY, os.X_OK):
+        if os.environ.get("ENVOY_BIN"):
+            sys.exit("ENVOY_BIN=%s is not executable" % ENVOY)
+        run(["make", "envoy"])
+    if skip:
+        return
+    for crate in ("noop", "reference"):
+        run(["cargo", "build", "--release", "--target", "wasm32-wasip1", "--manifest-path",
+             str(REPO / "bench" / crate / "Cargo.toml"), "--target-dir", str(BENCH_TARGET)])
+    if need_plugin and not CORS_WASM_ENV:
+        run(["make", "build"])
+
+
+def machine():
+    model = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    version = subprocess.run([ENVOY, "--version"], capture_output=True, text=True).stdout.strip()
+    version = version.split("version:", 1)[-1].strip()
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "kernel": "%s %s" % (platform.system(), platform.release()),
+        "envoy": version,
+    }
+
+
+def pick_cpus():
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        log("warning: fewer than 2 CPUs available, not pinning")
+        return None, None
+    return cpus[0], cpus[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Report.
+
+def fmt(x, spec="%.1f"):
+    return "-" if x is None else spec % x
+
+
+def ratio(x, y):
+    if x is None or y is None or y <= 0:
+        return None
+    return x / y
+
+
+def build_report(args, info, command, results, checks, sizes, ready, variants, scenarios):
+    med = {}
+    for key, rows in results.items():
+        cpus = [r[0] for r in rows]
+        rps = [r[1] for r in rows]
+        med[key] = (statistics.median(cpus), statistics.median(rps), sum(r[2] for r in rows), len(rows))
+
+    out = []
+    out.append("Machine: %d CPUs, %s, %s; Envoy %s." % (info["nproc"], info["cpu"], info["kernel"],
+                                                      info["envoy"]))
+    out.append("")
+    out.append("Command: `%s`" % command)
+    out.append("")
+    out.append("Setup: one upstream Envoy (direct_response 200, `vary: Accept-Encoding`), one Envoy per "
+               "variant, all `--concurrency 1 --disable-hot-restart` on 127.0.0.1; Envoy under test "
+               "pinned to CPU %s, wrk (`-t1 -c%d`, HTTP/1.1 keep-alive), the upstream and the harness to "
+               "CPU %s. %d interleaved round(s) of %d s per cell (after one %d s warm-up per cell), medians. CPU "
+               "µs/req = (utime+stime of the Envoy under test, from /proc/<pid>/stat) / completed "
+               "requests. ×a, ×b: CPU ratio to (a), (b); ovh/d = (x−a)/(d−a): overhead over no CORS "
+               "relative to the minimal reference filter's."
+               % (args.envoy_cpu, args.connections, args.load_cpu, args.rounds, args.duration,
+                  args.warmup))
+    out.append("")
+    out.append("| scenario | variant | response seen | CPU µs/req | req/s | ×a | ×b | ovh/d |")
+    out.append("|---|---|---|---:|---:|---:|---:|---:|")
+    for sc in scenarios:
+        row = {v: med.get((sc["key"], v)) for v in variants}
+        base = {v: (row[v][0] if row.get(v) else None) for v in "abd"}
+        for v in variants:
+            if v not in sc["variants"] or row.get(v) is None:
+                continue
+            cpu, rps, errors, n = row[v]
+            ovh = None
+            if base["a"] is not None and base["d"] is not None and base["d"] - base["a"] > 0 \
+                    and v not in "ad":
+                ovh = (cpu - base["a"]) / (base["d"] - base["a"])
+            note = describe_response(*checks[(sc["key"], v)]) if (sc["key"], v) in checks else "?"
+            if errors:
+                note += " (%d socket errors)" % errors
+            out.append("| %s | %s %s | %s | %.2f | %.0f | %s | %s | %s |" % (
+                sc["title"], v, VARIANTS[v], note.replace("|", "\\|"), cpu, rps,
+                fmt(ratio(cpu, base["a"]), "%.2f"), fmt(ratio(cpu, base["b"]), "%.2f"),
+                fmt(ovh, "%.2f")))
+    out.append("")
+
+    # Targets of issue 4.
+    def c(sk, v):
+        m = med.get((sk, v))
+        return m[0] if m else None
+
+    targets = []
+    a, d, e = c("get_allowed", "a"), c("get_allowed", "d"), c("get_allowed", "e")
+    if None not in (a, d, e) and d - a > 0:
+        targets.append(("actual GET: (e−a)/(d−a)", (e - a) / (d - a), 1.0))
+    for sk, title in (("preflight_allowed", "allowed preflight"), ("preflight_rejected", "rejected preflight")):
+        r = ratio(c(sk, "e"), c(sk, "b"))
+        if r is not None:
+            targets.append(("%s: e / b" % title, r, 1.3))
+    r = ratio(c("large_policy", "e"), c("get_allowed", "e"))
+    if r is not None:
+        targets.append(("large policy: e(large) / e(one origin), actual GET", r, 1.05))
+    r = ratio(c("preflight_acrh_30k", "e"), c("preflight_allowed", "e"))
+    if r is not None:
+        targets.append(("30 KB ACRH preflight: e / e(normal preflight)", r, 2.0))
+    if sizes.get("e") is not None:
+        targets.append(("dist/cors.wasm size (KB)", sizes["e"] / 1024, 350.0))
+    if ready.get("e-large") is not None and ready.get("c") is not None:
+        targets.append(("start-to-ready: e(large) − c (ms)", ready["e-large"] - ready["c"], 50.0))
+    if targets:
+        out.append("| target (issue 4) | measured | limit | met |")
+        out.append("|---|---:|---:|---|")
+        for name, val, limit in targets:
+            out.append("| %s | %.2f | %g | %s |" % (name, val, limit, "yes" if val <= limit else "**no**"))
+        out.append("")
+
+    out.append("| wasm module | bytes |")
+    out.append("|---|---:|")
+    for k, label in (("e", "dist/cors.wasm (our plugin)"), ("c", "bench_noop.wasm"),
+                     ("d", "bench_reference.wasm")):
+        if sizes.get(k) is not None:
+            out.append("| %s | %d |" % (label, sizes[k]))
+    out.append("")
+    if ready:
+        out.append("Start-to-ready (process start → admin `/ready` = LIVE and listener bound), median of "
+                   "%d start(s), Envoy pinned to one CPU:" % args.starts)
+        out.append("")
+        out.append("| config | ms |")
+        out.append("|---|---:|")
+        labels = {"a": "a: no filter", "c": "c: no-op wasm filter", "b-large": "b: built-in cors, large policy",
+                  "e-large": "e: our plugin, large policy", "e": "e: our plugin, one-origin policy"}
+        for k, v in ready.items():
+            out.append("| %s | %.1f |" % (labels.get(k, k), v))
+        out.append("")
+    out.append("What each scenario compares:")
+    out.append("")
+    for sc in scenarios:
+        out.append("- **%s** (variants %s): %s" % (sc["title"], ",".join(v for v in sc["variants"] if v in variants),
+                                                   sc["what"]))
+    out.append("- Policy (b, e): origin `%s`, methods %s, headers %s, expose %s, credentials, max_age %d. "
+               "The reference (d) knows only the origin: its replies carry fixed headers, no ACAC/ACEH, "
+               "and it adds `vary: Origin` as a second header instead of merging."
+               % (ALLOWED, ", ".join(METHODS), ", ".join(HEADERS), ", ".join(EXPOSE), MAX_AGE))
+    return "\n".join(out)
+
+
+def write_markdown(path, block):
+    gen = "%s\n<!-- generated by bench/run.py; edit outside the markers -->\n\n%s\n\n%s" % (BEGIN, block, END)
+    if path.exists():
+        text = path.read_text()
+        if BEGIN in text and END in text:
+            pre, rest = text.split(BEGIN, 1)
+            post = rest.split(END, 1)[1]
+            path.write_text(pre + gen + post)
+            return
+        path.write_text(text.rstrip() + "\n\n## Results\n\n" + gen + "\n")
+        return
+    path.write_text(
+        "# Benchmarks\n\n"
+        "Envoy-level benchmark of the CORS plugin (issue 4). Run `make bench` (about 6 minutes; "
+        "`make bench-quick` is a one-round smoke run that does not write this file).\n\n"
+        "## Results\n\n" + gen + "\n\n"
+        "## Analysis\n\n(to be written: ratios against every target, profiles where a target is not met.)\n\n"
+        "## What was changed to reach the targets\n\n(to be written.)\n")
+
+
+# ---------------------------------------------------------------------------------------------
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="one short round, one start; does not write BENCHMARKS.md")
+    ap.add_argument("--rounds", type=int, help="interleaved rounds (default 3, quick 1)")
+    ap.add_argument("--duration", type=int, help="measured seconds per cell, whole (default 3, quick 1)")
+    ap.add_argument("--warmup", type=int, help="unmeasured seconds per cell, once before round 1 "
+                    "(default 1, quick 0)")
+    ap.add_argument("--starts", type=int, help="starts per config for start-to-ready (default 5, quick 1)")
+    ap.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
+    ap.add_argument("--variants", default="abcde", help="subset of abcde (default all)")
+    ap.add_argument("--scenarios", default="", help="comma-separated scenario keys (default all)")
+    ap.add_argument("--no-build", action="store_true", help="use the wasm files as they are")
+    ap.add_argument("--output", default=str(REPO / "BENCHMARKS.md"))
+    ap.add_argument("--write", action="store_true", help="write BENCHMARKS.md even with --quick")
+    ap.add_argument("--no-write", action="store_true", help="never write BENCHMARKS.md")
+    args = ap.parse_args()
+    q = args.quick
+    args.rounds = args.rounds or (1 if q else 3)
+    args.duration = args.duration or (1.0 if q else 3.0)
+    args.warmup = args.warmup if args.warmup is not None else (0 if q else 1)
+    args.starts = args.starts or (1 if q else 5)
+    variants = "".join(v for v in "abcde" if v in args.variants)
+    scenarios = [s for s in SCENARIOS if not args.scenarios or s["key"] in args.scenarios.split(",")]
+    command = " ".join(shlex.quote(a) for a in ["python3", "bench/run.py"] + sys.argv[1:])
+    if os.environ.get("MAKELEVEL"):
+        command = "make %s  # = %s" % ("bench-quick" if q else "bench", command)
+    if CORS_WASM_ENV:
+        command = "CORS_WASM=%s %s" % (shlex.quote(CORS_WASM_ENV), command)
+    if ENVOY != str(REPO / ".venv" / "bin" / "envoy"):
+        command = "ENVOY_BIN=%s %s" % (shlex.quote(ENVOY), command)
+
+    build("e" in variants, args.no_build)
+    for path, v in ((NOOP_WASM, "c"), (REFERENCE_WASM, "d"), (Path(CORS_WASM), "e")):
+        if v in variants and not path.exists():
+            sys.exit("missing %s (variant %s)" % (path, v))
+    if shutil.which("taskset") is None:
+        sys.exit("taskset not found")
+
+    load_cpu, envoy_cpu = pick_cpus()
+    args.load_cpu, args.envoy_cpu = load_cpu, envoy_cpu
+    if load_cpu is not None:
+        os.sched_setaffinity(0, {load_cpu})
+    info = machine()
+    sizes = {}
+    for path, v in ((NOOP_WASM, "c"), (REFERENCE_WASM, "d"), (Path(CORS_WASM), "e")):
+        if path.exists():
+            sizes[v] = path.stat().st_size
+
+    BENCH_TARGET.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="run-", dir=BENCH_TARGET))
+    try:
+        upstream = Envoy("upstream", upstream_config(), workdir, load_cpu)
+        upstream.start()
+        upstream.wait_ready()
+        log("upstream on port %d" % upstream.port)
+
+        # One Envoy per (variant, policy) that some scenario needs.
+        instances = {}
+        for sc in scenarios:
+            for v in sc["variants"]:
+                if v not in variants:
+                    continue
+                pol = sc["policy"] if v in "be" else "normal"
+                if (v, pol) not in instances:
+                    name = v if pol == "normal" else "%s-%s" % (v, pol)
+                    instances[(v, pol)] = Envoy(name, variant_config(v, pol, upstream.port), workdir, envoy_cpu)
+        for env in instances.values():
+            env.start()
+        for env in instances.values():
+            env.wait_ready()
+            log("%-8s on port %d (pid %d)" % (env.name, env.port, env.proc.pid))
+
+        def instance(sc, v):
+            return instances[(v, sc["policy"] if v in "be" else "normal")]
+
+        checks = {}
+        for sc in scenarios:
+            for v in sc["variants"]:
+                if v in variants:
+                    checks[(sc["key"], v)] = probe(instance(sc, v).port, sc)
+                    log("check %-20s %s: %s" % (sc["key"], v, describe_response(*checks[(sc["key"], v)])))
+
+        scripts = {sc["key"]: wrk_script(workdir, sc) for sc in scenarios}
+        results = {}
+        t_start = time.monotonic()
+        if args.warmup:
+            for sc in scenarios:
+                for v in variants:
+                    if v in sc["variants"]:
+                        run_wrk(instance(sc, v).port, scripts[sc["key"]], args.warmup, args.connections,
+                                load_cpu)
+            log("warm-up done (%d s per cell)" % args.warmup)
+        for rnd in range(args.rounds):
+            for sc in scenarios:
+                for v in variants:
+                    if v not in sc["variants"]:
+                        continue
+                    env = instance(sc, v)
+                    cpu, rps, errors = measure(env, scripts[sc["key"]], args.duration,
+                                               args.connections, load_cpu)
+                    results.setdefault((sc["key"], v), []).append((cpu, rps, errors))
+                    log("round %d %-20s %s: %7.2f µs/req %8.0f req/s%s" % (
+                        rnd + 1, sc["key"], v, cpu, rps, " errors=%d" % errors if errors else ""))
+        log("load runs took %.0f s" % (time.monotonic() - t_start))
+        for env in instances.values():
+            env.stop()
+
+        # Start-to-ready: fresh processes, interleaved, pinned like the Envoy under test.
+        ready = {}
+        ready_cfgs = [("a", variant_config("a", "normal", upstream.port))]
+        if "c" in variants:
+            ready_cfgs.append(("c", variant_config("c", "normal", upstream.port)))
+        if "b" in variants:
+            ready_cfgs.append(("b-large", variant_config("b", "large", upstream.port)))
+        if "e" in variants:
+            ready_cfgs.append(("e", variant_config("e", "normal", upstream.port)))
+            ready_cfgs.append(("e-large", variant_config("e", "large", upstream.port)))
+        starters = [(k, Envoy("ready-" + k, cfg, workdir, envoy_cpu)) for k, cfg in ready_cfgs]
+        times = {}
+        for _ in range(args.starts):
+            for k, env in starters:
+                t0 = env.start()
+                t1 = env.wait_ready()
+                times.setdefault(k, []).append((t1 - t0) * 1000)
+                env.stop()
+        ready = {k: statistics.median(v) for k, v in times.items()}
+        for k, v in ready.items():
+            log("start-to-ready %-8s %.1f ms" % (k, v))
+        upstream.stop()
+    finally:
+        kill_children()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    report = build_report(args, info, command, results, checks, sizes, ready, variants, scenarios)
+    print(report)
+    if not args.no_write and (not q or args.write):
+        write_markdown(Path(args.output), report)
+        log("wrote %s" % args.output)
+
+
+if __name__ == "__main__":
+    main()
