@@ -379,6 +379,20 @@ class Envoy:
             self.stderr.close()
 
 
+def machine_busy_ticks():
+    """Non-idle ticks of all CPUs (user nice system irq softirq steal), from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return v[0] + v[1] + v[2] + v[5] + v[6] + (v[7] if len(v) > 7 else 0)
+
+
+def own_ticks(envoys):
+    """CPU ticks of this harness, its waited children (wrk) and the given running Envoys."""
+    t = os.times()
+    hz = os.sysconf("SC_CLK_TCK")
+    return (t.user + t.system + t.children_user + t.children_system) * hz + sum(e.cpu_ticks() for e in envoys)
+
+
 def http_get(url, timeout=2.0):
     with urllib.request.urlopen(url, timeout=timeout) as r:
         return r.status, r.read()
@@ -419,6 +433,33 @@ def describe_response(status, headers):
         elif k.startswith("access-control-"):
             parts.append(short.get(k, k))
     return "%d %s" % (status, " ".join(parts) if parts else "(no CORS headers)")
+
+
+def unexpected(sc, v, status, headers):
+    """Why the response is not what the scenario means to measure, or None."""
+    acao = [val for k, val in headers if k.lower() == "access-control-allow-origin"]
+    forwarded = any(k.lower() == "vary" and "accept-encoding" in val.lower() for k, val in headers)
+    names = [k.lower() for k, _ in headers if k.lower().startswith("access-control-")]
+    if len(names) != len(set(names)):
+        return "an access-control-* header appears twice"
+    if v in "ac" or (sc["key"] in ("get_denied", "get_no_origin")):
+        if status != 200 or not forwarded or acao:
+            return "expected the upstream's 200 without ACAO"
+        return None
+    local = sc["method"] == "OPTIONS"
+    if sc["key"] == "preflight_rejected":
+        want_status = (200,) if v == "b" else (403,)
+        if status not in want_status or acao or forwarded:
+            return "expected a local %s without ACAO" % "/".join(map(str, want_status))
+        return None
+    want = LARGE_ORIGIN if sc["key"] == "large_policy" else ALLOWED
+    if acao != [want]:
+        return "expected ACAO %s" % want
+    if local and (forwarded or status not in (200, 204)):
+        return "expected a local 200/204 reply"
+    if not local and status != 200:
+        return "expected 200"
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -544,6 +585,11 @@ def build_report(args, info, command, results, checks, sizes, ready, variants, s
     out.append("")
     out.append("Command: `%s`" % command)
     out.append("")
+    if "foreign" in info:
+        out.append("CPU used by processes other than the benchmark's during the load runs: %.0f%% of one "
+                   "CPU (from /proc/stat; a few %% is kernel and system noise, more means the figures "
+                   "are disturbed)." % info["foreign"])
+        out.append("")
     out.append("Setup: one upstream Envoy (direct_response 200, `vary: Accept-Encoding`), one Envoy per "
                "variant, all `--concurrency 1 --disable-hot-restart` on 127.0.0.1; Envoy under test "
                "pinned to CPU %s, wrk (`-t1 -c%d`, HTTP/1.1 keep-alive), the upstream and the harness to "
@@ -568,6 +614,9 @@ def build_report(args, info, command, results, checks, sizes, ready, variants, s
                     and v not in "ad":
                 ovh = (cpu - base["a"]) / (base["d"] - base["a"])
             note = describe_response(*checks[(sc["key"], v)]) if (sc["key"], v) in checks else "?"
+            why = unexpected(sc, v, *checks[(sc["key"], v)]) if (sc["key"], v) in checks else None
+            if why:
+                note = "**UNEXPECTED (%s)**: %s" % (why, note)
             if errors:
                 note += " (%d socket errors)" % errors
             out.append("| %s | %s %s | %s | %.2f | %.0f | %s | %s | %s |" % (
@@ -734,15 +783,22 @@ def main():
             return instances[(v, sc["policy"] if v in "be" else "normal")]
 
         checks = {}
+        failures = []
         for sc in scenarios:
             for v in sc["variants"]:
                 if v in variants:
                     checks[(sc["key"], v)] = probe(instance(sc, v).port, sc)
-                    log("check %-20s %s: %s" % (sc["key"], v, describe_response(*checks[(sc["key"], v)])))
+                    why = unexpected(sc, v, *checks[(sc["key"], v)])
+                    log("check %-20s %s: %s%s" % (sc["key"], v, describe_response(*checks[(sc["key"], v)]),
+                                                  "  <-- UNEXPECTED: " + why if why else ""))
+                    if why:
+                        failures.append("%s/%s: %s" % (sc["key"], v, why))
 
         scripts = {sc["key"]: wrk_script(workdir, sc) for sc in scenarios}
         results = {}
         t_start = time.monotonic()
+        running = [upstream] + list(instances.values())
+        busy0, own0 = machine_busy_ticks(), own_ticks(running)
         if args.warmup:
             for sc in scenarios:
                 for v in variants:
@@ -761,7 +817,11 @@ def main():
                     results.setdefault((sc["key"], v), []).append((cpu, rps, errors))
                     log("round %d %-20s %s: %7.2f µs/req %8.0f req/s%s" % (
                         rnd + 1, sc["key"], v, cpu, rps, " errors=%d" % errors if errors else ""))
-        log("load runs took %.0f s" % (time.monotonic() - t_start))
+        wall = time.monotonic() - t_start
+        foreign = (machine_busy_ticks() - busy0 - (own_ticks(running) - own0)) / os.sysconf("SC_CLK_TCK")
+        info["foreign"] = max(0.0, foreign / wall * 100)
+        log("load runs took %.0f s; CPU used by other processes meanwhile: %.0f%% of one CPU"
+            % (wall, info["foreign"]))
         for env in instances.values():
             env.stop()
 
@@ -791,11 +851,16 @@ def main():
         kill_children()
         shutil.rmtree(workdir, ignore_errors=True)
 
+    if failures:
+        log("warning: %d response(s) not as the scenario intends; their figures measure something "
+            "else:\n  %s" % (len(failures), "\n  ".join(failures)))
     report = build_report(args, info, command, results, checks, sizes, ready, variants, scenarios)
     print(report)
     if not args.no_write and (not q or args.write):
         write_markdown(Path(args.output), report)
         log("wrote %s" % args.output)
+    if failures:
+        sys.exit(2)
 
 
 if __name__ == "__main__":
