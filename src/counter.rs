@@ -1,0 +1,42 @@
+//! The counters the filter keeps (Envoy shows them in `/stats` and `/stats/prometheus`).
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    ActualAllowed,
+    ActualDenied,
+    PreflightAllowed,
+    PreflightDeniedOrigin,
+    PreflightDeniedMethod,
+    PreflightDeniedHeaders,
+    /// Shadow mode: a request enforce mode would have denied.
+    ShadowWouldDeny,
+}
+
+impl Counter {
+    pub const ALL: [Counter; 7] = [
+        Counter::ActualAllowed,
+        Counter::ActualDenied,
+        Counter::PreflightAllowed,
+        Counter::PreflightDeniedOrigin,
+        Counter::PreflightDeniedMethod,
+        Counter::PreflightDeniedHeaders,
+        Counter::ShadowWouldDeny,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Counter::ActualAllowed => "cors.actual_allowed",
+            Counter::ActualDenied => "cors.actual_denied",
+            Counter::PreflightAllowed => "cors.preflight_allowed",
+            Counter::PreflightDeniedOrigin => "cors.preflight_denied_origin",
+            Counter::PreflightDeniedMethod => "cors.preflight_denied_method",
+            Counter::PreflightDeniedHeaders => "cors.preflight_denied_headers",
+            Counter::ShadowWouldDeny => "cors.shadow_would_deny",
+        }
+    }
+
+    /// Position in `ALL`, for a table of metric ids.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}

@@ -1,0 +1,147 @@
+//! `allow_methods`: validation at load, the precomputed `Access-Control-Allow-Methods` value,
+//! and the check of `Access-Control-Request-Method`.
+
+use crate::token::is_token;
+
+/// Methods browsers refuse to send (Fetch "forbidden method"); listing them is a mistake.
+const FORBIDDEN: [&str; 3] = ["CONNECT", "TRACE", "TRACK"];
+/// Methods Fetch normalizes to uppercase; any case in the config means the same method.
+const NORMALIZED: [&str; 6] = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"];
+/// CORS-safelisted methods: always allowed, browsers never check them against ACAM.
+const SAFELISTED: [&str; 3] = ["GET", "HEAD", "POST"];
+
+pub fn is_forbidden(method: &[u8]) -> bool {
+    FORBIDDEN.iter().any(|f| f.as_bytes().eq_ignore_ascii_case(method))
+}
+
+#[derive(Debug, Default)]
+pub struct AllowedMethods {
+    any: bool,
+    /// As compared: case-sensitive, the six Fetch-normalized methods uppercased.
+    methods: Vec<Box<str>>,
+    header_value: Option<Box<str>>,
+}
+
+impl AllowedMethods {
+    /// Compiles `allow_methods`; on error returns the index of the bad entry and why.
+    pub fn compile(raw: &[String], credentials: bool) -> Result<Self, (usize, String)> {
+        let mut any = false;
+        let mut methods: Vec<Box<str>> = Vec::new();
+        for (i, m) in raw.iter().enumerate() {
+            if m == "*" {
+                if credentials {
+                    return Err((
+                        i,
+                        "`*` is a literal method name when credentials are allowed: list the methods".into(),
+                    ));
+                }
+                any = true;
+                continue;
+            }
+            if !is_token(m.as_bytes()) {
+                return Err((i, "not an HTTP method (must be an RFC 9110 token)".into()));
+            }
+            if is_forbidden(m.as_bytes()) {
+                return Err((i, "forbidden method: browsers never send CONNECT, TRACE or TRACK".into()));
+            }
+            let m = match NORMALIZED.iter().find(|n| n.eq_ignore_ascii_case(m)) {
+                Some(n) => (*n).to_owned(),
+                None => m.clone(),
+            };
+            if !methods.iter().any(|x| **x == *m) {
+                methods.push(m.into_boxed_str());
+            }
+        }
+        let header_value = if any {
+            Some("*".into())
+        } else {
+            // Chromium compares non-normalized methods uppercased against this list, the spec
+            // compares them as sent: list both spellings ("How to win at CORS").
+            let mut listed: Vec<&str> = Vec::new();
+            let upper: Vec<String> = methods.iter().map(|m| m.to_ascii_uppercase()).collect();
+            for (m, u) in methods.iter().zip(upper.iter()) {
+                for v in [&**m, u.as_str()] {
+                    if !listed.contains(&v) {
+                        listed.push(v);
+                    }
+                }
+            }
+            (!listed.is_empty()).then(|| listed.join(",").into_boxed_str())
+        };
+        Ok(AllowedMethods { any, methods, header_value })
+    }
+
+    /// Is `Access-Control-Request-Method: requested` allowed? Case-sensitive, as Fetch is.
+    pub fn allows(&self, requested: &[u8]) -> bool {
+        if !is_token(requested) || is_forbidden(requested) {
+            return false;
+        }
+        SAFELISTED.iter().any(|s| s.as_bytes() == requested)
+            || self.any
+            || self.methods.iter().any(|m| m.as_bytes() == requested)
+    }
+
+    /// The `Access-Control-Allow-Methods` value, if any method beyond the safelisted ones is allowed.
+    pub fn header_value(&self) -> Option<&str> {
+        self.header_value.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    fn compile(list: &[&str], credentials: bool) -> Result<AllowedMethods, (usize, String)> {
+        AllowedMethods::compile(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>(), credentials)
+    }
+
+    #[test]
+    fn safelisted_always_allowed() {
+        let m = compile(&[], false).unwrap();
+        for ok in ["GET", "HEAD", "POST"] {
+            assert!(m.allows(ok.as_bytes()), "{ok}");
+        }
+        assert!(!m.allows(b"PUT"));
+        assert!(!m.allows(b"get"), "case-sensitive");
+        assert_eq!(m.header_value(), None);
+    }
+
+    #[test]
+    fn configured_methods_normalized_and_case_sensitive() {
+        let m = compile(&["put", "DELETE", "patch", "PUT"], false).unwrap();
+        assert!(m.allows(b"PUT") && m.allows(b"DELETE") && m.allows(b"patch"));
+        assert!(!m.allows(b"put"), "browsers normalize put to PUT");
+        assert!(!m.allows(b"PATCH"), "patch was configured lowercase; Fetch compares case-sensitively");
+        assert_eq!(m.header_value(), Some("PUT,DELETE,patch,PATCH"));
+    }
+
+    #[test]
+    fn wildcard() {
+        let m = compile(&["*"], false).unwrap();
+        assert!(m.allows(b"PURGE") && m.allows(b"patch"));
+        assert!(!m.allows(b"TRACE") && !m.allows(b"GET, DELETE") && !m.allows(b""));
+        assert_eq!(m.header_value(), Some("*"));
+        assert!(compile(&["*"], true).unwrap_err().1.contains("credentials"));
+    }
+
+    #[test]
+    fn invalid_methods() {
+        assert_eq!(compile(&["GET", "TRACE"], false).unwrap_err().0, 1);
+        assert!(compile(&["connect"], false).unwrap_err().1.contains("forbidden"));
+        assert!(compile(&["track"], false).is_err());
+        assert!(compile(&["GET, PUT"], false).unwrap_err().1.contains("token"));
+        assert!(compile(&[""], false).is_err());
+        assert!(compile(&["P\u{fc}T"], false).is_err());
+    }
+
+    #[test]
+    fn request_method_must_be_a_token() {
+        let m = compile(&["PUT", "DELETE"], false).unwrap();
+        for bad in [&b"GET, DELETE"[..], b"PUT ", b"", b"PU\x00T", b"\xffPUT"] {
+            assert!(!m.allows(bad), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! Origins: the request side (a serialized origin, parsed strictly and without allocation),
+//! the config side (patterns, validated at load) and the compiled matcher.
+
+mod matcher;
+mod pattern;
+mod serialized;
+
+pub use matcher::{OriginMatcher, OriginMatcherBuilder};
+pub use pattern::{parse_pattern, OriginPattern, PatternError};
+pub use serialized::{Host, Origin, MAX_ORIGIN_LEN};

@@ -1,0 +1,237 @@
+//! Strict parsing of a serialized origin (`scheme "://" host [ ":" port ]`), as browsers send
+//! it in the `Origin` header (Fetch, "byte-serializing a request origin"; WHATWG URL for hosts).
+//!
+//! Browsers serialize origins canonically: lowercase scheme and host, punycode, no default
+//! port, compressed IPv6. Anything else did not come from a browser's origin serialization,
+//! so it is refused here, before any matching: nothing that is not a valid serialized origin
+//! can ever be matched by a pattern or a regex, or be reflected.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
+
+/// Longest `Origin` value the filter looks at: scheme, a 253-byte host and a port fit easily.
+pub const MAX_ORIGIN_LEN: usize = 512;
+
+/// The host of an origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Host<'a> {
+    /// A lowercase ASCII domain (punycode for IDNs), without trailing dot.
+    Domain(&'a str),
+    Ipv4(&'a str),
+    /// The bracketed form, as serialized: `[::1]`.
+    Ipv6(&'a str),
+}
+
+impl<'a> Host<'a> {
+    pub fn as_str(&self) -> &'a str {
+        match *self {
+            Host::Domain(s) | Host::Ipv4(s) | Host::Ipv6(s) => s,
+        }
+    }
+}
+
+/// A parsed serialized origin borrowing the request's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin<'a> {
+    /// The whole serialized origin, exactly as received.
+    pub serialized: &'a str,
+    pub scheme: &'a str,
+    pub host: Host<'a>,
+    /// Explicit port; never the scheme's default (browsers omit it).
+    pub port: Option<u16>,
+}
+
+impl<'a> Origin<'a> {
+    /// Parses `value` as a browser-serialized origin. `None` for anything else, including
+    /// `null` (handled by the caller), uppercase, default ports and non-ASCII bytes.
+    pub fn parse(value: &'a [u8]) -> Option<Origin<'a>> {
+        if value.len() > MAX_ORIGIN_LEN || !value.is_ascii() {
+            return None;
+        }
+        let serialized = std::str::from_utf8(value).ok()?;
+        let (scheme, rest) = serialized.split_once("://")?;
+        if !is_scheme(scheme) {
+            return None;
+        }
+        let (host, port) = split_host_port(rest)?;
+        let host = parse_host(host)?;
+        let port = match port {
+            None => None,
+            Some(p) => {
+                let p = parse_port(p)?;
+                if Some(p) == default_port(scheme) {
+                    return None;
+                }
+                Some(p)
+            }
+        };
+        Some(Origin { serialized, scheme, host, port })
+    }
+
+    /// `scheme://host`, the origin without its port.
+    pub fn scheme_and_host(&self) -> &'a str {
+        &self.serialized[..self.scheme.len() + 3 + self.host.as_str().len()]
+    }
+}
+
+/// The port a scheme's origins leave out.
+pub fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" | "ws" => Some(80),
+        "https" | "wss" => Some(443),
+        _ => None,
+    }
+}
+
+/// RFC 3986 scheme, lowercase only (browsers serialize schemes lowercase).
+fn is_scheme(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 32
+        && b[0].is_ascii_lowercase()
+        && b[1..].iter().all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.'))
+}
+
+/// Splits `host[:port]`, keeping IPv6 brackets with the host.
+pub(crate) fn split_host_port(rest: &str) -> Option<(&str, Option<&str>)> {
+    if rest.starts_with('[') {
+        let end = rest.find(']')?;
+        let (host, after) = rest.split_at(end + 1);
+        match after {
+            "" => Some((host, None)),
+            _ => Some((host, Some(after.strip_prefix(':')?))),
+        }
+    } else {
+        match rest.split_once(':') {
+            None => Some((rest, None)),
+            Some((h, p)) => Some((h, Some(p))),
+        }
+    }
+}
+
+/// A decimal port, 1..=65535, without sign or leading zero.
+pub(crate) fn parse_port(p: &str) -> Option<u16> {
+    let b = p.as_bytes();
+    if b.is_empty() || b.len() > 5 || b[0] == b'0' || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    p.parse::<u16>().ok()
+}
+
+pub(crate) fn parse_host(h: &str) -> Option<Host<'_>> {
+    if let Some(inner) = h.strip_prefix('[') {
+        let inner = inner.strip_suffix(']')?;
+        // Serialized IPv6 is lowercase hex and colons (plus dots for embedded IPv4).
+        if !inner.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f' | b':' | b'.')) {
+            return None;
+        }
+        Ipv6Addr::from_str(inner).ok()?;
+        return Some(Host::Ipv6(h));
+    }
+    if is_ipv4_like(h) {
+        // Rust's parser refuses leading zeros and out-of-range parts, as WHATWG serialization would never produce them.
+        Ipv4Addr::from_str(h).ok()?;
+        return Some(Host::Ipv4(h));
+    }
+    is_domain(h).then_some(Host::Domain(h))
+}
+
+/// WHATWG treats a host whose last label is numeric as IPv4; so do we.
+fn is_ipv4_like(h: &str) -> bool {
+    let last = h.rsplit('.').next().unwrap_or(h);
+    !last.is_empty() && last.bytes().all(|c| c.is_ascii_digit())
+}
+
+/// Lowercase LDH labels (underscore allowed, as browsers accept it), 1..=63 bytes each,
+/// 253 in all, no empty label, so no leading, trailing or double dot.
+pub(crate) fn is_domain(h: &str) -> bool {
+    !h.is_empty()
+        && h.len() <= 253
+        && h.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    fn parse(s: &str) -> Option<Origin<'_>> {
+        Origin::parse(s.as_bytes())
+    }
+
+    #[test]
+    fn accepts_browser_serializations() {
+        let o = parse("https://app.example.com").unwrap();
+        assert_eq!((o.scheme, o.host, o.port), ("https", Host::Domain("app.example.com"), None));
+        let o = parse("http://localhost:3000").unwrap();
+        assert_eq!((o.host, o.port, o.scheme_and_host()), (Host::Domain("localhost"), Some(3000), "http://localhost"));
+        let o = parse("http://127.0.0.1:8080").unwrap();
+        assert_eq!(o.host, Host::Ipv4("127.0.0.1"));
+        let o = parse("http://[::1]:8080").unwrap();
+        assert_eq!((o.host, o.port), (Host::Ipv6("[::1]"), Some(8080)));
+        assert!(parse("https://xn--80ak6aa92e.com").is_some());
+        assert!(parse("chrome-extension://abcdefghijklmnop").is_some());
+        assert!(parse("https://a:65535").is_some());
+    }
+
+    #[test]
+    fn refuses_everything_else() {
+        for bad in [
+            "",
+            "null",
+            "https://",
+            "https:/a.com",
+            "//a.com",
+            "a.com",
+            "HTTPS://a.com",
+            "https://A.com",
+            "https://a.com/",
+            "https://a.com/path",
+            "https://a.com?q",
+            "https://a.com#f",
+            "https://u@a.com",
+            "https://u:p@a.com",
+            "https://a.com:",
+            "https://a.com:0",
+            "https://a.com:65536",
+            "https://a.com:80800",
+            "https://a.com:443",
+            "http://a.com:80",
+            "https://a.com:+1",
+            "https://a.com:08",
+            "https://a.com.",
+            "https://.a.com",
+            "https://a..com",
+            "https://a%2ecom",
+            "https://a.com\r\nx: y",
+            "https://a.com\0",
+            "https://caf\u{e9}.com",
+            "https://a.com, https://b.com",
+            "https://a.com ",
+            " https://a.com",
+            "https://256.1.1.1",
+            "https://1.2.3",
+            "https://01.2.3.4",
+            "https://[::1",
+            "https://[::G]",
+            "https://[::1]x",
+            "https://[::1]:",
+            "https://[::FFFF]",
+            "https://*.a.com",
+            "1https://a.com",
+        ] {
+            assert!(parse(bad).is_none(), "{bad:?} must be refused");
+        }
+        assert!(Origin::parse(&[b'h', 0xff]).is_none());
+        let long = format!("https://{}.com", "a".repeat(600));
+        assert!(parse(&long).is_none());
+        let label = format!("https://{}.com", "a".repeat(64));
+        assert!(parse(&label).is_none());
+    }
+}

@@ -1,0 +1,59 @@
+//! Response header names and a fixed-capacity list of headers to send, so building an
+//! answer never allocates.
+
+pub const ALLOW_ORIGIN: &str = "access-control-allow-origin";
+pub const ALLOW_CREDENTIALS: &str = "access-control-allow-credentials";
+pub const ALLOW_METHODS: &str = "access-control-allow-methods";
+pub const ALLOW_HEADERS: &str = "access-control-allow-headers";
+pub const MAX_AGE: &str = "access-control-max-age";
+pub const EXPOSE_HEADERS: &str = "access-control-expose-headers";
+pub const ALLOW_PRIVATE_NETWORK: &str = "access-control-allow-private-network";
+pub const VARY: &str = "vary";
+pub const CONTENT_LENGTH: &str = "content-length";
+
+/// Every response header the filter owns: an upstream's own values are replaced or removed.
+pub const CORS_RESPONSE_HEADERS: [&str; 7] =
+    [ALLOW_ORIGIN, ALLOW_CREDENTIALS, ALLOW_METHODS, ALLOW_HEADERS, MAX_AGE, EXPOSE_HEADERS, ALLOW_PRIVATE_NETWORK];
+
+/// `Vary` of every preflight answer: it depends on all three request headers.
+pub const PREFLIGHT_VARY: &str = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
+/// The same when the policy also answers Private Network Access requests.
+pub const PREFLIGHT_VARY_PNA: &str =
+    "Origin, Access-Control-Request-Method, Access-Control-Request-Headers, Access-Control-Request-Private-Network";
+
+const CAPACITY: usize = 9;
+
+/// Up to nine `(name, value)` pairs, on the stack.
+#[derive(Debug, Clone, Copy)]
+pub struct ResponseHeaders<'a> {
+    items: [(&'static str, &'a str); CAPACITY],
+    len: usize,
+}
+
+impl Default for ResponseHeaders<'_> {
+    fn default() -> Self {
+        ResponseHeaders { items: [("", ""); CAPACITY], len: 0 }
+    }
+}
+
+impl<'a> ResponseHeaders<'a> {
+    /// Adds a header; the callers add at most `CAPACITY`, a fixed set.
+    pub(crate) fn push(&mut self, name: &'static str, value: &'a str) {
+        if let Some(slot) = self.items.get_mut(self.len) {
+            *slot = (name, value);
+            self.len += 1;
+        }
+    }
+
+    pub fn as_slice(&self) -> &[(&'static str, &'a str)] {
+        &self.items[..self.len]
+    }
+
+    pub fn get(&self, name: &str) -> Option<&'a str> {
+        self.as_slice().iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+}

@@ -1,0 +1,227 @@
+//! What the filter does on one HTTP stream, written against a small `Host` trait so that it is
+//! tested natively (with a fake host that also counts host calls) and the proxy-wasm adapter
+//! stays a thin translation.
+
+use std::rc::Rc;
+
+use log::debug;
+
+use crate::config::{Config, Mode, UnmatchedPreflight};
+use crate::counter::Counter;
+use crate::decision::{AllowOrigin, PreflightRequest};
+use crate::policy::Policy;
+use crate::response::{ResponseHeaders, CORS_RESPONSE_HEADERS, VARY};
+use crate::vary;
+
+pub const ORIGIN: &str = "origin";
+pub const REQUEST_METHOD: &str = "access-control-request-method";
+pub const REQUEST_HEADERS: &str = "access-control-request-headers";
+pub const REQUEST_PRIVATE_NETWORK: &str = "access-control-request-private-network";
+pub const METHOD: &str = ":method";
+pub const AUTHORITY: &str = ":authority";
+pub const PATH: &str = ":path";
+
+/// The host calls the filter needs. Values are bytes: header values need not be UTF-8.
+pub trait Host {
+    fn request_header(&self, name: &str) -> Option<Vec<u8>>;
+    fn request_headers(&self) -> Vec<(String, Vec<u8>)>;
+    fn response_headers(&self) -> Vec<(String, Vec<u8>)>;
+    /// Replaces every value of `name`, or removes it with `None`.
+    fn set_response_header(&self, name: &str, value: Option<&str>);
+    fn send_response(&self, status: u32, headers: &[(&str, &str)]);
+    fn count(&self, counter: Counter);
+}
+
+/// Whether the host should go on with the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Continue,
+    /// A local reply was sent; stop the request here.
+    Stop,
+}
+
+/// What the request phase decided for the response phase.
+#[derive(Debug, Default)]
+enum State {
+    /// Leave the response alone: shadow mode, forwarded preflight, or no CORS concern.
+    #[default]
+    Untouched,
+    /// Our own local reply: it passes back through this filter and must not be touched twice.
+    LocalReply,
+    /// No `Origin`: only `Vary: Origin`.
+    NoOrigin,
+    Allowed {
+        route: Option<usize>,
+        /// The origin to echo; `None` for `*`.
+        echo: Option<String>,
+    },
+    Denied {
+        route: Option<usize>,
+    },
+}
+
+/// One stream's filter.
+pub struct StreamFilter {
+    config: Rc<Config>,
+    state: State,
+}
+
+impl StreamFilter {
+    pub fn new(config: Rc<Config>) -> Self {
+        StreamFilter { config, state: State::Untouched }
+    }
+
+    pub fn on_request_headers(&mut self, host: &impl Host) -> Verdict {
+        let Some(origin) = host.request_header(ORIGIN) else {
+            if self.config.vary_without_origin() {
+                self.state = State::NoOrigin;
+            }
+            return Verdict::Continue;
+        };
+        // A preflight is an OPTIONS with Access-Control-Request-Method; any other request,
+        // OPTIONS included, is an actual request.
+        if let Some(method) = host.request_header(REQUEST_METHOD) {
+            if host.request_header(METHOD).as_deref() == Some(b"OPTIONS") {
+                return self.on_preflight(host, &method);
+            }
+        }
+        self.on_actual(host, origin)
+    }
+
+    fn select(&self, host: &impl Host) -> (Option<usize>, &Policy) {
+        let config = &self.config;
+        if config.routes().is_empty() {
+            return (None, config.default_policy());
+        }
+        let authority = config.needs_authority().then(|| host.request_header(AUTHORITY)).flatten();
+        let path = config.needs_path().then(|| host.request_header(PATH)).flatten();
+        config.select_indexed(authority.as_deref(), path.as_deref())
+    }
+
+    fn on_actual(&mut self, host: &impl Host, origin: Vec<u8>) -> Verdict {
+        let (route, policy) = self.select(host);
+        match policy.check_origin(&origin) {
+            Some(allow) => {
+                host.count(Counter::ActualAllowed);
+                debug!(
+                    "cors: actual request allowed: origin {:?} by {}",
+                    String::from_utf8_lossy(&origin),
+                    policy.name
+                );
+                if policy.mode() == Mode::Enforce {
+                    let echo = match allow {
+                        AllowOrigin::Any => None,
+                        AllowOrigin::Echo(_) => String::from_utf8(origin).ok(),
+                    };
+                    self.state = State::Allowed { route, echo };
+                }
+            }
+            None => {
+                host.count(Counter::ActualDenied);
+                debug!(
+                    "cors: actual request denied: origin {:?} not allowed by {}",
+                    String::from_utf8_lossy(&origin),
+                    policy.name
+                );
+                if policy.mode() == Mode::Enforce {
+                    self.state = State::Denied { route };
+                } else {
+                    host.count(Counter::ShadowWouldDeny);
+                }
+            }
+        }
+        Verdict::Continue
+    }
+
+    fn on_preflight(&mut self, host: &impl Host, method: &[u8]) -> Verdict {
+        // One call for everything a preflight needs, and every line of repeated headers.
+        let all = host.request_headers();
+        let values = |name: &str| -> Vec<&[u8]> {
+            all.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice()).collect()
+        };
+        let origins = values(ORIGIN);
+        let request_headers = values(REQUEST_HEADERS);
+        let private_network = values(REQUEST_PRIVATE_NETWORK).first().is_some_and(|v| v.eq_ignore_ascii_case(b"true"));
+        let config = Rc::clone(&self.config);
+        let (_, policy) = if config.routes().is_empty() {
+            (None, config.default_policy())
+        } else {
+            let authority = values(AUTHORITY).first().copied();
+            let path = values(PATH).first().copied();
+            config.select_indexed(authority, path)
+        };
+        let request =
+            PreflightRequest { origins: &origins, method, request_headers: &request_headers, private_network };
+        let origin_text = || String::from_utf8_lossy(origins.first().copied().unwrap_or_default());
+        match policy.check_preflight(&request) {
+            Ok(allow) => {
+                host.count(Counter::PreflightAllowed);
+                debug!("cors: preflight allowed: origin {:?} by {}", origin_text(), policy.name);
+                if policy.mode() == Mode::Shadow {
+                    return Verdict::Continue;
+                }
+                let headers = policy.preflight_headers(allow, private_network);
+                self.reply(host, policy.preflight_status(), headers)
+            }
+            Err(reason) => {
+                host.count(reason.preflight_counter());
+                debug!("cors: preflight denied: {} (origin {:?}, {})", reason.as_str(), origin_text(), policy.name);
+                if policy.mode() == Mode::Shadow {
+                    host.count(Counter::ShadowWouldDeny);
+                    return Verdict::Continue;
+                }
+                match policy.unmatched_preflight() {
+                    UnmatchedPreflight::Forward => Verdict::Continue,
+                    UnmatchedPreflight::Reject => self.reply(host, 403, policy.rejected_preflight_headers()),
+                }
+            }
+        }
+    }
+
+    fn reply(&mut self, host: &impl Host, status: u32, headers: ResponseHeaders<'_>) -> Verdict {
+        self.state = State::LocalReply;
+        host.send_response(status, headers.as_slice());
+        Verdict::Stop
+    }
+
+    pub fn on_response_headers(&mut self, host: &impl Host) -> Verdict {
+        let (route, echo, allowed) = match std::mem::take(&mut self.state) {
+            State::Untouched | State::LocalReply => return Verdict::Continue,
+            State::NoOrigin => {
+                let existing = host.response_headers();
+                merge_vary(host, &existing);
+                return Verdict::Continue;
+            }
+            State::Allowed { route, echo } => (route, echo, true),
+            State::Denied { route } => (route, None, false),
+        };
+        let policy = self.config.policy(route);
+        let existing = host.response_headers();
+        let ours = if allowed {
+            let allow = echo.as_deref().map_or(AllowOrigin::Any, AllowOrigin::Echo);
+            policy.actual_headers(allow)
+        } else {
+            ResponseHeaders::default()
+        };
+        for (name, value) in ours.as_slice() {
+            host.set_response_header(name, Some(value));
+        }
+        // The upstream's own CORS headers are replaced by the policy's, never duplicated.
+        for name in CORS_RESPONSE_HEADERS {
+            if !ours.contains(name) && existing.iter().any(|(k, _)| k.eq_ignore_ascii_case(name)) {
+                host.set_response_header(name, None);
+            }
+        }
+        if policy.varies_by_origin() {
+            merge_vary(host, &existing);
+        }
+        Verdict::Continue
+    }
+}
+
+fn merge_vary(host: &impl Host, existing: &[(String, Vec<u8>)]) {
+    let lines = existing.iter().filter(|(k, _)| k.eq_ignore_ascii_case(VARY)).map(|(_, v)| v.as_slice());
+    if let Some(value) = vary::merge(lines, "Origin") {
+        host.set_response_header(VARY, Some(&value));
+    }
+}
