@@ -1,0 +1,271 @@
+//! Issue 2, behaviour items 1-4 (preflights) against a real Envoy with dist/cors.wasm.
+
+mod support;
+
+use serde_json::json;
+use support::*;
+
+const PREFLIGHT_VARY: &str = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
+
+/// A local preflight reply has an empty body. The plugin sends `content-length: 0`, but Envoy's
+/// HTTP/1 codec never writes Content-Length on a 204 (RFC 9110 forbids it), so on the wire a
+/// 204 has none, and a 200 has `content-length: 0`.
+fn assert_empty_body(r: &Response) {
+    assert!(r.body.is_empty(), "{}", r.dump());
+    match r.status {
+        204 => assert!(matches!(r.one("content-length").as_deref(), None | Some("0")), "{}", r.dump()),
+        _ => assert_eq!(r.must("content-length"), "0", "{}", r.dump()),
+    }
+}
+
+fn base() -> serde_json::Value {
+    json!({
+        "allow_origins": [ALLOWED],
+        "allow_methods": ["GET", "PUT", "DELETE"],
+        "allow_headers": ["x-custom", "content-type"],
+        "expose_headers": ["x-request-id"],
+        "allow_credentials": true,
+        "max_age": 600
+    })
+}
+
+/// Item 2: the full local reply of an allowed preflight; the upstream never sees it.
+#[test]
+fn allowed_preflight_is_answered_locally_with_exact_headers() {
+    let f = Fixture::new(base());
+    let r = f.send(Request::preflight("/api/items", ALLOWED, "PUT", Some("x-custom")));
+    assert_eq!(r.status, 204, "{}", r.dump());
+    assert_empty_body(&r);
+    assert_eq!(r.must("access-control-allow-origin"), ALLOWED);
+    assert_eq!(r.must("access-control-allow-credentials"), "true");
+    let acam = r.must("access-control-allow-methods");
+    assert!(list_has(&acam, "PUT"), "ACAM {acam:?}\n{}", r.dump());
+    let acah = r.must("access-control-allow-headers");
+    assert!(list_has(&acah, "x-custom"), "ACAH {acah:?}\n{}", r.dump());
+    assert_eq!(r.must("access-control-max-age"), "600");
+    assert!(!r.has("access-control-allow-private-network"), "ACAPN without being asked\n{}", r.dump());
+    assert_eq!(r.must("vary"), PREFLIGHT_VARY, "{}", r.dump());
+    assert_eq!(f.upstream.hits(), 0, "the upstream saw the preflight");
+}
+
+/// Item 2: `*` policy without credentials answers `*`; no max-age when not configured.
+#[test]
+fn star_policy_preflight_answers_star() {
+    let f = Fixture::new(json!({ "allow_origins": ["*"], "allow_methods": ["PUT"] }));
+    let r = f.send(Request::preflight("/", "https://anyone.example", "PUT", None));
+    assert_eq!(r.status, 204, "{}", r.dump());
+    assert_eq!(r.must("access-control-allow-origin"), "*");
+    assert!(!r.has("access-control-allow-credentials"), "{}", r.dump());
+    assert!(!r.has("access-control-max-age"), "{}", r.dump());
+    assert!(list_has(&r.must("access-control-allow-methods"), "PUT"));
+    assert_empty_body(&r);
+    assert_eq!(f.upstream.hits(), 0);
+}
+
+/// `preflight_success_status: 200`.
+#[test]
+fn preflight_success_status_200() {
+    let f = Fixture::new(json!({
+        "allow_origins": [ALLOWED],
+        "allow_methods": ["PUT"],
+        "preflight_success_status": 200
+    }));
+    let r = f.send(Request::preflight("/", ALLOWED, "PUT", None));
+    assert_eq!(r.status, 200, "{}", r.dump());
+    assert_empty_body(&r);
+    assert_eq!(r.must("access-control-allow-origin"), ALLOWED);
+    assert_eq!(r.must("vary"), PREFLIGHT_VARY);
+    assert_eq!(f.upstream.hits(), 0);
+}
+
+/// Item 2: ACAPN only when asked for and allowed.
+#[test]
+fn private_network_header_only_when_asked_and_allowed() {
+    let up = Upstream::ok();
+    let on = json!({ "allow_origins": [ALLOWED], "allow_methods": ["PUT"], "allow_private_network": true });
+    let off = json!({ "allow_origins": [ALLOWED], "allow_methods": ["PUT"] });
+    let envoy = Envoy::start(
+        &EnvoyConfig::new()
+            .cluster("upstream", up.port)
+            .listener(ListenerSpec::new("on", &cfg(on), "upstream"))
+            .listener(ListenerSpec::new("off", &cfg(off), "upstream")),
+    );
+    let asked = Request::preflight("/", ALLOWED, "PUT", None).header("access-control-request-private-network", "true");
+
+    let r = asked.send(envoy.port("on"));
+    r.assert_well_formed();
+    assert_eq!(r.status, 204, "{}", r.dump());
+    assert_eq!(r.must("access-control-allow-private-network"), "true");
+
+    let r = Request::preflight("/", ALLOWED, "PUT", None).send(envoy.port("on"));
+    r.assert_well_formed();
+    assert_eq!(r.status, 204, "{}", r.dump());
+    assert!(!r.has("access-control-allow-private-network"), "ACAPN sent although not asked\n{}", r.dump());
+
+    let r = asked.send(envoy.port("off"));
+    r.assert_well_formed();
+    assert!(!r.has("access-control-allow-private-network"), "ACAPN sent although not allowed\n{}", r.dump());
+    assert_eq!(up.hits(), 0);
+}
+
+/// Item 1: OPTIONS that is not a preflight passes through untouched.
+#[test]
+fn non_preflight_options_pass_through_untouched() {
+    let f = Fixture::with_upstream(base(), Upstream::with_headers(200, &[("allow", "GET, OPTIONS")]));
+    // Origin but no Access-Control-Request-Method
+    let r = f.send(Request::options("/thing").origin(ALLOWED));
+    assert_eq!(r.status, 200, "{}", r.dump());
+    assert_eq!(r.body_str(), "upstream body\n");
+    assert_eq!(f.upstream.hits(), 1);
+    let seen = &f.upstream.requests()[0];
+    assert_eq!(seen.method, "OPTIONS");
+    assert_eq!(seen.path, "/thing");
+    assert_eq!(seen.header("origin"), Some(ALLOWED));
+
+    // Access-Control-Request-Method but no Origin
+    let r = f.send(Request::options("/other").header("access-control-request-method", "PUT"));
+    assert_eq!(r.status, 200, "{}", r.dump());
+    assert_eq!(f.upstream.hits(), 2);
+    let seen = &f.upstream.requests()[1];
+    assert_eq!(seen.method, "OPTIONS");
+    assert_eq!(seen.header("access-control-request-method"), Some("PUT"));
+    assert!(!r.has("access-control-allow-origin"), "{}", r.dump());
+    assert!(!r.has("access-control-allow-methods"), "{}", r.dump());
+}
+
+/// Item 3: CORS-safelisted methods and request headers are always allowed.
+#[test]
+fn safelisted_methods_and_headers_are_always_allowed() {
+    let f = Fixture::new(json!({ "allow_origins": [ALLOWED], "allow_methods": ["PUT"] }));
+    for m in ["GET", "HEAD", "POST", "PUT"] {
+        let r = f.send(Request::preflight("/", ALLOWED, m, None));
+        assert_eq!(r.status, 204, "ACRM {m}\n{}", r.dump());
+        assert_eq!(r.must("access-control-allow-origin"), ALLOWED);
+    }
+    let r = f.send(Request::preflight("/", ALLOWED, "GET", Some("Accept, Accept-Language, Content-Language")));
+    assert_eq!(r.status, 204, "safelisted ACRH\n{}", r.dump());
+    // not safelisted and not configured
+    let r = f.send(Request::preflight("/", ALLOWED, "DELETE", None));
+    assert_eq!(r.status, 403, "DELETE is not configured\n{}", r.dump());
+    r.assert_no_cors_headers();
+    let r = f.send(Request::preflight("/", ALLOWED, "GET", Some("x-custom")));
+    assert_eq!(r.status, 403, "x-custom is not configured\n{}", r.dump());
+    r.assert_no_cors_headers();
+    assert_eq!(f.upstream.hits(), 0);
+}
+
+/// Item 3: `*` in allow_headers never covers Authorization.
+#[test]
+fn star_headers_never_cover_authorization() {
+    let f = Fixture::new(json!({
+        "allow_origins": [ALLOWED],
+        "allow_methods": ["PUT"],
+        "allow_headers": ["*"]
+    }));
+    let r = f.send(Request::preflight("/", ALLOWED, "PUT", Some("x-anything, x-else")));
+    assert_eq!(r.status, 204, "{}", r.dump());
+    for acrh in ["authorization", "x-foo, Authorization", "AUTHORIZATION"] {
+        let r = f.send(Request::preflight("/", ALLOWED, "PUT", Some(acrh)));
+        assert_eq!(r.status, 403, "ACRH {acrh:?} must be denied\n{}", r.dump());
+        r.assert_no_cors_headers();
+    }
+    assert_eq!(f.upstream.hits(), 0);
+}
+
+/// Item 3: ACRH parsing: whitespace, any case, empty elements, several header lines.
+#[test]
+fn acrh_parsing_whitespace_case_empty_elements_and_several_lines() {
+    let f = Fixture::new(json!({
+        "allow_origins": [ALLOWED],
+        "allow_methods": ["PUT"],
+        "allow_headers": ["x-custom", "content-type", "x-other"]
+    }));
+    let r = f.send(Request::preflight("/", ALLOWED, "PUT", Some(" X-Custom ,,CONTENT-TYPE ,\t, x-OTHER,")));
+    assert_eq!(r.status, 204, "{}", r.dump());
+    let acah = r.must("access-control-allow-headers");
+    for h in ["x-custom", "content-type", "x-other"] {
+        assert!(list_has(&acah, h), "ACAH {acah:?} lacks {h}");
+    }
+
+    let two_lines =
+        Request::preflight("/", ALLOWED, "PUT", Some("x-custom")).header("access-control-request-headers", "X-Other");
+    let r = f.send(two_lines);
+    assert_eq!(r.status, 204, "two ACRH lines, all allowed\n{}", r.dump());
+
+    let two_lines_bad = Request::preflight("/", ALLOWED, "PUT", Some("x-custom"))
+        .header("access-control-request-headers", "x-not-allowed");
+    let r = f.send(two_lines_bad);
+    assert_eq!(r.status, 403, "second ACRH line carries a header that is not allowed\n{}", r.dump());
+    r.assert_no_cors_headers();
+    assert_eq!(f.upstream.hits(), 0);
+}
+
+/// Item 3: methods compare case-sensitively; a non-standard method is listed as configured and
+/// upper-cased.
+#[test]
+fn methods_case_sensitive_and_nonstandard_listed_upper_cased() {
+    let f = Fixture::new(json!({ "allow_origins": [ALLOWED], "allow_methods": ["PATCH", "purge"] }));
+    let r = f.send(Request::preflight("/", ALLOWED, "PATCH", None));
+    assert_eq!(r.status, 204, "{}", r.dump());
+    let acam = r.must("access-control-allow-methods");
+    assert!(acam.split(',').any(|m| m.trim() == "PATCH"), "ACAM {acam:?}");
+
+    let r = f.send(Request::preflight("/", ALLOWED, "patch", None));
+    assert_eq!(r.status, 403, "ACRM `patch` must not match configured `PATCH` (case-sensitive)\n{}", r.dump());
+    r.assert_no_cors_headers();
+
+    let r = f.send(Request::preflight("/", ALLOWED, "purge", None));
+    assert_eq!(r.status, 204, "{}", r.dump());
+    let acam = r.must("access-control-allow-methods");
+    let items: Vec<&str> = acam.split(',').map(str::trim).collect();
+    assert!(items.contains(&"purge"), "ACAM {acam:?} lacks `purge` as configured");
+    assert!(items.contains(&"PURGE"), "ACAM {acam:?} lacks upper-cased `PURGE`");
+    assert_eq!(f.upstream.hits(), 0);
+}
+
+/// Item 4: rejected preflights (origin, method, headers): 403, no CORS headers, upstream never
+/// sees them.
+#[test]
+fn rejected_preflights_get_403_without_cors_headers() {
+    let f = Fixture::new(base());
+    let cases = [
+        ("origin", Request::preflight("/", DENIED, "PUT", None)),
+        ("origin suffix confusion", Request::preflight("/", "https://app.example.com.evil.net", "PUT", None)),
+        ("method", Request::preflight("/", ALLOWED, "PATCH", None)),
+        ("headers", Request::preflight("/", ALLOWED, "PUT", Some("x-custom, x-not-allowed"))),
+    ];
+    for (why, req) in cases {
+        let r = f.send(req);
+        assert_eq!(r.status, 403, "denied by {why}\n{}", r.dump());
+        r.assert_no_cors_headers();
+    }
+    assert_eq!(f.upstream.hits(), 0, "a rejected preflight reached the upstream");
+}
+
+/// Item 4: `unmatched_preflight: forward` passes disallowed preflights to the upstream untouched;
+/// allowed ones are still answered locally.
+#[test]
+fn unmatched_preflight_forward_reaches_upstream() {
+    let mut c = base();
+    c["unmatched_preflight"] = json!("forward");
+    let f = Fixture::with_upstream(c, Upstream::with_headers(200, &[("x-from", "upstream")]));
+    let r = f.send(Request::preflight("/fwd", DENIED, "PUT", Some("x-custom")));
+    assert_eq!(r.status, 200, "{}", r.dump());
+    assert_eq!(r.must("x-from"), "upstream");
+    assert!(!r.has("access-control-allow-origin"), "{}", r.dump());
+    assert_eq!(f.upstream.hits(), 1);
+    let seen = &f.upstream.requests()[0];
+    assert_eq!(seen.method, "OPTIONS");
+    assert_eq!(seen.path, "/fwd");
+    assert_eq!(seen.header("origin"), Some(DENIED));
+    assert_eq!(seen.header("access-control-request-method"), Some("PUT"));
+    assert_eq!(seen.header("access-control-request-headers"), Some("x-custom"));
+
+    let r = f.send(Request::preflight("/fwd", ALLOWED, "PATCH", None));
+    assert_eq!(r.status, 200, "denied method forwarded\n{}", r.dump());
+    assert_eq!(f.upstream.hits(), 2);
+
+    let r = f.send(Request::preflight("/fwd", ALLOWED, "PUT", None));
+    assert_eq!(r.status, 204, "allowed preflight still local\n{}", r.dump());
+    assert_eq!(f.upstream.hits(), 2);
+}
