@@ -577,7 +577,8 @@ def build_report(args, info, command, results, checks, sizes, ready, variants, s
     for key, rows in results.items():
         cpus = [r[0] for r in rows]
         rps = [r[1] for r in rows]
-        med[key] = (statistics.median(cpus), statistics.median(rps), sum(r[2] for r in rows), len(rows))
+        med[key] = (statistics.median(cpus), statistics.median(rps), sum(r[2] for r in rows),
+                    max(cpus) - min(cpus))
 
     out = []
     out.append("Machine: %d CPUs, %s, %s; Envoy %s." % (info["nproc"], info["cpu"], info["kernel"],
@@ -595,20 +596,20 @@ def build_report(args, info, command, results, checks, sizes, ready, variants, s
                "pinned to CPU %s, wrk (`-t1 -c%d`, HTTP/1.1 keep-alive), the upstream and the harness to "
                "CPU %s. %d interleaved round(s) of %d s per cell (after one %d s warm-up per cell), medians. CPU "
                "µs/req = (utime+stime of the Envoy under test, from /proc/<pid>/stat) / completed "
-               "requests. ×a, ×b: CPU ratio to (a), (b); ovh/d = (x−a)/(d−a): overhead over no CORS "
+               "requests; range = max − min over the rounds. ×a, ×b: CPU ratio to (a), (b); ovh/d = (x−a)/(d−a): overhead over no CORS "
                "relative to the minimal reference filter's."
                % (args.envoy_cpu, args.connections, args.load_cpu, args.rounds, args.duration,
                   args.warmup))
     out.append("")
-    out.append("| scenario | variant | response seen | CPU µs/req | req/s | ×a | ×b | ovh/d |")
-    out.append("|---|---|---|---:|---:|---:|---:|---:|")
+    out.append("| scenario | variant | response seen | CPU µs/req | range | req/s | ×a | ×b | ovh/d |")
+    out.append("|---|---|---|---:|---:|---:|---:|---:|---:|")
     for sc in scenarios:
         row = {v: med.get((sc["key"], v)) for v in variants}
         base = {v: (row[v][0] if row.get(v) else None) for v in "abd"}
         for v in variants:
             if v not in sc["variants"] or row.get(v) is None:
                 continue
-            cpu, rps, errors, n = row[v]
+            cpu, rps, errors, spread = row[v]
             ovh = None
             if base["a"] is not None and base["d"] is not None and base["d"] - base["a"] > 0 \
                     and v not in "ad":
@@ -619,8 +620,8 @@ def build_report(args, info, command, results, checks, sizes, ready, variants, s
                 note = "**UNEXPECTED (%s)**: %s" % (why, note)
             if errors:
                 note += " (%d socket errors)" % errors
-            out.append("| %s | %s %s | %s | %.2f | %.0f | %s | %s | %s |" % (
-                sc["title"], v, VARIANTS[v], note.replace("|", "\\|"), cpu, rps,
+            out.append("| %s | %s %s | %s | %.2f | %.2f | %.0f | %s | %s | %s |" % (
+                sc["title"], v, VARIANTS[v], note.replace("|", "\\|"), cpu, spread, rps,
                 fmt(ratio(cpu, base["a"]), "%.2f"), fmt(ratio(cpu, base["b"]), "%.2f"),
                 fmt(ovh, "%.2f")))
     out.append("")
