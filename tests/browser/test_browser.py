@@ -242,4 +242,6 @@ def test_counters_moved(envoy):
     stats = envoy.stats("cors.")
     print("cors counters:", stats)
     assert any(k.endswith("cors.preflight_allowed") and v > 0 for k, v in stats.items()), stats
-    assert any(k.endswith("cors.actual_allowed") and v > 0 for k, v in stats.items()), stats
+    for name in ("actual_allowed", "actual_denied", "preflight_denied_origin",
+                 "preflight_denied_method", "preflight_denied_headers"):
+        assert any(k.endswith("cors." + name) and v > 0 for k, v in stats.items()), (name, stats)
