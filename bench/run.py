@@ -611,10 +611,26 @@ def fmt(x, spec="%.1f"):
     return "-" if x is None else spec % x
 
 
-def ratio(x, y):
-    if x is None or y is None or y <= 0:
+def per_round(results, cells, fn):
+    """Median over rounds of fn(CPU of each cell in that round): ratios are taken inside a round,
+    where the cells ran next to each other, so machine drift between rounds cancels."""
+    series = [results.get(c) for c in cells]
+    if any(s is None for s in series):
         return None
-    return x / y
+    vals = []
+    for i in range(min(len(s) for s in series)):
+        v = fn(*[s[i][0] for s in series])
+        if v is not None:
+            vals.append(v)
+    return statistics.median(vals) if vals else None
+
+
+def div(x, y):
+    return x / y if y > 0 else None
+
+
+def overhead(x, a, d):
+    return (x - a) / (d - a) if d - a > 0 else None
 
 
 def build_report(args, info, command, results, checks, sizes, ready, variants, scenarios, profiles):
@@ -636,64 +652,59 @@ def build_report(args, info, command, results, checks, sizes, ready, variants, s
                    "CPU (from /proc/stat; a few %% is kernel and system noise, more means the figures "
                    "are disturbed)." % info["foreign"])
         out.append("")
-    out.append("Setup: one upstream Envoy (direct_response 200, `vary: Accept-Encoding`), one Envoy per "
-               "variant, all `--concurrency 1 --disable-hot-restart` on 127.0.0.1; Envoy under test "
-               "pinned to CPU %s, wrk (`-t1 -c%d`, HTTP/1.1 keep-alive), the upstream and the harness to "
-               "CPU %s. %d interleaved round(s) of %d s per cell (after one %d s warm-up per cell), medians. CPU "
-               "µs/req = (utime+stime of the Envoy under test, from /proc/<pid>/stat) / completed "
-               "requests; range = max − min over the rounds. ×a, ×b: CPU ratio to (a), (b); ovh/d = (x−a)/(d−a): overhead over no CORS "
-               "relative to the minimal reference filter's."
-               % (args.envoy_cpu, args.connections, args.load_cpu, args.rounds, args.duration,
-                  args.warmup))
+    out.append(
+        "Setup: one upstream Envoy (direct_response 200, `vary: Accept-Encoding`), one Envoy per variant "
+        "and policy, all `--concurrency 1 --disable-hot-restart` on 127.0.0.1; Envoy under test pinned "
+        "to CPU %s; wrk (`-t1 -c%d`, HTTP/1.1 keep-alive), the upstream and the harness pinned to CPU %s. "
+        "%d interleaved round(s) of %d s per cell, after one %d s warm-up per cell. CPU µs/req = "
+        "(utime+stime of the Envoy under test, from /proc/<pid>/stat) / completed requests, median over "
+        "the rounds; range = max − min over the rounds; req/s: median. ×a, ×b: CPU ratio to (a), (b) of "
+        "the same scenario; ovh/d = (x−a)/(d−a): overhead over no CORS relative to the minimal reference "
+        "filter's. Ratios are medians of the per-round ratios."
+        % (args.envoy_cpu, args.connections, args.load_cpu, args.rounds, args.duration, args.warmup))
     out.append("")
     out.append("| scenario | variant | response seen | CPU µs/req | range | req/s | ×a | ×b | ovh/d |")
     out.append("|---|---|---|---:|---:|---:|---:|---:|---:|")
     for sc in scenarios:
-        row = {v: med.get((sc["key"], v)) for v in variants}
-        base = {v: (row[v][0] if row.get(v) else None) for v in "abd"}
+        sk = sc["key"]
         for v in variants:
-            if v not in sc["variants"] or row.get(v) is None:
+            if v not in sc["variants"] or (sk, v) not in med:
                 continue
-            cpu, rps, errors, spread = row[v]
+            cpu, rps, errors, spread = med[(sk, v)]
             ovh = None
-            if base["a"] is not None and base["d"] is not None and base["d"] - base["a"] > 0 \
-                    and v not in "ad":
-                ovh = (cpu - base["a"]) / (base["d"] - base["a"])
-            note = describe_response(*checks[(sc["key"], v)]) if (sc["key"], v) in checks else "?"
-            why = unexpected(sc, v, *checks[(sc["key"], v)]) if (sc["key"], v) in checks else None
+            if v not in "ad":
+                ovh = per_round(results, [(sk, v), (sk, "a"), (sk, "d")], overhead)
+            note = describe_response(*checks[(sk, v)]) if (sk, v) in checks else "?"
+            why = unexpected(sc, v, *checks[(sk, v)]) if (sk, v) in checks else None
             if why:
                 note = "**UNEXPECTED (%s)**: %s" % (why, note)
             if errors:
                 note += " (%d socket errors)" % errors
             out.append("| %s | %s %s | %s | %.2f | %.2f | %.0f | %s | %s | %s |" % (
                 sc["title"], v, VARIANTS[v], note.replace("|", "\\|"), cpu, spread, rps,
-                fmt(ratio(cpu, base["a"]), "%.2f"), fmt(ratio(cpu, base["b"]), "%.2f"),
+                fmt(per_round(results, [(sk, v), (sk, "a")], div), "%.2f"),
+                fmt(per_round(results, [(sk, v), (sk, "b")], div), "%.2f"),
                 fmt(ovh, "%.2f")))
     out.append("")
 
     # Targets of issue 4.
-    def c(sk, v):
-        m = med.get((sk, v))
-        return m[0] if m else None
-
-    targets = []
-    a, d, e = c("get_allowed", "a"), c("get_allowed", "d"), c("get_allowed", "e")
-    if None not in (a, d, e) and d - a > 0:
-        targets.append(("actual GET: (e−a)/(d−a)", (e - a) / (d - a), 1.0))
-    for sk, title in (("preflight_allowed", "allowed preflight"), ("preflight_rejected", "rejected preflight")):
-        r = ratio(c(sk, "e"), c(sk, "b"))
-        if r is not None:
-            targets.append(("%s: e / b" % title, r, 1.3))
-    r = ratio(c("large_policy", "e"), c("get_allowed", "e"))
-    if r is not None:
-        targets.append(("large policy: e(large) / e(one origin), actual GET", r, 1.05))
-    r = ratio(c("preflight_acrh_30k", "e"), c("preflight_allowed", "e"))
-    if r is not None:
-        targets.append(("30 KB ACRH preflight: e / e(normal preflight)", r, 2.0))
-    if sizes.get("e") is not None:
-        targets.append(("dist/cors.wasm size (KB)", sizes["e"] / 1024, 350.0))
-    if ready.get("e-large") is not None and ready.get("c") is not None:
-        targets.append(("start-to-ready: e(large) − c (ms)", ready["e-large"] - ready["c"], 50.0))
+    targets = [
+        ("actual GET: (e−a)/(d−a)",
+         per_round(results, [("get_allowed", "e"), ("get_allowed", "a"), ("get_allowed", "d")], overhead), 1.0),
+        ("allowed preflight: e / b",
+         per_round(results, [("preflight_allowed", "e"), ("preflight_allowed", "b")], div), 1.3),
+        ("rejected preflight: e / b",
+         per_round(results, [("preflight_rejected", "e"), ("preflight_rejected", "b")], div), 1.3),
+        ("large policy: e(large) / e(one origin), actual GET",
+         per_round(results, [("large_policy", "e"), ("get_allowed", "e")], div), 1.05),
+        ("30 KB ACRH preflight: e / e(normal preflight)",
+         per_round(results, [("preflight_acrh_30k", "e"), ("preflight_allowed", "e")], div), 2.0),
+        ("dist/cors.wasm size (KB)", sizes["e"] / 1024 if sizes.get("e") else None, 350.0),
+    ]
+    if ready.get("e-large") and ready.get("c"):
+        diffs = [x - y for x, y in zip(ready["e-large"], ready["c"])]
+        targets.append(("start-to-ready: e(large) − c (ms)", statistics.median(diffs), 50.0))
+    targets = [t for t in targets if t[1] is not None]
     if targets:
         out.append("| target (issue 4) | measured | limit | met |")
         out.append("|---|---:|---:|---|")
@@ -717,7 +728,7 @@ def build_report(args, info, command, results, checks, sizes, ready, variants, s
         labels = {"a": "a: no filter", "c": "c: no-op wasm filter", "b-large": "b: built-in cors, large policy",
                   "e-large": "e: our plugin, large policy", "e": "e: our plugin, one-origin policy"}
         for k, v in ready.items():
-            out.append("| %s | %.1f |" % (labels.get(k, k), v))
+            out.append("| %s | %.1f |" % (labels.get(k, k), statistics.median(v)))
         out.append("")
     for cell, text in profiles.items():
         out.append("perf profile of `%s` (Envoy under test, %d s of load; by DSO, then by DSO and symbol):"
@@ -909,9 +920,10 @@ def main():
                 t1 = env.wait_ready()
                 times.setdefault(k, []).append((t1 - t0) * 1000)
                 env.stop()
-        ready = {k: statistics.median(v) for k, v in times.items()}
+        ready = times
         for k, v in ready.items():
-            log("start-to-ready %-8s %.1f ms" % (k, v))
+            log("start-to-ready %-8s median %.1f ms of %s" % (k, statistics.median(v),
+                                                           " ".join("%.0f" % x for x in v)))
         upstream.stop()
     finally:
         kill_children()
