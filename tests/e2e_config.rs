@@ -1,52 +1,137 @@
-//! Invalid plugin configurations are refused by a real Envoy at startup, after exactly one
-//! error-level log line from the plugin naming the key (and, for origins, the value).
+//! Invalid plugin configurations are refused by a real Envoy, after exactly one error-level log
+//! line from the plugin naming the key (and, where given, the value):
+//! - at startup (Envoy exits non-zero): the first case of every table;
+//! - as a filesystem-LDS update of a running Envoy (`update_rejected` grows, the old listener
+//!   keeps serving): every case of every table. One Envoy compiles the module once and
+//!   checks the whole table, which keeps this suite fast.
 
 mod support;
 
 use serde_json::{json, Value};
+use std::time::Duration;
 use support::*;
 
-/// Starts Envoy with `plugin` and expects it to refuse the configuration. `Err` describes what
-/// went wrong, so one test can report every failing case at once.
-fn refused(plugin: &str, key: &str, value: Option<&str>) -> Result<(), String> {
-    let up = Upstream::ok();
-    let cfg = EnvoyConfig::simple(plugin, &up);
-    let f = match Envoy::try_start(&cfg) {
-        Ok(e) => return Err(format!("{plugin}: Envoy ACCEPTED it\n{}", e.log())),
-        Err(f) => f,
-    };
-    if f.status.is_none() {
-        return Err(format!("{plugin}: Envoy neither became ready nor exited\n{}", f.log));
-    }
-    if f.status.is_some_and(|s| s.success()) {
-        return Err(format!("{plugin}: Envoy exited 0\n{}", f.log));
-    }
-    let plugin_errors: Vec<&str> = f.error_lines().into_iter().filter(|l| l.contains("wasm log")).collect();
+/// The plugin's error lines must be exactly one, naming `key` (`a|b` = either) and `value`.
+fn check_error_line(what: &str, log: &str, key: &str, value: Option<&str>) -> Result<(), String> {
+    let plugin_errors: Vec<&str> =
+        log.lines().filter(|l| (l.contains("[error]") || l.contains("[critical]")) && l.contains("wasm log")).collect();
     if plugin_errors.len() != 1 {
         return Err(format!(
-            "{plugin}: expected exactly one error line from the plugin, got {}:\n{}",
-            plugin_errors.len(),
-            f.log
+            "{what}: expected exactly one error line from the plugin, got {}:\n{log}",
+            plugin_errors.len()
         ));
     }
     let line = plugin_errors[0];
-    // `a|b`: the line must name at least one of the keys
     if !key.split('|').any(|k| line.contains(k)) {
-        return Err(format!("{plugin}: error line does not name key {key:?}: {line}"));
+        return Err(format!("{what}: error line does not name key {key:?}: {line}"));
     }
     if let Some(v) = value {
         if !line.contains(v) {
-            return Err(format!("{plugin}: error line does not name value {v:?}: {line}"));
+            return Err(format!("{what}: error line does not name value {v:?}: {line}"));
         }
     }
     Ok(())
 }
 
-/// Runs every case; fails listing all the cases that were not refused as expected.
+/// Starts Envoy with `plugin` and expects it to refuse the configuration and exit non-zero.
+fn refused_at_startup(plugin: &str, key: &str, value: Option<&str>) -> Result<(), String> {
+    let up = Upstream::ok();
+    let cfg = EnvoyConfig::simple(plugin, &up);
+    let f = match Envoy::try_start(&cfg) {
+        Ok(e) => return Err(format!("startup {plugin}: Envoy ACCEPTED it\n{}", e.log())),
+        Err(f) => f,
+    };
+    match f.status {
+        None => return Err(format!("startup {plugin}: Envoy neither became ready nor exited\n{}", f.log)),
+        Some(s) if s.success() => return Err(format!("startup {plugin}: Envoy exited 0\n{}", f.log)),
+        Some(_) => {}
+    }
+    check_error_line(&format!("startup {plugin}"), &f.log, key, value)
+}
+
+/// A running Envoy whose listener comes from a watched file; every update is checked.
+struct LdsEnvoy {
+    envoy: Envoy,
+    _upstream: Upstream,
+    _dir: TempDir,
+    lds: std::path::PathBuf,
+    port: u16,
+    version: u32,
+}
+
+impl LdsEnvoy {
+    fn start() -> LdsEnvoy {
+        let upstream = Upstream::ok();
+        let dir = TempDir::new("lds-config");
+        let lds = dir.path().join("listeners.yaml");
+        let port = free_port();
+        let valid = json!({ "allow_origins": [ALLOWED], "allow_methods": ["PUT"] }).to_string();
+        let l = ListenerSpec::new("main", &valid, "upstream").port(port);
+        atomic_write(&lds, &lds_document("0", &[l]));
+        let envoy = Envoy::start(&EnvoyConfig::new().cluster("upstream", upstream.port).lds(&lds));
+        let me = LdsEnvoy { envoy, _upstream: upstream, _dir: dir, lds, port, version: 0 };
+        assert!(
+            me.envoy.wait_for(Duration::from_secs(10), |_| me.serves_original()),
+            "LDS listener never served\n{}",
+            me.envoy.log()
+        );
+        me
+    }
+
+    fn serves_original(&self) -> bool {
+        match Request::preflight("/", ALLOWED, "PUT", None).try_send(self.port) {
+            Ok(r) => r.status == 204 && r.one("access-control-allow-origin").as_deref() == Some(ALLOWED),
+            Err(_) => false,
+        }
+    }
+
+    fn refused_update(&mut self, plugin: &str, key: &str, value: Option<&str>) -> Result<(), String> {
+        let what = format!("LDS update {plugin}");
+        let rejected0 = self.envoy.counter_opt("lds.update_rejected").unwrap_or(0);
+        let success0 = self.envoy.counter_opt("lds.update_success").unwrap_or(0);
+        let log0 = self.envoy.log().len();
+        self.version += 1;
+        let l = ListenerSpec::new("main", plugin, "upstream").port(self.port);
+        atomic_write(&self.lds, &lds_document(&self.version.to_string(), &[l]));
+        let done = self.envoy.wait_for(Duration::from_secs(10), |e| {
+            e.counter_opt("lds.update_rejected").unwrap_or(0) > rejected0
+                || e.counter_opt("lds.update_success").unwrap_or(0) > success0
+        });
+        let log = self.envoy.log();
+        let new_log = log.get(log0..).unwrap_or("");
+        if !done {
+            return Err(format!("{what}: Envoy neither applied nor rejected it\n{new_log}"));
+        }
+        if self.envoy.counter_opt("lds.update_success").unwrap_or(0) > success0 {
+            // put the original policy back for the next case
+            self.version += 1;
+            let valid = json!({ "allow_origins": [ALLOWED], "allow_methods": ["PUT"] }).to_string();
+            let l = ListenerSpec::new("main", &valid, "upstream").port(self.port);
+            atomic_write(&self.lds, &lds_document(&self.version.to_string(), &[l]));
+            self.envoy
+                .wait_for(Duration::from_secs(10), |e| e.counter_opt("lds.update_success").unwrap_or(0) > success0 + 1);
+            return Err(format!("{what}: Envoy ACCEPTED it"));
+        }
+        check_error_line(&what, new_log, key, value)?;
+        if !self.serves_original() {
+            return Err(format!("{what}: the old policy stopped serving after the rejection"));
+        }
+        Ok(())
+    }
+}
+
+/// Fails listing every case that was not refused as expected.
 /// Each case: (plugin config, key the error must name (`a|b` = either), value it must name).
 fn all_refused(cases: &[(Value, &str, Option<&str>)]) {
-    let failures: Vec<String> =
-        cases.iter().filter_map(|(c, key, value)| refused(&c.to_string(), key, *value).err()).collect();
+    let mut failures = Vec::new();
+    if let Some((c, key, value)) = cases.first() {
+        failures.extend(refused_at_startup(&c.to_string(), key, *value).err());
+    }
+    let mut lds = LdsEnvoy::start();
+    for (c, key, value) in cases {
+        failures.extend(lds.refused_update(&c.to_string(), key, *value).err());
+    }
+    lds.envoy.assert_alive();
     assert!(
         failures.is_empty(),
         "{} of {} invalid configs were not refused as expected:\n\n{}",

@@ -190,8 +190,13 @@ impl Response {
         }
         let dups: Vec<_> = seen.iter().filter(|(_, &c)| c > 1).collect();
         assert!(dups.is_empty(), "duplicated headers {dups:?}\n{}", self.dump());
-        for (n, v) in self.cors_headers() {
-            let items: Vec<String> = v.split(',').map(|s| s.trim().to_ascii_lowercase()).collect();
+        let vary = self.all("vary").join(", ");
+        let lists = self.cors_headers().into_iter().chain(std::iter::once(("vary".to_string(), vary)));
+        for (n, v) in lists {
+            // methods are case-sensitive (`purge` and `PURGE` are two); header names are not
+            let fold =
+                |s: &str| if n == "access-control-allow-methods" { s.to_string() } else { s.to_ascii_lowercase() };
+            let items: Vec<String> = v.split(',').map(|s| fold(s.trim())).filter(|s| !s.is_empty()).collect();
             for (i, it) in items.iter().enumerate() {
                 assert!(!items[..i].contains(it), "{n} lists {it:?} twice: {v:?}\n{}", self.dump());
             }
