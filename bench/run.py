@@ -658,13 +658,15 @@ def build_report(args, info, command, results, checks, sizes, ready, variants, s
         "to CPU %s; wrk (`-t1 -c%d`, HTTP/1.1 keep-alive), the upstream and the harness pinned to CPU %s. "
         "%d interleaved round(s) of %d s per cell, after one %d s warm-up per cell. CPU µs/req = "
         "(utime+stime of the Envoy under test, from /proc/<pid>/stat) / completed requests, median over "
-        "the rounds; range = max − min over the rounds; req/s: median. ×a, ×b: CPU ratio to (a), (b) of "
+        "the rounds; range = max − min over the rounds; req/s: median; busy = CPU µs/req × req/s, how much of its CPU the "
+        "Envoy under test used (below 100%% when wrk and the upstream, sharing the other CPU, are the "
+        "bottleneck). ×a, ×b: CPU ratio to (a), (b) of "
         "the same scenario; ovh/d = (x−a)/(d−a): overhead over no CORS relative to the minimal reference "
         "filter's. Ratios are medians of the per-round ratios."
         % (args.envoy_cpu, args.connections, args.load_cpu, args.rounds, args.duration, args.warmup))
     out.append("")
-    out.append("| scenario | variant | response seen | CPU µs/req | range | req/s | ×a | ×b | ovh/d |")
-    out.append("|---|---|---|---:|---:|---:|---:|---:|---:|")
+    out.append("| scenario | variant | response seen | CPU µs/req | range | req/s | busy | ×a | ×b | ovh/d |")
+    out.append("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for sc in scenarios:
         sk = sc["key"]
         for v in variants:
@@ -680,8 +682,8 @@ def build_report(args, info, command, results, checks, sizes, ready, variants, s
                 note = "**UNEXPECTED (%s)**: %s" % (why, note)
             if errors:
                 note += " (%d socket errors)" % errors
-            out.append("| %s | %s %s | %s | %.2f | %.2f | %.0f | %s | %s | %s |" % (
-                sc["title"], v, VARIANTS[v], note.replace("|", "\\|"), cpu, spread, rps,
+            out.append("| %s | %s %s | %s | %.2f | %.2f | %.0f | %.0f%% | %s | %s | %s |" % (
+                sc["title"], v, VARIANTS[v], note.replace("|", "\\|"), cpu, spread, rps, cpu * rps / 1e4,
                 fmt(per_round(results, [(sk, v), (sk, "a")], div), "%.2f"),
                 fmt(per_round(results, [(sk, v), (sk, "b")], div), "%.2f"),
                 fmt(ovh, "%.2f")))
@@ -763,11 +765,24 @@ def write_markdown(path, block):
         return
     path.write_text(
         "# Benchmarks\n\n"
-        "Envoy-level benchmark of the CORS plugin (issue 4). Run `make bench` (about 6 minutes; "
-        "`make bench-quick` is a one-round smoke run that does not write this file).\n\n"
+        "Envoy-level benchmark of the CORS plugin against no CORS, Envoy's built-in CORS filter, a no-op "
+        "proxy-wasm filter and a minimal reference wasm CORS filter (issue 4).\n\n"
+        "## How to run\n\n"
+        "- `make bench`: installs wrk if missing, builds `dist/cors.wasm` (`make build`) and the two "
+        "benchmark-only crates `bench/noop` and `bench/reference`, runs 3 interleaved rounds and writes "
+        "the results below (about 6 minutes on 2 CPUs).\n"
+        "- `make bench-quick`: one 1-second round, prints the table, does not write this file; exits "
+        "non-zero when a response is not what its scenario means to measure (smoke check).\n"
+        "- `BENCH_ARGS=...` passes options to `bench/run.py` (`-h` lists them): `--rounds`, `--duration`, "
+        "`--variants abcde`, `--scenarios get_allowed,...`, `--perf get_allowed:e` (perf profile of "
+        "one cell), `--no-build`. `CORS_WASM=path` benchmarks another build of the plugin (and skips "
+        "`make build`); `ENVOY_BIN` another Envoy.\n"
+        "- Do not run it next to other CPU-heavy work: the table states how much CPU other processes "
+        "used during the load runs.\n\n"
         "## Results\n\n" + gen + "\n\n"
-        "## Analysis\n\n(to be written: ratios against every target, profiles where a target is not met.)\n\n"
-        "## What was changed to reach the targets\n\n(to be written.)\n")
+        "## Analysis\n\n(ratios against every target, profiles where a target is not met.)\n\n"
+        "## What was changed to reach the targets\n\n(fewer host calls, precomputed header values, "
+        "origin index structures, ...)\n")
 
 
 # ---------------------------------------------------------------------------------------------
