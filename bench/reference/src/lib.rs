@@ -36,9 +36,7 @@ impl HttpContext for Reference {
             None => return Action::Continue,
         };
         let matches = origin == ORIGIN;
-        let preflight = self
-            .get_http_request_header_bytes(":method")
-            .is_some_and(|m| m == b"OPTIONS");
+        let preflight = self.get_http_request_header_bytes(":method").is_some_and(|m| m == b"OPTIONS");
         if preflight {
             if matches {
                 self.send_http_response(
