@@ -176,6 +176,9 @@ fn request_without_origin_only_gains_vary_origin() {
     assert!(seen.iter().all(|s| s.header("origin").is_none()));
 }
 
+/// (host, path, origin, expected ACAO, expected ACAC)
+type PolicyCase = (&'static str, &'static str, &'static str, Option<&'static str>, Option<&'static str>);
+
 /// Policies are selected by :authority (exact or `*.domain`, port ignored) and :path prefix;
 /// first match wins; otherwise the top level applies. Origin keys form one group.
 #[test]
@@ -194,7 +197,7 @@ fn policies_selected_by_host_and_path_prefix() {
         ]
     }));
     // (host, path, origin, expected ACAO, expected ACAC)
-    let cases: &[(&str, &str, &str, Option<&str>, Option<&str>)] = &[
+    let cases: &[PolicyCase] = &[
         ("api.example.com", "/", "https://api-client.example", Some("https://api-client.example"), Some("true")),
         ("api.example.com:8443", "/", "https://api-client.example", Some("https://api-client.example"), Some("true")),
         ("API.example.com", "/", "https://api-client.example", Some("https://api-client.example"), Some("true")),
