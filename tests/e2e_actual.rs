@@ -61,6 +61,21 @@ fn vary_already_naming_origin_is_not_duplicated() {
     assert!(toks.contains(&"accept-encoding".to_string()), "{}", r.dump());
 }
 
+/// Item 5: Vary spread over several upstream lines: every token kept, Origin added once.
+#[test]
+fn vary_over_several_upstream_lines_is_merged_without_duplicates() {
+    let f =
+        Fixture::with_upstream(base(), Upstream::with_headers(200, &[("vary", "Accept-Encoding"), ("vary", "Cookie")]));
+    // the upstream itself sent two Vary lines, so no "header appears once" check here
+    let r = Request::get("/").origin(ALLOWED).send(f.port());
+    assert_eq!(r.status, 200, "{}", r.dump());
+    let toks: Vec<String> = r.vary_tokens().iter().map(|t| t.to_ascii_lowercase()).collect();
+    for t in ["accept-encoding", "cookie", "origin"] {
+        assert_eq!(toks.iter().filter(|x| *x == t).count(), 1, "Vary token {t} not exactly once\n{}", r.dump());
+    }
+    assert_eq!(r.must("access-control-allow-origin"), ALLOWED);
+}
+
 /// Item 5: every access-control-* header the upstream sent is replaced by the policy's.
 #[test]
 fn upstream_cors_headers_are_replaced_not_duplicated() {
@@ -116,10 +131,18 @@ fn star_policy_behind_star_upstream_gives_one_star() {
     );
 }
 
-/// Item 5: a disallowed origin gets the upstream response with no CORS headers.
+/// Item 5: a disallowed origin gets the upstream response with no CORS headers (not even the
+/// upstream's own).
 #[test]
 fn denied_origin_gets_no_cors_headers() {
-    let f = Fixture::with_upstream(base(), Upstream::with_headers(200, &[("x-request-id", "7")]));
+    // the upstream's own ACAO must not leak to a disallowed origin either
+    let f = Fixture::with_upstream(
+        base(),
+        Upstream::with_headers(
+            200,
+            &[("x-request-id", "7"), ("access-control-allow-origin", "https://upstream.example")],
+        ),
+    );
     for origin in [
         DENIED,
         "https://app.example.com.evil.net",
