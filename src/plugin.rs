@@ -30,7 +30,7 @@ impl Metrics {
         for c in Counter::ALL {
             match hostcalls::define_metric(MetricType::Counter, c.name()) {
                 Ok(id) => m.ids[c.index()] = Some(id),
-                Err(status) => warn!("cors: cannot define metric {}: {status:?}", c.name()),
+                Err(status) => warn!("cannot define metric {}: {status:?}", c.name()),
             }
         }
         m
@@ -64,7 +64,7 @@ impl RootContext for CorsRoot {
         };
         match Config::from_json(text) {
             Ok(config) => {
-                info!("cors: configuration loaded ({} policies besides the top level)", config.routes().len());
+                info!("configuration loaded ({} policies besides the top level)", config.routes().len());
                 self.config = Some(Rc::new(config));
                 if self.metrics.ids.iter().all(Option::is_none) {
                     self.metrics = Rc::new(Metrics::define());
@@ -134,13 +134,13 @@ impl Host for WasmHost {
 
     fn set_response_header(&self, name: &str, value: Option<&str>) {
         if let Err(status) = hostcalls::set_map_value(MapType::HttpResponseHeaders, name, value) {
-            warn!("cors: cannot set response header {name}: {status:?}");
+            warn!("cannot set response header {name}: {status:?}");
         }
     }
 
     fn send_response(&self, status: u32, headers: &[(&str, &str)]) {
         if let Err(e) = hostcalls::send_http_response(status, headers.to_vec(), None) {
-            warn!("cors: cannot send the local reply: {e:?}");
+            warn!("cannot send the local reply: {e:?}");
         }
     }
 

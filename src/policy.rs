@@ -5,7 +5,7 @@ use crate::config::raw::{Mode, RawPolicy, UnmatchedPreflight};
 use crate::config::ConfigError;
 use crate::header::{compile_expose, AllowedHeaders};
 use crate::method::AllowedMethods;
-use crate::origin::{parse_pattern, OriginMatcher, OriginMatcherBuilder, OriginPattern};
+use crate::origin::{is_public_suffix, parse_pattern, OriginMatcher, OriginMatcherBuilder, OriginPattern};
 
 /// Browsers cap preflight caching (Chromium 2 h, Firefox 24 h); more than a day is never honoured.
 pub const MAX_AGE_LIMIT: i64 = 86_400;
@@ -29,7 +29,7 @@ pub struct Policy {
 impl Policy {
     /// True when the answer to a request depends on its `Origin`, so caches must `Vary` on it.
     pub fn varies_by_origin(&self) -> bool {
-        !(self.origins.allows_any() && !self.credentials)
+        !self.origins.allows_any() || self.credentials
     }
 
     pub fn mode(&self) -> Mode {
@@ -152,7 +152,7 @@ fn check_credentialed(pattern: &OriginPattern, raw: &RawPolicy) -> Result<(), St
             .into());
     }
     if let OriginPattern::Subdomains { suffix, .. } = pattern {
-        if !loopback && psl::suffix_str(suffix) == Some(suffix.as_str()) && !suffix_ok {
+        if !loopback && is_public_suffix(suffix) && !suffix_ok {
             return Err(format!(
                 "`{suffix}` is a public suffix: anyone can register a subdomain of it; list the origins, \
                  or set dangerously_allow_public_suffix_wildcards_with_credentials"

@@ -156,7 +156,7 @@ impl StreamFilter {
         match policy.check_preflight(&request) {
             Ok(allow) => {
                 host.count(Counter::PreflightAllowed);
-                debug!("cors: preflight allowed: origin {:?} by {}", origin_text(), policy.name);
+                debug!("preflight allowed: origin {:?} by {}", origin_text(), policy.name);
                 if policy.mode() == Mode::Shadow {
                     return Verdict::Continue;
                 }
@@ -165,7 +165,7 @@ impl StreamFilter {
             }
             Err(reason) => {
                 host.count(reason.preflight_counter());
-                debug!("cors: preflight denied: {} (origin {:?}, {})", reason.as_str(), origin_text(), policy.name);
+                debug!("preflight denied: {} (origin {:?}, {})", reason.as_str(), origin_text(), policy.name);
                 if policy.mode() == Mode::Shadow {
                     host.count(Counter::ShadowWouldDeny);
                     return Verdict::Continue;

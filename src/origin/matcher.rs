@@ -1,16 +1,22 @@
 //! The compiled origin matcher: constant-time lookups for exact origins and `:*` hosts, a
-//! suffix index for `*.` patterns, one regex set for all regexes. Matching never allocates.
+//! suffix index for `*.` patterns, then the regexes, whose verdicts are cached per origin.
+//! Matching allocates only to remember a regex verdict for an origin not seen before.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
-use regex::bytes::{RegexSet, RegexSetBuilder};
+use regex_lite::{Regex, RegexBuilder};
 
 use super::pattern::{OriginPattern, PortRule};
 use super::serialized::{Host, Origin};
 
 /// Cap on the compiled size of all regexes of one policy, so a hostile pattern cannot make
 /// the worker allocate without bound at load time.
-const REGEX_SIZE_LIMIT: usize = 4 << 20;
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// Most regex verdicts remembered per policy; the cache starts over when full, so hostile
+/// origins cost regex time, never unbounded memory (at most 256 x 512 bytes).
+const REGEX_CACHE_ENTRIES: usize = 256;
 
 #[derive(Debug, Default)]
 pub struct OriginMatcher {
@@ -21,14 +27,15 @@ pub struct OriginMatcher {
     any_port: HashSet<Box<str>>,
     /// Domain suffix of `*.` patterns -> (scheme, port rule).
     subdomains: HashMap<Box<str>, Vec<(Box<str>, PortRule)>>,
-    regexes: Option<RegexSet>,
+    regexes: Vec<Regex>,
+    /// Origin -> did some regex match.
+    regex_verdicts: RefCell<HashMap<Box<str>, bool>>,
 }
 
 /// Collects patterns, then compiles them once.
 #[derive(Debug, Default)]
 pub struct OriginMatcherBuilder {
     matcher: OriginMatcher,
-    regexes: Vec<String>,
 }
 
 impl OriginMatcherBuilder {
@@ -52,27 +59,19 @@ impl OriginMatcherBuilder {
         self.matcher.null = allowed;
     }
 
-    /// Checks that `regex` compiles on its own, so the error names the right entry.
+    /// Compiles one regex, anchored at both ends so it matches the whole origin.
     pub fn regex(&mut self, regex: &str) -> Result<(), String> {
-        let anchored = anchored(regex);
-        RegexSetBuilder::new([&anchored]).size_limit(REGEX_SIZE_LIMIT).build().map_err(|e| e.to_string())?;
-        self.regexes.push(anchored);
+        let compiled = RegexBuilder::new(&format!("^(?:{regex})$"))
+            .size_limit(REGEX_SIZE_LIMIT)
+            .build()
+            .map_err(|e| e.to_string())?;
+        self.matcher.regexes.push(compiled);
         Ok(())
     }
 
-    pub fn build(mut self) -> Result<OriginMatcher, String> {
-        if !self.regexes.is_empty() {
-            let set =
-                RegexSetBuilder::new(&self.regexes).size_limit(REGEX_SIZE_LIMIT).build().map_err(|e| e.to_string())?;
-            self.matcher.regexes = Some(set);
-        }
+    pub fn build(self) -> Result<OriginMatcher, String> {
         Ok(self.matcher)
     }
-}
-
-/// Regexes match the whole origin, bytewise (origins are ASCII, so no Unicode tables are needed).
-fn anchored(regex: &str) -> String {
-    format!("(?-u)^(?:{regex})$")
 }
 
 impl OriginMatcher {
@@ -92,7 +91,7 @@ impl OriginMatcher {
             && self.exact.is_empty()
             && self.any_port.is_empty()
             && self.subdomains.is_empty()
-            && self.regexes.is_none()
+            && self.regexes.is_empty()
     }
 
     /// Does the policy allow this (already syntax-checked) origin?
@@ -101,7 +100,26 @@ impl OriginMatcher {
             || self.exact.contains(origin.serialized)
             || self.any_port.contains(origin.scheme_and_host())
             || self.matches_subdomain(origin)
-            || self.regexes.as_ref().is_some_and(|set| set.is_match(origin.serialized.as_bytes()))
+            || self.matches_regex(origin.serialized)
+    }
+
+    fn matches_regex(&self, origin: &str) -> bool {
+        if self.regexes.is_empty() {
+            return false;
+        }
+        // Re-entrancy cannot happen (one stream at a time per VM); if it did, skip the cache.
+        let Ok(mut cache) = self.regex_verdicts.try_borrow_mut() else {
+            return self.regexes.iter().any(|r| r.is_match(origin));
+        };
+        if let Some(&verdict) = cache.get(origin) {
+            return verdict;
+        }
+        let verdict = self.regexes.iter().any(|r| r.is_match(origin));
+        if cache.len() >= REGEX_CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(origin.into(), verdict);
+        verdict
     }
 
     fn matches_subdomain(&self, origin: &Origin<'_>) -> bool {
@@ -121,7 +139,7 @@ impl OriginMatcher {
 
     /// Index of every regex that matches (for `cors-lint explain`, not the hot path).
     pub fn matching_regexes(&self, origin: &str) -> Vec<usize> {
-        self.regexes.as_ref().map(|set| set.matches(origin.as_bytes()).into_iter().collect()).unwrap_or_default()
+        self.regexes.iter().enumerate().filter(|(_, r)| r.is_match(origin)).map(|(i, _)| i).collect()
     }
 }
 
@@ -207,11 +225,26 @@ mod tests {
     }
 
     #[test]
+    fn regex_verdicts_are_cached_and_bounded() {
+        let m = matcher(&[], &[r"https://[a-z]+\.example\.com"]);
+        for _ in 0..2 {
+            assert!(allows(&m, "https://app.example.com"));
+            assert!(!allows(&m, "https://app.example.net"));
+        }
+        assert_eq!(m.regex_verdicts.borrow().len(), 2);
+        for i in 0..(REGEX_CACHE_ENTRIES * 3) {
+            assert!(!allows(&m, &format!("https://h{i}.example.org")));
+        }
+        assert!(m.regex_verdicts.borrow().len() <= REGEX_CACHE_ENTRIES);
+        assert!(allows(&m, "https://app.example.com"));
+    }
+
+    #[test]
     fn bad_regexes_are_refused() {
         let mut b = OriginMatcherBuilder::default();
         assert!(b.regex("(").is_err());
         assert!(b.regex(r"\p{L}").is_err(), "Unicode classes are not compiled in");
-        assert!(b.regex("a{100000}{100000}").is_err(), "size limit");
+        assert!(b.regex("(a{1000}){1000}").is_err(), "size limit");
     }
 
     #[test]

@@ -3,8 +3,10 @@
 
 mod matcher;
 mod pattern;
+mod public_suffix;
 mod serialized;
 
 pub use matcher::{OriginMatcher, OriginMatcherBuilder};
 pub use pattern::{parse_pattern, OriginPattern, PatternError};
+pub use public_suffix::is_public_suffix;
 pub use serialized::{Host, Origin, MAX_ORIGIN_LEN};

@@ -131,10 +131,7 @@ pub fn parse_pattern(raw: &str) -> Result<OriginPattern, PatternError> {
     if host.contains('*') {
         return err("`*` is only allowed as the whole leftmost label (`*.example.com`) or as the port (`:*`)");
     }
-    let canonical_host = match canonical_host(host) {
-        Ok(h) => h,
-        Err(e) => return Err(e),
-    };
+    let canonical_host = canonical_host(host)?;
     match port {
         PortRule::Any => Ok(OriginPattern::AnyPort { scheme: scheme.to_owned(), host: canonical_host }),
         PortRule::Default => Ok(OriginPattern::Exact(format!("{scheme}://{canonical_host}"))),
