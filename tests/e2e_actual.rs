@@ -260,3 +260,47 @@ fn policies_selected_by_host_and_path_prefix() {
     }
     assert!(failures.is_empty(), "policy selection failures:\n{}", failures.join("\n"));
 }
+
+/// Every kind of origin rule, end to end: exact, `*.` subdomains (one or more labels, apex
+/// excluded), `:*` ports, anchored regexes, `null`.
+#[test]
+fn origin_rule_kinds_match_as_documented() {
+    let f = Fixture::new(json!({
+        "allow_origins": [ALLOWED, "https://*.example.org", "http://localhost:*"],
+        "allow_origin_regexes": ["https://tenant-[0-9]+\\.example\\.net"],
+        "allow_null_origin": true
+    }));
+    let cases: &[(&str, bool)] = &[
+        (ALLOWED, true),
+        ("https://a.example.org", true),
+        ("https://a.b.example.org", true),
+        ("https://example.org", false),
+        ("https://a.example.org.evil.net", false),
+        ("http://a.example.org", false),
+        ("https://aexample.org", false),
+        ("http://localhost:3000", true),
+        ("http://localhost:8080", true),
+        ("https://localhost:3000", false),
+        ("http://localhost.evil.net:3000", false),
+        ("https://tenant-42.example.net", true),
+        ("https://tenant-42.example.net.evil.com", false),
+        ("https://xtenant-42.example.net", false),
+        ("https://tenant-.example.net", false),
+        ("null", true),
+    ];
+    let mut failures = Vec::new();
+    for &(origin, allowed) in cases {
+        let r = f.send(Request::get("/").origin(origin));
+        let acao = r.one("access-control-allow-origin");
+        let want = allowed.then(|| origin.to_string());
+        if r.status != 200 || acao != want {
+            failures.push(format!("GET origin {origin}: want ACAO {want:?}, got {acao:?} (status {})", r.status));
+        }
+        let r = f.send(Request::preflight("/", origin, "GET", None));
+        let want_status = if allowed { 204 } else { 403 };
+        if r.status != want_status || r.one("access-control-allow-origin") != want {
+            failures.push(format!("preflight origin {origin}: want {want_status}\n{}", r.dump()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
