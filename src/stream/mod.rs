@@ -225,3 +225,6 @@ fn merge_vary(host: &impl Host, existing: &[(String, Vec<u8>)]) {
         host.set_response_header(VARY, Some(&value));
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,266 @@
+//! Every configuration rule, table-driven: what loads, and for what does not, the key named.
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+use super::*;
+
+fn err(json: &str) -> ConfigError {
+    match Config::from_json(json) {
+        Ok(_) => panic!("accepted: {json}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn minimal_and_full_configs_load() {
+    Config::from_json(r#"{"allow_origins":["https://app.example.com"]}"#).unwrap();
+    Config::from_json(r#"{"allow_origin_regexes":["https://pr-[0-9]+\\.example\\.com"]}"#).unwrap();
+    let full = r#"{
+        "allow_origins": ["https://app.example.com", "https://*.example.org", "http://localhost:*"],
+        "allow_origin_regexes": ["https://[a-z]+\\.example\\.net"],
+        "allow_null_origin": false,
+        "allow_methods": ["GET", "PUT", "patch"],
+        "allow_headers": ["authorization", "x-request-id"],
+        "expose_headers": ["x-request-id"],
+        "allow_credentials": true,
+        "max_age": 600,
+        "allow_private_network": true,
+        "preflight_success_status": 200,
+        "unmatched_preflight": "forward",
+        "mode": "shadow",
+        "policies": [
+            {"match": {"hosts": ["api.example.com", "*.internal.example.com"], "path_prefixes": ["/v1/"]},
+             "allow_origins": ["*"], "allow_credentials": false, "allow_headers": ["*"]}
+        ]
+    }"#;
+    let c = Config::from_json(full).unwrap();
+    assert_eq!(c.routes().len(), 1);
+    assert!(c.needs_authority() && c.needs_path());
+}
+
+#[test]
+fn errors_name_the_key_and_the_rule() {
+    // (config, key, words the reason must contain)
+    let cases: &[(&str, &str, &str)] = &[
+        ("", "(root)", "empty"),
+        ("[]", "(root)", "JSON object"),
+        ("[null,[\"https://a.com\"]]", "(root)", "JSON object"),
+        ("{", "(root)", "EOF"),
+        (r#"{"allow_origins":["https://a.com"]} x"#, "(root)", "trailing"),
+        (r#"{"allow_origins":["https://a.com"],"policies":[[{"hosts":["a"]}]]}"#, "policies[0]", "JSON object"),
+        (r#"{"allow_origins":["https://a.com"],"policies":[{"match":[["a"]]}]}"#, "policies[0].match", "JSON object"),
+        (r#"{"allow_orgins":["https://a.com"]}"#, "allow_orgins", "unknown field"),
+        (r#"{"allow_origins":"https://a.com"}"#, "allow_origins", "invalid type"),
+        (r#"{"allow_origins":[1]}"#, "allow_origins[0]", "invalid type"),
+        (r#"{"allow_origins":["https://a.com"],"allow_credentials":"yes"}"#, "allow_credentials", "invalid type"),
+        (r#"{"allow_origins":["https://a.com"],"max_age":"600"}"#, "max_age", "invalid type"),
+        (r#"{"allow_origins":["https://a.com"],"mode":"audit"}"#, "mode", "unknown variant"),
+        (
+            r#"{"allow_origins":["https://a.com"],"unmatched_preflight":"drop"}"#,
+            "unmatched_preflight",
+            "unknown variant",
+        ),
+        (r#"{}"#, "allow_origins", "required"),
+        (r#"{"allow_origins":[]}"#, "allow_origins", "empty"),
+        (r#"{"allow_origins":["https://a.com/"]}"#, "allow_origins[0]", "trailing slash"),
+        (r#"{"allow_origins":["https://ok.com","null"]}"#, "allow_origins[1]", "allow_null_origin"),
+        (r#"{"allow_origins":["*"],"allow_credentials":true}"#, "allow_origins[0]", "credentials"),
+        (
+            r#"{"allow_origins":["https://a.com"],"allow_credentials":true,"allow_headers":["*"]}"#,
+            "allow_headers[0]",
+            "credentials",
+        ),
+        (
+            r#"{"allow_origins":["https://a.com"],"allow_credentials":true,"allow_methods":["*"]}"#,
+            "allow_methods[0]",
+            "credentials",
+        ),
+        (
+            r#"{"allow_origins":["https://a.com"],"allow_credentials":true,"expose_headers":["*"]}"#,
+            "expose_headers[0]",
+            "credentials",
+        ),
+        (r#"{"allow_origins":["https://a.com"],"allow_methods":["GET","TRACE"]}"#, "allow_methods[1]", "forbidden"),
+        (r#"{"allow_origins":["https://a.com"],"allow_methods":["connect"]}"#, "allow_methods[0]", "forbidden"),
+        (r#"{"allow_origins":["https://a.com"],"allow_methods":["TRACK"]}"#, "allow_methods[0]", "forbidden"),
+        (r#"{"allow_origins":["https://a.com"],"allow_methods":["GET, PUT"]}"#, "allow_methods[0]", "token"),
+        (r#"{"allow_origins":["https://a.com"],"allow_headers":["x ok"]}"#, "allow_headers[0]", "token"),
+        (r#"{"allow_origins":["https://a.com"],"allow_headers":["cookie"]}"#, "allow_headers[0]", "forbidden"),
+        (r#"{"allow_origins":["https://a.com"],"expose_headers":["set-cookie"]}"#, "expose_headers[0]", "forbidden"),
+        (r#"{"allow_origins":["https://a.com"],"max_age":86401}"#, "max_age", "86400"),
+        (r#"{"allow_origins":["https://a.com"],"max_age":-2}"#, "max_age", "-1"),
+        (
+            r#"{"allow_origins":["https://a.com"],"preflight_success_status":201}"#,
+            "preflight_success_status",
+            "204 or 200",
+        ),
+        (r#"{"allow_origin_regexes":["("]}"#, "allow_origin_regexes[0]", "("),
+        (r#"{"allow_origins":["https://a.com"],"match":{"hosts":["a"]}}"#, "match", "policies"),
+        (
+            r#"{"allow_origins":["https://a.com"],"policies":[{"allow_origins":["https://b.com"]}]}"#,
+            "policies[0].match",
+            "required",
+        ),
+        (
+            r#"{"allow_origins":["https://a.com"],"policies":[{"match":{}}]}"#,
+            "policies[0].match",
+            "hosts or path_prefixes",
+        ),
+        (
+            r#"{"allow_origins":["https://a.com"],"policies":[{"match":{"hosts":["a.com:443"]}}]}"#,
+            "policies[0].match.hosts[0]",
+            "ports",
+        ),
+        (
+            r#"{"allow_origins":["https://a.com"],"policies":[{"match":{"path_prefixes":["api"]}}]}"#,
+            "policies[0].match.path_prefixes[0]",
+            "/",
+        ),
+        (
+            r#"{"allow_origins":["https://a.com"],"policies":[{"match":{"hosts":["a.com"]},"policies":[]}]}"#,
+            "policies[0].policies",
+            "nest",
+        ),
+        (
+            r#"{"allow_origins":["https://a.com"],"policies":[{"match":{"hosts":["a.com"]},"allow_origins":["ftp://x.com"]}]}"#,
+            "policies[0].allow_origins[0]",
+            "scheme",
+        ),
+        (
+            r#"{"allow_origins":["https://a.com"],"policies":[{"match":{"hosts":["a.com"]},"bogus":1}]}"#,
+            "policies[0].bogus",
+            "unknown field",
+        ),
+        (
+            r#"{"allow_origins":["https://a.com"],"policies":[{"match":{"hosts":["a.com"],"paths":[]}}]}"#,
+            "policies[0].match.paths",
+            "unknown field",
+        ),
+        // Inherited values are checked in the policy that inherits them.
+        (
+            r#"{"allow_origins":["*"],"policies":[{"match":{"hosts":["a.com"]},"allow_credentials":true}]}"#,
+            "policies[0].allow_origins[0]",
+            "credentials",
+        ),
+    ];
+    for (json, key, words) in cases {
+        let e = err(json);
+        assert_eq!(e.key, *key, "{json}: {e}");
+        assert!(e.to_string().contains(words), "{json}: `{e}` should mention {words:?}");
+        assert!(!e.to_string().contains('\n'), "one line: {e}");
+    }
+}
+
+#[test]
+fn credentialed_origins_must_be_secure() {
+    let with_credentials = |origin: &str| format!(r#"{{"allow_origins":["{origin}"],"allow_credentials":true}}"#);
+    for ok in [
+        "https://a.com",
+        "http://localhost:3000",
+        "http://127.0.0.1:8080",
+        "http://[::1]:8080",
+        "http://localhost:*",
+        "https://*.example.com",
+        "https://*.example.co.uk",
+        "https://*.user.github.io",
+    ] {
+        Config::from_json(&with_credentials(ok)).unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+    for (bad, why) in [
+        ("http://a.com", "http://"),
+        ("http://127.evil.com", "http://"),
+        ("http://*.example.com", "http://"),
+        ("https://*.com", "public suffix"),
+        ("https://*.co.uk", "public suffix"),
+        ("https://*.github.io", "public suffix"),
+        ("https://*.s3.amazonaws.com", "public suffix"),
+    ] {
+        let e = err(&with_credentials(bad));
+        assert_eq!(e.key, "allow_origins[0]");
+        assert!(e.reason.contains(why), "{bad}: {e}");
+    }
+    // Loud opt-ins, and the same patterns without credentials, load.
+    Config::from_json(r#"{"allow_origins":["http://a.com"],"allow_credentials":true,"dangerously_allow_insecure_origins_with_credentials":true}"#).unwrap();
+    Config::from_json(r#"{"allow_origins":["https://*.github.io"],"allow_credentials":true,"dangerously_allow_public_suffix_wildcards_with_credentials":true}"#).unwrap();
+    Config::from_json(r#"{"allow_origins":["http://a.com","https://*.github.io"]}"#).unwrap();
+}
+
+#[test]
+fn policies_inherit_key_by_key_and_origins_as_a_group() {
+    let c = Config::from_json(
+        r#"{
+        "allow_origins": ["https://app.example.com"],
+        "allow_methods": ["PUT"],
+        "max_age": 60,
+        "policies": [
+            {"match": {"path_prefixes": ["/public/"]}, "allow_origins": ["*"]},
+            {"match": {"hosts": ["admin.example.com"]}, "allow_origin_regexes": ["https://admin-[0-9]+\\.example\\.com"], "max_age": 5},
+            {"match": {"hosts": ["*.example.net"], "path_prefixes": ["/api/", "/v2/"]}, "allow_methods": ["DELETE"]}
+        ]
+    }"#,
+    )
+    .unwrap();
+    let pick = |host: &str, path: &str| c.select(Some(host.as_bytes()), Some(path.as_bytes()));
+    assert_eq!(pick("x.com", "/public/a").name, "policies[0]");
+    assert_eq!(pick("admin.example.com:8443", "/x").name, "policies[1]");
+    assert_eq!(pick("a.example.net", "/v2/x").name, "policies[2]");
+    assert_eq!(pick("example.net", "/v2/x").name, "top level", "apex excluded");
+    assert_eq!(pick("a.example.net", "/v3/x").name, "top level");
+    assert_eq!(pick("x.com", "/private").name, "top level");
+    assert_eq!(c.select(None, None).name, "top level");
+
+    let public = pick("x.com", "/public/a");
+    assert!(public.check_origin(b"https://anyone.example").is_some());
+    assert!(public.methods.allows(b"PUT"), "allow_methods inherited");
+    assert_eq!(public.max_age.as_deref(), Some("60"));
+
+    let admin = pick("admin.example.com", "/");
+    assert!(admin.check_origin(b"https://admin-7.example.com").is_some());
+    assert!(admin.check_origin(b"https://app.example.com").is_none(), "origin keys replace the parent's as a group");
+    assert_eq!(admin.max_age.as_deref(), Some("5"));
+
+    let api = pick("a.example.net", "/api/x");
+    assert!(api.check_origin(b"https://app.example.com").is_some(), "origins inherited");
+    assert!(api.methods.allows(b"DELETE") && !api.methods.allows(b"PUT"), "allow_methods replaced");
+}
+
+#[test]
+fn top_level_may_allow_nothing_when_policies_exist() {
+    let c =
+        Config::from_json(r#"{"policies":[{"match":{"path_prefixes":["/api/"]},"allow_origins":["https://a.com"]}]}"#)
+            .unwrap();
+    assert!(c.select(None, Some(b"/other")).check_origin(b"https://a.com").is_none());
+    assert!(c.select(None, Some(b"/api/x")).check_origin(b"https://a.com").is_some());
+    // ...but a policy must allow something.
+    assert_eq!(err(r#"{"policies":[{"match":{"path_prefixes":["/api/"]}}]}"#).key, "policies[0].allow_origins");
+}
+
+#[test]
+fn vary_without_origin_only_when_some_answer_depends_on_origin() {
+    assert!(Config::from_json(r#"{"allow_origins":["https://a.com"]}"#).unwrap().vary_without_origin());
+    assert!(!Config::from_json(r#"{"allow_origins":["*"]}"#).unwrap().vary_without_origin());
+    assert!(!Config::from_json(r#"{"allow_origins":["https://a.com"],"mode":"shadow"}"#)
+        .unwrap()
+        .vary_without_origin());
+}
+
+#[test]
+fn large_configs_load() {
+    let origins: Vec<String> = (0..10_000).map(|i| format!("\"https://app{i}.example.com\"")).collect();
+    let subdomains: Vec<String> = (0..100).map(|i| format!("\"https://*.tenant{i}.example.org\"")).collect();
+    let regexes: Vec<String> =
+        (0..20).map(|i| format!("\"https://[a-z0-9-]+\\\\.r{i}\\\\.example\\\\.net\"")).collect();
+    let json = format!(
+        r#"{{"allow_origins":[{},{}],"allow_origin_regexes":[{}]}}"#,
+        origins.join(","),
+        subdomains.join(","),
+        regexes.join(",")
+    );
+    let c = Config::from_json(&json).unwrap();
+    let p = c.default_policy();
+    assert!(p.check_origin(b"https://app9999.example.com").is_some());
+    assert!(p.check_origin(b"https://x.tenant99.example.org").is_some());
+    assert!(p.check_origin(b"https://x.r19.example.net").is_some());
+    assert!(p.check_origin(b"https://x.r20.example.net").is_none());
+}

@@ -1,0 +1,392 @@
+//! The stream logic against a fake host that behaves like Envoy's header maps and counts calls.
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use super::*;
+
+#[derive(Default)]
+struct FakeHost {
+    request: Vec<(String, Vec<u8>)>,
+    response: RefCell<Vec<(String, Vec<u8>)>>,
+    sent: RefCell<Option<(u32, Vec<(String, String)>)>>,
+    counted: RefCell<Vec<Counter>>,
+    /// Host calls that return a value (each makes the host allocate inside the VM).
+    reads: Cell<usize>,
+    writes: Cell<usize>,
+}
+
+impl FakeHost {
+    fn request(headers: &[(&str, &str)]) -> FakeHost {
+        FakeHost {
+            request: headers.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect(),
+            ..FakeHost::default()
+        }
+    }
+
+    fn upstream(&self, headers: &[(&str, &str)]) {
+        *self.response.borrow_mut() = headers.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect();
+    }
+
+    fn response_values(&self, name: &str) -> Vec<String> {
+        self.response
+            .borrow()
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+            .collect()
+    }
+
+    fn response_value(&self, name: &str) -> Option<String> {
+        let values = self.response_values(name);
+        assert!(values.len() <= 1, "{name} appears {} times", values.len());
+        values.into_iter().next()
+    }
+
+    fn cors_response_headers(&self) -> Vec<String> {
+        self.response
+            .borrow()
+            .iter()
+            .filter(|(k, _)| k.starts_with("access-control-"))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    fn sent_header(&self, name: &str) -> Option<String> {
+        self.sent.borrow().as_ref().and_then(|(_, h)| h.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    fn calls(&self) -> usize {
+        self.reads.get() + self.writes.get()
+    }
+}
+
+impl Host for FakeHost {
+    fn request_header(&self, name: &str) -> Option<Vec<u8>> {
+        self.reads.set(self.reads.get() + 1);
+        self.request.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+
+    fn request_headers(&self) -> Vec<(String, Vec<u8>)> {
+        self.reads.set(self.reads.get() + 1);
+        self.request.clone()
+    }
+
+    fn response_headers(&self) -> Vec<(String, Vec<u8>)> {
+        self.reads.set(self.reads.get() + 1);
+        self.response.borrow().clone()
+    }
+
+    fn set_response_header(&self, name: &str, value: Option<&str>) {
+        self.writes.set(self.writes.get() + 1);
+        let mut r = self.response.borrow_mut();
+        r.retain(|(k, _)| k != name);
+        if let Some(v) = value {
+            r.push((name.to_string(), v.as_bytes().to_vec()));
+        }
+    }
+
+    fn send_response(&self, status: u32, headers: &[(&str, &str)]) {
+        self.writes.set(self.writes.get() + 1);
+        let headers = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        *self.sent.borrow_mut() = Some((status, headers));
+    }
+
+    fn count(&self, counter: Counter) {
+        self.counted.borrow_mut().push(counter);
+    }
+}
+
+const POLICY: &str = r#"{
+    "allow_origins": ["https://app.example.com"],
+    "allow_methods": ["PUT", "DELETE"],
+    "allow_headers": ["x-custom"],
+    "expose_headers": ["x-total"],
+    "allow_credentials": true,
+    "max_age": 600
+}"#;
+
+fn filter(json: &str) -> StreamFilter {
+    StreamFilter::new(Rc::new(Config::from_json(json).unwrap()))
+}
+
+fn preflight(origin: &str, method: &str, headers: Option<&str>) -> FakeHost {
+    let mut h = vec![(":method", "OPTIONS"), (":path", "/api"), (":authority", "api.example.com"), ("origin", origin)];
+    h.push(("access-control-request-method", method));
+    if let Some(v) = headers {
+        h.push(("access-control-request-headers", v));
+    }
+    FakeHost::request(&h)
+}
+
+fn get(origin: Option<&str>) -> FakeHost {
+    let mut h = vec![(":method", "GET"), (":path", "/api"), (":authority", "api.example.com")];
+    if let Some(o) = origin {
+        h.push(("origin", o));
+    }
+    FakeHost::request(&h)
+}
+
+#[test]
+fn allowed_preflight_is_answered_locally_once() {
+    let mut f = filter(POLICY);
+    let host = preflight("https://app.example.com", "PUT", Some("X-Custom, content-type"));
+    assert_eq!(f.on_request_headers(&host), Verdict::Stop);
+    let (status, _) = host.sent.borrow().clone().unwrap();
+    assert_eq!(status, 204);
+    assert_eq!(host.sent_header("access-control-allow-origin").as_deref(), Some("https://app.example.com"));
+    assert_eq!(host.sent_header("access-control-allow-credentials").as_deref(), Some("true"));
+    assert_eq!(host.sent_header("access-control-allow-methods").as_deref(), Some("PUT,DELETE"));
+    assert_eq!(
+        host.sent_header("access-control-allow-headers").as_deref(),
+        Some("x-custom,accept,accept-language,content-language,content-type")
+    );
+    assert_eq!(host.sent_header("access-control-max-age").as_deref(), Some("600"));
+    assert_eq!(host.sent_header("access-control-allow-private-network"), None);
+    assert_eq!(
+        host.sent_header("vary").as_deref(),
+        Some("Origin, Access-Control-Request-Method, Access-Control-Request-Headers")
+    );
+    assert_eq!(host.sent_header("content-length").as_deref(), Some("0"));
+    assert_eq!(*host.counted.borrow(), vec![Counter::PreflightAllowed]);
+    // The local reply comes back through the response phase: it must not gain headers twice.
+    let writes = host.writes.get();
+    host.upstream(&[("access-control-allow-origin", "https://app.example.com")]);
+    assert_eq!(f.on_response_headers(&host), Verdict::Continue);
+    assert_eq!(host.writes.get(), writes, "the local reply is left alone");
+    assert_eq!(host.response_values("access-control-allow-origin").len(), 1);
+}
+
+#[test]
+fn denied_preflights_are_rejected_without_cors_headers() {
+    for (origin, method, headers, counter) in [
+        ("https://evil.example", "PUT", None, Counter::PreflightDeniedOrigin),
+        ("https://app.example.com", "PATCH", None, Counter::PreflightDeniedMethod),
+        ("https://app.example.com", "GET, DELETE", None, Counter::PreflightDeniedMethod),
+        ("https://app.example.com", "PUT", Some("x-custom, x-evil"), Counter::PreflightDeniedHeaders),
+        ("https://app.example.com", "PUT", Some("authorization"), Counter::PreflightDeniedHeaders),
+    ] {
+        let mut f = filter(POLICY);
+        let host = preflight(origin, method, headers);
+        assert_eq!(f.on_request_headers(&host), Verdict::Stop);
+        let (status, sent) = host.sent.borrow().clone().unwrap();
+        assert_eq!(status, 403);
+        assert!(sent.iter().all(|(k, _)| !k.starts_with("access-control-")), "{sent:?}");
+        assert_eq!(*host.counted.borrow(), vec![counter]);
+    }
+}
+
+#[test]
+fn preflight_reads_every_header_line() {
+    let mut f = filter(POLICY);
+    let mut host = preflight("https://app.example.com", "PUT", Some("x-custom"));
+    host.request.push(("access-control-request-headers".into(), b"x-evil".to_vec()));
+    f.on_request_headers(&host);
+    assert_eq!(host.sent.borrow().as_ref().unwrap().0, 403, "the second line is checked too");
+
+    let mut f = filter(POLICY);
+    let mut host = preflight("https://app.example.com", "PUT", None);
+    host.request.push(("origin".into(), b"https://app.example.com".to_vec()));
+    f.on_request_headers(&host);
+    assert_eq!(host.sent.borrow().as_ref().unwrap().0, 403, "two Origin lines are denied");
+}
+
+#[test]
+fn forward_and_shadow_leave_the_request_alone() {
+    let mut f = filter(r#"{"allow_origins":["https://app.example.com"],"unmatched_preflight":"forward"}"#);
+    let host = preflight("https://evil.example", "PUT", None);
+    assert_eq!(f.on_request_headers(&host), Verdict::Continue);
+    assert!(host.sent.borrow().is_none());
+    host.upstream(&[("access-control-allow-origin", "https://evil.example")]);
+    f.on_response_headers(&host);
+    assert_eq!(host.response_value("access-control-allow-origin").as_deref(), Some("https://evil.example"));
+
+    for (request, counters) in [
+        (
+            preflight("https://evil.example", "PUT", None),
+            vec![Counter::PreflightDeniedOrigin, Counter::ShadowWouldDeny],
+        ),
+        (preflight("https://app.example.com", "GET", None), vec![Counter::PreflightAllowed]),
+        (get(Some("https://evil.example")), vec![Counter::ActualDenied, Counter::ShadowWouldDeny]),
+        (get(Some("https://app.example.com")), vec![Counter::ActualAllowed]),
+        (get(None), vec![]),
+    ] {
+        let mut f = filter(r#"{"allow_origins":["https://app.example.com"],"mode":"shadow"}"#);
+        assert_eq!(f.on_request_headers(&request), Verdict::Continue);
+        request.upstream(&[("x", "y")]);
+        f.on_response_headers(&request);
+        assert!(request.sent.borrow().is_none());
+        assert_eq!(request.writes.get(), 0, "shadow mode changes nothing");
+        assert_eq!(*request.counted.borrow(), counters);
+    }
+}
+
+#[test]
+fn allowed_actual_request_gets_the_policy_headers() {
+    let mut f = filter(POLICY);
+    let host = get(Some("https://app.example.com"));
+    assert_eq!(f.on_request_headers(&host), Verdict::Continue);
+    host.upstream(&[
+        ("content-type", "text/plain"),
+        ("access-control-allow-origin", "*"),
+        ("access-control-allow-methods", "GET"),
+        ("vary", "Accept-Encoding"),
+        ("vary", "Accept-Language"),
+    ]);
+    f.on_response_headers(&host);
+    assert_eq!(host.response_value("access-control-allow-origin").as_deref(), Some("https://app.example.com"));
+    assert_eq!(host.response_value("access-control-allow-credentials").as_deref(), Some("true"));
+    assert_eq!(host.response_value("access-control-expose-headers").as_deref(), Some("x-total"));
+    assert_eq!(host.response_value("access-control-allow-methods"), None, "upstream's own removed");
+    assert_eq!(host.response_value("vary").as_deref(), Some("Accept-Encoding, Accept-Language, Origin"));
+    assert_eq!(host.response_value("content-type").as_deref(), Some("text/plain"));
+    assert_eq!(*host.counted.borrow(), vec![Counter::ActualAllowed]);
+}
+
+#[test]
+fn denied_actual_request_loses_every_cors_header() {
+    let mut f = filter(POLICY);
+    let host = get(Some("https://evil.example"));
+    f.on_request_headers(&host);
+    host.upstream(&[
+        ("access-control-allow-origin", "https://evil.example"),
+        ("access-control-allow-credentials", "true"),
+    ]);
+    f.on_response_headers(&host);
+    assert!(host.cors_response_headers().is_empty(), "{:?}", host.cors_response_headers());
+    assert_eq!(host.response_value("vary").as_deref(), Some("Origin"));
+    assert_eq!(*host.counted.borrow(), vec![Counter::ActualDenied]);
+}
+
+#[test]
+fn requests_without_origin_only_gain_vary() {
+    let mut f = filter(POLICY);
+    let host = get(None);
+    f.on_request_headers(&host);
+    host.upstream(&[("vary", "origin"), ("access-control-allow-origin", "https://x.example")]);
+    f.on_response_headers(&host);
+    assert_eq!(host.response_value("vary").as_deref(), Some("origin"), "already there: not duplicated");
+    assert_eq!(host.response_value("access-control-allow-origin").as_deref(), Some("https://x.example"));
+    assert!(host.counted.borrow().is_empty());
+
+    let mut f = filter(r#"{"allow_origins":["*"]}"#);
+    let host = get(None);
+    f.on_request_headers(&host);
+    f.on_response_headers(&host);
+    assert_eq!(host.calls(), 1, "a `*` policy does not depend on Origin: one host call, nothing written");
+}
+
+#[test]
+fn wildcard_policy_answers_star_without_vary() {
+    let mut f = filter(r#"{"allow_origins":["*"],"expose_headers":["*"]}"#);
+    let host = get(Some("https://anyone.example"));
+    f.on_request_headers(&host);
+    f.on_response_headers(&host);
+    assert_eq!(host.response_value("access-control-allow-origin").as_deref(), Some("*"));
+    assert_eq!(host.response_value("access-control-expose-headers").as_deref(), Some("*"));
+    assert_eq!(host.response_value("vary"), None);
+}
+
+#[test]
+fn other_options_requests_are_actual_requests() {
+    let mut f = filter(POLICY);
+    let host = FakeHost::request(&[(":method", "OPTIONS"), ("origin", "https://app.example.com")]);
+    assert_eq!(f.on_request_headers(&host), Verdict::Continue);
+    f.on_response_headers(&host);
+    assert!(host.sent.borrow().is_none());
+    assert_eq!(host.response_value("access-control-allow-origin").as_deref(), Some("https://app.example.com"));
+    // ACRM on a non-OPTIONS request does not make it a preflight either.
+    let mut f = filter(POLICY);
+    let host = FakeHost::request(&[
+        (":method", "GET"),
+        ("origin", "https://app.example.com"),
+        ("access-control-request-method", "PUT"),
+    ]);
+    assert_eq!(f.on_request_headers(&host), Verdict::Continue);
+}
+
+#[test]
+fn private_network_access() {
+    let json = r#"{"allow_origins":["https://app.example.com"],"allow_private_network":true}"#;
+    let mut f = filter(json);
+    let mut host = preflight("https://app.example.com", "GET", None);
+    host.request.push(("access-control-request-private-network".into(), b"true".to_vec()));
+    f.on_request_headers(&host);
+    assert_eq!(host.sent_header("access-control-allow-private-network").as_deref(), Some("true"));
+    assert!(host.sent_header("vary").unwrap().ends_with("Access-Control-Request-Private-Network"));
+    // Not asked: not sent. Asked but not allowed: not sent.
+    let mut f = filter(json);
+    let host = preflight("https://app.example.com", "GET", None);
+    f.on_request_headers(&host);
+    assert_eq!(host.sent_header("access-control-allow-private-network"), None);
+    let mut f = filter(POLICY);
+    let mut host = preflight("https://app.example.com", "GET", None);
+    host.request.push(("access-control-request-private-network".into(), b"true".to_vec()));
+    f.on_request_headers(&host);
+    assert_eq!(host.sent_header("access-control-allow-private-network"), None);
+}
+
+#[test]
+fn policies_are_selected_per_request_and_kept_for_the_response() {
+    let json = r#"{"allow_origins":["https://app.example.com"],
+        "policies":[{"match":{"path_prefixes":["/public/"]},"allow_origins":["*"]}]}"#;
+    let mut f = filter(json);
+    let host = FakeHost::request(&[(":method", "GET"), (":path", "/public/x"), ("origin", "https://x.example")]);
+    f.on_request_headers(&host);
+    f.on_response_headers(&host);
+    assert_eq!(host.response_value("access-control-allow-origin").as_deref(), Some("*"));
+    let mut f = filter(json);
+    let host = FakeHost::request(&[(":method", "GET"), (":path", "/private"), ("origin", "https://x.example")]);
+    f.on_request_headers(&host);
+    f.on_response_headers(&host);
+    assert_eq!(host.response_value("access-control-allow-origin"), None);
+    // Preflight: the route comes from the same one read of all headers.
+    let mut f = filter(json);
+    let host = FakeHost::request(&[
+        (":method", "OPTIONS"),
+        (":path", "/public/x"),
+        ("origin", "https://x.example"),
+        ("access-control-request-method", "GET"),
+    ]);
+    f.on_request_headers(&host);
+    assert_eq!(host.sent_header("access-control-allow-origin").as_deref(), Some("*"));
+}
+
+#[test]
+fn hostile_bytes_never_reach_a_header() {
+    for origin in [&b"https://app.example.com\r\nset-cookie: a=b"[..], b"https://app.example.com\xff", b"\xc3\xa9", b""]
+    {
+        let mut f = filter(r#"{"allow_origins":["https://app.example.com"],"allow_origin_regexes":[".*"]}"#);
+        let host = FakeHost {
+            request: vec![(":method".into(), b"GET".to_vec()), ("origin".into(), origin.to_vec())],
+            ..FakeHost::default()
+        };
+        f.on_request_headers(&host);
+        f.on_response_headers(&host);
+        assert!(host.cors_response_headers().is_empty(), "{origin:?}");
+        assert_eq!(*host.counted.borrow(), vec![Counter::ActualDenied]);
+    }
+}
+
+/// Host calls per request type: the figures BENCHMARKS.md quotes.
+#[test]
+fn host_calls_per_request_type() {
+    let run = |host: &FakeHost| {
+        let mut f = filter(POLICY);
+        f.on_request_headers(host);
+        f.on_response_headers(host);
+        (host.reads.get(), host.writes.get())
+    };
+    // origin, ACRM (absent) | response headers, ACAO, ACAC, ACEH, vary
+    assert_eq!(run(&get(Some("https://app.example.com"))), (3, 4));
+    // origin, ACRM | response headers, vary
+    assert_eq!(run(&get(Some("https://evil.example"))), (3, 1));
+    // origin | response headers, vary
+    assert_eq!(run(&get(None)), (2, 1));
+    // origin, ACRM, :method, all request headers | the reply
+    assert_eq!(run(&preflight("https://app.example.com", "PUT", None)), (4, 1));
+    assert_eq!(run(&preflight("https://evil.example", "PUT", None)), (4, 1));
+}
