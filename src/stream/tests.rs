@@ -8,11 +8,14 @@ use std::rc::Rc;
 
 use super::*;
 
+/// A local reply: status and headers.
+type Reply = (u32, Vec<(String, String)>);
+
 #[derive(Default)]
 struct FakeHost {
     request: Vec<(String, Vec<u8>)>,
     response: RefCell<Vec<(String, Vec<u8>)>>,
-    sent: RefCell<Option<(u32, Vec<(String, String)>)>>,
+    sent: RefCell<Option<Reply>>,
     counted: RefCell<Vec<Counter>>,
     /// Host calls that return a value (each makes the host allocate inside the VM).
     reads: Cell<usize>,
