@@ -13,6 +13,7 @@ pub mod origin;
 pub mod policy;
 pub mod response;
 pub mod routing;
+pub mod simulate;
 pub mod stream;
 pub mod token;
 pub mod vary;

@@ -1,0 +1,125 @@
+//! Runs the real stream logic on a request without a proxy: what the filter would answer.
+//! Used by `cors-lint explain`, the attack-case suite and the fuzz targets, so all of them
+//! exercise exactly the code the plugin runs.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use crate::config::Config;
+use crate::counter::Counter;
+use crate::stream::{Host, StreamFilter, Verdict};
+
+/// What the filter did with one request and the upstream's response to it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Outcome {
+    /// A reply the filter made itself (preflights): status and headers. The upstream never saw the request.
+    pub local_reply: Option<(u32, Vec<(String, String)>)>,
+    /// The response headers the client receives when the request went upstream.
+    pub response_headers: Vec<(String, String)>,
+    pub counters: Vec<Counter>,
+}
+
+impl Outcome {
+    /// The headers the client receives, whichever way the answer was made.
+    pub fn client_headers(&self) -> &[(String, String)] {
+        match &self.local_reply {
+            Some((_, h)) => h,
+            None => &self.response_headers,
+        }
+    }
+
+    /// Every value of `name` the client receives.
+    pub fn values(&self, name: &str) -> Vec<&str> {
+        self.client_headers().iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+    }
+}
+
+struct SimHost {
+    request: Vec<(String, Vec<u8>)>,
+    response: RefCell<Vec<(String, Vec<u8>)>>,
+    reply: RefCell<Option<(u32, Vec<(String, String)>)>>,
+    counters: RefCell<Vec<Counter>>,
+}
+
+impl Host for SimHost {
+    fn request_header(&self, name: &str) -> Option<Vec<u8>> {
+        // Like Envoy: the first value of the header.
+        self.request.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+    }
+
+    fn request_headers(&self) -> Vec<(String, Vec<u8>)> {
+        self.request.clone()
+    }
+
+    fn response_headers(&self) -> Vec<(String, Vec<u8>)> {
+        self.response.borrow().clone()
+    }
+
+    fn set_response_header(&self, name: &str, value: Option<&str>) {
+        let mut r = self.response.borrow_mut();
+        r.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+        if let Some(v) = value {
+            r.push((name.to_owned(), v.as_bytes().to_vec()));
+        }
+    }
+
+    fn send_response(&self, status: u32, headers: &[(&str, &str)]) {
+        let headers = headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        *self.reply.borrow_mut() = Some((status, headers));
+    }
+
+    fn count(&self, counter: Counter) {
+        self.counters.borrow_mut().push(counter);
+    }
+}
+
+/// Runs one request through the filter. `request` holds header lines in order, pseudo-headers
+/// included (`:method`, `:authority`, `:path`); values are bytes, as on the wire.
+/// `upstream` is what the upstream answers when the request reaches it.
+pub fn run(config: Rc<Config>, request: &[(&str, &[u8])], upstream: &[(&str, &str)]) -> Outcome {
+    let host = SimHost {
+        request: request.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.to_vec())).collect(),
+        response: RefCell::new(Vec::new()),
+        reply: RefCell::new(None),
+        counters: RefCell::new(Vec::new()),
+    };
+    let mut filter = StreamFilter::new(config);
+    if filter.on_request_headers(&host) == Verdict::Continue {
+        *host.response.borrow_mut() =
+            upstream.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.as_bytes().to_vec())).collect();
+    }
+    // A local reply passes back through the response phase too, as in Envoy.
+    filter.on_response_headers(&host);
+    let response_headers = std::mem::take(&mut *host.response.borrow_mut())
+        .into_iter()
+        .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
+        .collect();
+    Outcome { local_reply: host.reply.into_inner(), response_headers, counters: host.counters.into_inner() }
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    #[test]
+    fn simulates_both_paths() {
+        let config =
+            Rc::new(Config::from_json(r#"{"allow_origins":["https://a.example"],"allow_methods":["PUT"]}"#).unwrap());
+        let pre = run(
+            config.clone(),
+            &[(":method", b"OPTIONS"), ("origin", b"https://a.example"), ("access-control-request-method", b"PUT")],
+            &[("x-upstream", "1")],
+        );
+        assert_eq!(pre.local_reply.as_ref().map(|r| r.0), Some(204));
+        assert_eq!(pre.values("access-control-allow-methods"), ["PUT"]);
+        assert_eq!(pre.values("x-upstream"), Vec::<&str>::new());
+        let get = run(config, &[(":method", b"GET"), ("origin", b"https://a.example")], &[("vary", "accept")]);
+        assert_eq!(get.local_reply, None);
+        assert_eq!(get.values("access-control-allow-origin"), ["https://a.example"]);
+        assert_eq!(get.values("vary"), ["accept, Origin"]);
+        assert_eq!(get.counters, [Counter::ActualAllowed]);
+    }
+}
