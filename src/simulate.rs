@@ -9,11 +9,14 @@ use crate::config::Config;
 use crate::counter::Counter;
 use crate::stream::{Host, StreamFilter, Verdict};
 
+/// A reply the filter made itself: status and headers.
+pub type LocalReply = (u32, Vec<(String, String)>);
+
 /// What the filter did with one request and the upstream's response to it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Outcome {
     /// A reply the filter made itself (preflights): status and headers. The upstream never saw the request.
-    pub local_reply: Option<(u32, Vec<(String, String)>)>,
+    pub local_reply: Option<LocalReply>,
     /// The response headers the client receives when the request went upstream.
     pub response_headers: Vec<(String, String)>,
     pub counters: Vec<Counter>,
@@ -37,7 +40,7 @@ impl Outcome {
 struct SimHost {
     request: Vec<(String, Vec<u8>)>,
     response: RefCell<Vec<(String, Vec<u8>)>>,
-    reply: RefCell<Option<(u32, Vec<(String, String)>)>>,
+    reply: RefCell<Option<LocalReply>>,
     counters: RefCell<Vec<Counter>>,
 }
 
