@@ -1,9 +1,10 @@
 //! `allow_headers` and `expose_headers`: validation at load, precomputed header values, and
 //! the bounded scan of `Access-Control-Request-Headers`.
 
-use std::collections::HashSet;
+use std::cell::RefCell;
 
-use crate::token::is_token;
+use crate::fast_hash::FastHashSet;
+use crate::token::{is_token, LOWER_TCHAR};
 
 /// Names whose safelisting depends only on their value (Fetch "CORS-safelisted request-header").
 /// A browser lists them in ACRH only for an unusual value; for an allowed origin we accept them
@@ -38,7 +39,7 @@ const FORBIDDEN_REQUEST: [&str; 21] = [
 /// Fetch "forbidden response-header" names: never exposed to scripts.
 const FORBIDDEN_RESPONSE: [&str; 2] = ["set-cookie", "set-cookie2"];
 
-/// Longest header name accepted in the configuration (and so the only lengths worth looking up).
+/// Longest header name accepted, in the configuration and in requests (longer is denied).
 pub const MAX_NAME_LEN: usize = 128;
 
 /// Most bytes of `Access-Control-Request-Headers` the filter reads; larger is denied. Envoy's
@@ -60,12 +61,97 @@ fn header_name(raw: &str) -> Result<String, String> {
     Ok(raw.to_ascii_lowercase())
 }
 
+/// Values at least this long have their verdict cached; shorter ones are cheaper to scan.
+const CACHE_MIN_LEN: usize = 1024;
+/// Verdicts kept per policy: at most 4 x 64 KiB.
+const CACHE_ENTRIES: usize = 4;
+
+/// Longest name stored inline; nearly every real header name fits.
+const INLINE_LEN: usize = 31;
+
+/// A lowercase header name of at most `INLINE_LEN` bytes, stored in the table itself: a lookup
+/// touches one cache line instead of chasing a pointer per probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct InlineName {
+    len: u8,
+    /// Zero past `len`, so the derived equality compares names.
+    bytes: [u8; INLINE_LEN],
+}
+
+impl std::hash::Hash for InlineName {
+    /// Only the name's bytes: most names are short and take the hasher's fast path.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write(&self.bytes[..usize::from(self.len).min(INLINE_LEN)]);
+    }
+}
+
+impl InlineName {
+    fn new(lower: &[u8]) -> Option<InlineName> {
+        let mut bytes = [0u8; INLINE_LEN];
+        bytes.get_mut(..lower.len())?.copy_from_slice(lower);
+        Some(InlineName { len: lower.len() as u8, bytes })
+    }
+}
+
+/// A lowercase name being read, inline while short.
+struct NameBuffer {
+    inline: InlineName,
+    long: [u8; MAX_NAME_LEN],
+    len: usize,
+}
+
+impl Default for NameBuffer {
+    fn default() -> Self {
+        NameBuffer { inline: InlineName { len: 0, bytes: [0; INLINE_LEN] }, long: [0; MAX_NAME_LEN], len: 0 }
+    }
+}
+
+impl NameBuffer {
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn clear(&mut self) {
+        // Zero what was written, so the inline form compares equal to the table's.
+        let inline_len = self.len.min(INLINE_LEN);
+        self.inline.bytes[..inline_len].fill(0);
+        self.inline.len = 0;
+        self.len = 0;
+    }
+
+    /// Appends a byte; false when the name is longer than any name the filter accepts.
+    fn push(&mut self, b: u8) -> bool {
+        if self.len >= MAX_NAME_LEN {
+            return false;
+        }
+        if self.len < INLINE_LEN {
+            self.inline.bytes[self.len] = b;
+            self.inline.len += 1;
+        }
+        self.long[self.len] = b;
+        self.len += 1;
+        true
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.long[..self.len]
+    }
+
+    fn inline(&self) -> Option<&InlineName> {
+        (self.len <= INLINE_LEN).then_some(&self.inline)
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct AllowedHeaders {
     any: bool,
-    /// Lowercase names, the safelisted ones included.
-    names: HashSet<Box<str>>,
+    /// Lowercase names, the safelisted ones included, up to `INLINE_LEN` bytes...
+    short_names: FastHashSet<InlineName>,
+    /// ...and the longer ones.
+    long_names: FastHashSet<Box<[u8]>>,
     header_value: Option<Box<str>>,
+    /// Recent verdicts for long `Access-Control-Request-Headers` values.
+    verdicts: RefCell<Vec<(Box<[u8]>, bool)>>,
 }
 
 impl AllowedHeaders {
@@ -103,47 +189,83 @@ impl AllowedHeaders {
             }
             Some(all.join(",").into_boxed_str())
         };
-        let mut names: HashSet<Box<str>> = listed.into_iter().map(String::into_boxed_str).collect();
-        names.extend(SAFELISTED_REQUEST.iter().map(|s| Box::from(*s)));
-        Ok(AllowedHeaders { any, names, header_value })
+        let mut short_names = FastHashSet::default();
+        let mut long_names = FastHashSet::default();
+        for name in listed.iter().map(String::as_str).chain(SAFELISTED_REQUEST) {
+            match InlineName::new(name.as_bytes()) {
+                Some(inline) => short_names.insert(inline),
+                None => long_names.insert(Box::from(name.as_bytes())),
+            };
+        }
+        Ok(AllowedHeaders { any, short_names, long_names, header_value, verdicts: RefCell::default() })
     }
 
     /// Checks every name of every `Access-Control-Request-Headers` line. Accepts any case,
-    /// optional whitespace and empty elements; refuses non-tokens. One pass, one lookup per
-    /// name, no allocation; stops at the first name that is not allowed.
-    pub fn allows_request<'a>(&self, lines: impl IntoIterator<Item = &'a [u8]>) -> bool {
-        let mut seen = 0usize;
-        for line in lines {
-            seen += line.len();
-            if seen > MAX_REQUEST_HEADERS_LEN {
-                return false;
-            }
-            for item in line.split(|&b| b == b',') {
-                let name = item.trim_ascii();
-                if name.is_empty() {
-                    continue;
-                }
-                if !is_token(name) || !self.allows_name(name) {
-                    return false;
-                }
-            }
+    /// optional whitespace around names and empty elements; refuses non-tokens. One pass over
+    /// the bytes, one lookup per name, no allocation; stops at the first name not allowed.
+    /// Long single-line values (browsers repeat the same list) are answered from a small cache.
+    pub fn allows_request(&self, lines: &[&[u8]]) -> bool {
+        match lines {
+            [line] if line.len() >= CACHE_MIN_LEN => self.cached_scan(line),
+            _ => self.scan(lines),
         }
-        true
     }
 
-    fn allows_name(&self, name: &[u8]) -> bool {
-        if self.any && !name.eq_ignore_ascii_case(b"authorization") {
+    fn scan(&self, lines: &[&[u8]]) -> bool {
+        let total: usize = lines.iter().map(|l| l.len()).sum();
+        total <= MAX_REQUEST_HEADERS_LEN && lines.iter().all(|line| self.scan_line(line))
+    }
+
+    fn cached_scan(&self, line: &[u8]) -> bool {
+        let Ok(mut cache) = self.verdicts.try_borrow_mut() else {
+            return self.scan(&[line]);
+        };
+        if let Some((_, verdict)) = cache.iter().find(|(value, _)| **value == *line) {
+            return *verdict;
+        }
+        let verdict = self.scan(&[line]);
+        if cache.len() >= CACHE_ENTRIES {
+            cache.remove(0);
+        }
+        cache.push((line.into(), verdict));
+        verdict
+    }
+
+    /// One pass: `name *( OWS "," OWS name )` with empty elements allowed.
+    fn scan_line(&self, line: &[u8]) -> bool {
+        let mut name = NameBuffer::default();
+        // After a name, only whitespace may come before the next comma.
+        let mut name_ended = false;
+        for &b in line {
+            match b {
+                b',' => {
+                    if !name.is_empty() && !self.allows(&name) {
+                        return false;
+                    }
+                    name.clear();
+                    name_ended = false;
+                }
+                b' ' | b'\t' => name_ended = !name.is_empty(),
+                _ => {
+                    let lower = LOWER_TCHAR[usize::from(b)];
+                    if lower == 0 || name_ended || !name.push(lower) {
+                        return false;
+                    }
+                }
+            }
+        }
+        name.is_empty() || self.allows(&name)
+    }
+
+    fn allows(&self, name: &NameBuffer) -> bool {
+        let lower = name.as_bytes();
+        if self.any && lower != b"authorization" {
             return true;
         }
-        if name.len() > MAX_NAME_LEN {
-            return false;
+        match name.inline() {
+            Some(inline) => self.short_names.contains(inline),
+            None => self.long_names.contains(lower),
         }
-        let mut buf = [0u8; MAX_NAME_LEN];
-        let lower = &mut buf[..name.len()];
-        lower.copy_from_slice(name);
-        lower.make_ascii_lowercase();
-        // Tokens are ASCII, so this never fails.
-        std::str::from_utf8(lower).is_ok_and(|n| self.names.contains(n))
     }
 
     /// The `Access-Control-Allow-Headers` value sent on allowed preflights.
@@ -190,7 +312,7 @@ mod tests {
     }
 
     fn allows(h: &AllowedHeaders, lines: &[&str]) -> bool {
-        h.allows_request(lines.iter().map(|l| l.as_bytes()))
+        h.allows_request(&lines.iter().map(|l| l.as_bytes()).collect::<Vec<_>>())
     }
 
     #[test]
@@ -209,6 +331,47 @@ mod tests {
         assert!(!allows(&h, &["x-custom\r\nx-evil"]));
         assert!(!allows(&h, &["authorization"]));
         assert_eq!(h.header_value(), Some("x-custom,x-other,accept,accept-language,content-language,content-type"));
+    }
+
+    #[test]
+    fn scanner_edge_cases() {
+        let long = "x-a-very-long-header-name-beyond-the-inline-size";
+        let h = compile(&["x-custom", long], false);
+        assert!(allows(&h, &["x-custom,"]));
+        assert!(allows(&h, &[",x-custom"]));
+        assert!(allows(&h, &["\tx-custom\t,  "]));
+        assert!(allows(&h, &[&long.to_uppercase()]), "names longer than the inline size");
+        assert!(!allows(&h, &[&long[..long.len() - 1]]));
+        assert!(!allows(&h, &["x-custom x-custom"]), "whitespace inside an element");
+        assert!(!allows(&h, &["x-cust om"]));
+        assert!(!allows(&h, &["x-custom;"]));
+        assert!(!allows(&h, &["x-custom\r\n"]));
+        assert!(!allows(&h, &["x-custo"]), "prefix of an allowed name");
+        assert!(!allows(&h, &["x-customs"]), "extension of an allowed name");
+        let star = compile(&["*"], false);
+        assert!(!allows(&star, &[&"x".repeat(MAX_NAME_LEN + 1)]), "names beyond 128 bytes are refused");
+        assert!(!allows(&star, &["authorization,x-a"]));
+        assert!(!allows(&star, &["x-a,AUTHORIZATION"]));
+    }
+
+    #[test]
+    fn long_values_are_cached_per_value() {
+        let h = compile(&["x-a", "x-b"], false);
+        let allowed = ["x-a,x-b"; 200].join(",");
+        let denied = format!("{allowed},x-c");
+        for _ in 0..3 {
+            assert!(allows(&h, &[&allowed]));
+            assert!(!allows(&h, &[&denied]));
+        }
+        assert_eq!(h.verdicts.borrow().len(), 2);
+        for i in 0..10 {
+            assert!(!allows(&h, &[&format!("{allowed},x-{i}")]));
+        }
+        assert!(h.verdicts.borrow().len() <= CACHE_ENTRIES);
+        assert!(allows(&h, &[&allowed]));
+        // Split over lines, the same names are checked line by line.
+        assert!(allows(&h, &[&allowed, "x-b"]));
+        assert!(!allows(&h, &[&allowed, "x-c"]));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 pub mod config;
 pub mod counter;
 pub mod decision;
+mod fast_hash;
 pub mod header;
 pub mod method;
 pub mod origin;

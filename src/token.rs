@@ -1,11 +1,25 @@
 //! RFC 9110 token and field-value syntax, shared by methods, header names and values.
 
 /// `tchar` of RFC 9110 section 5.6.2.
-const fn is_tchar(b: u8) -> bool {
+pub(crate) const fn is_tchar(b: u8) -> bool {
     matches!(b,
         b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
         | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
 }
+
+/// `LOWER_TCHAR[b]` is `b` lowercased when `b` is a tchar, 0 otherwise: one table lookup per
+/// byte both checks and folds a header name.
+pub(crate) static LOWER_TCHAR: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        if is_tchar(b as u8) {
+            table[b] = (b as u8).to_ascii_lowercase();
+        }
+        b += 1;
+    }
+    table
+};
 
 /// True when `s` is a non-empty RFC 9110 token (a valid method or header name).
 pub fn is_token(s: &[u8]) -> bool {

@@ -3,9 +3,10 @@
 //! Matching allocates only to remember a regex verdict for an origin not seen before.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
 
 use regex_lite::{Regex, RegexBuilder};
+
+use crate::fast_hash::{FastHashMap, FastHashSet};
 
 use super::pattern::{OriginPattern, PortRule};
 use super::serialized::{Host, Origin};
@@ -22,14 +23,14 @@ const REGEX_CACHE_ENTRIES: usize = 256;
 pub struct OriginMatcher {
     any: bool,
     null: bool,
-    exact: HashSet<Box<str>>,
+    exact: FastHashSet<Box<str>>,
     /// `scheme://host` of `:*` patterns.
-    any_port: HashSet<Box<str>>,
+    any_port: FastHashSet<Box<str>>,
     /// Domain suffix of `*.` patterns -> (scheme, port rule).
-    subdomains: HashMap<Box<str>, Vec<(Box<str>, PortRule)>>,
+    subdomains: FastHashMap<Box<str>, Vec<(Box<str>, PortRule)>>,
     regexes: Vec<Regex>,
     /// Origin -> did some regex match.
-    regex_verdicts: RefCell<HashMap<Box<str>, bool>>,
+    regex_verdicts: RefCell<FastHashMap<Box<str>, bool>>,
 }
 
 /// Collects patterns, then compiles them once.
@@ -92,6 +93,12 @@ impl OriginMatcher {
             && self.any_port.is_empty()
             && self.subdomains.is_empty()
             && self.regexes.is_empty()
+    }
+
+    /// Is `origin` one of the exact origins? Those are canonical serialized origins, so a
+    /// byte-equal request origin is valid without parsing it.
+    pub fn contains_exact(&self, origin: &str) -> bool {
+        self.exact.contains(origin)
     }
 
     /// Does the policy allow this (already syntax-checked) origin?
