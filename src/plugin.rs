@@ -138,6 +138,12 @@ impl Host for WasmHost {
         }
     }
 
+    fn replace_response_headers(&self, headers: &[(&str, &[u8])]) {
+        if let Err(status) = hostcalls::set_map_bytes(MapType::HttpResponseHeaders, headers.to_vec()) {
+            warn!("cannot replace the response headers: {status:?}");
+        }
+    }
+
     fn send_response(&self, status: u32, headers: &[(&str, &str)]) {
         if let Err(e) = hostcalls::send_http_response(status, headers.to_vec(), None) {
             warn!("cannot send the local reply: {e:?}");

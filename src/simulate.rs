@@ -66,6 +66,10 @@ impl Host for SimHost {
         }
     }
 
+    fn replace_response_headers(&self, headers: &[(&str, &[u8])]) {
+        *self.response.borrow_mut() = headers.iter().map(|(k, v)| ((*k).to_owned(), v.to_vec())).collect();
+    }
+
     fn send_response(&self, status: u32, headers: &[(&str, &str)]) {
         let headers = headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         *self.reply.borrow_mut() = Some((status, headers));

@@ -28,6 +28,8 @@ pub trait Host {
     fn response_headers(&self) -> Vec<(String, Vec<u8>)>;
     /// Replaces every value of `name`, or removes it with `None`.
     fn set_response_header(&self, name: &str, value: Option<&str>);
+    /// Replaces the whole response header map (one host call for many edits).
+    fn replace_response_headers(&self, headers: &[(&str, &[u8])]);
     fn send_response(&self, status: u32, headers: &[(&str, &str)]);
     fn count(&self, counter: Counter);
 }
@@ -188,8 +190,9 @@ impl StreamFilter {
         let (route, echo, allowed) = match std::mem::take(&mut self.state) {
             State::Untouched | State::LocalReply => return Verdict::Continue,
             State::NoOrigin => {
-                let existing = host.response_headers();
-                merge_vary(host, &existing);
+                if let Some(v) = merged_vary(&host.response_headers()) {
+                    host.set_response_header(VARY, Some(&v));
+                }
                 return Verdict::Continue;
             }
             State::Allowed { route, echo } => (route, echo, true),
@@ -203,27 +206,41 @@ impl StreamFilter {
         } else {
             ResponseHeaders::default()
         };
-        for (name, value) in ours.as_slice() {
-            host.set_response_header(name, Some(value));
-        }
+        let vary = if policy.varies_by_origin() { merged_vary(&existing) } else { None };
         // The upstream's own CORS headers are replaced by the policy's, never duplicated.
-        for name in CORS_RESPONSE_HEADERS {
-            if !ours.contains(name) && existing.iter().any(|(k, _)| k.eq_ignore_ascii_case(name)) {
-                host.set_response_header(name, None);
+        let stale = |k: &str| CORS_RESPONSE_HEADERS.iter().any(|c| k.eq_ignore_ascii_case(c));
+        let removals = existing.iter().filter(|(k, _)| stale(k) && !ours.contains(k)).count();
+        match ours.as_slice().len() + removals + usize::from(vary.is_some()) {
+            0 => {}
+            // One edit: one targeted call is cheaper than rewriting the map.
+            1 => {
+                if let Some((name, value)) = ours.as_slice().first() {
+                    host.set_response_header(name, Some(value));
+                } else if let Some(v) = &vary {
+                    host.set_response_header(VARY, Some(v));
+                } else if let Some((name, _)) = existing.iter().find(|(k, _)| stale(k)) {
+                    host.set_response_header(name, None);
+                }
             }
-        }
-        if policy.varies_by_origin() {
-            merge_vary(host, &existing);
+            // Several edits: one call that writes the whole map, in the upstream's order.
+            edits => {
+                let mut headers: Vec<(&str, &[u8])> = Vec::with_capacity(existing.len() + edits);
+                let replaced = |k: &str| stale(k) || (vary.is_some() && k.eq_ignore_ascii_case(VARY));
+                headers.extend(existing.iter().filter(|(k, _)| !replaced(k)).map(|(k, v)| (k.as_str(), v.as_slice())));
+                headers.extend(ours.as_slice().iter().map(|(k, v)| (*k, v.as_bytes())));
+                if let Some(v) = &vary {
+                    headers.push((VARY, v.as_bytes()));
+                }
+                host.replace_response_headers(&headers);
+            }
         }
         Verdict::Continue
     }
 }
 
-fn merge_vary(host: &impl Host, existing: &[(String, Vec<u8>)]) {
+fn merged_vary(existing: &[(String, Vec<u8>)]) -> Option<String> {
     let lines = existing.iter().filter(|(k, _)| k.eq_ignore_ascii_case(VARY)).map(|(_, v)| v.as_slice());
-    if let Some(value) = vary::merge(lines, "Origin") {
-        host.set_response_header(VARY, Some(&value));
-    }
+    vary::merge(lines, "Origin")
 }
 
 #[cfg(test)]
