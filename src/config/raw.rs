@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 /// What to do with a preflight the policy does not allow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum UnmatchedPreflight {
     /// Answer 403 without CORS headers; the upstream never sees it.
@@ -13,10 +14,12 @@ pub enum UnmatchedPreflight {
     Forward,
 }
 
-/// Whether decisions are applied or only observed.
+/// Whether decisions are applied (`enforce`, the default) or only counted and logged (`shadow`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
+    /// Apply every decision.
     Enforce,
     /// Evaluate, count and log; change nothing.
     Shadow,
@@ -24,32 +27,55 @@ pub enum Mode {
 
 /// The request attributes that select a policy.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawMatch {
+    /// `:authority` hosts (port ignored): exact (`api.example.com`) or `*.example.com` (subdomains only).
     pub hosts: Option<Vec<String>>,
+    /// `:path` prefixes, each starting with `/`.
     pub path_prefixes: Option<Vec<String>>,
 }
 
 /// One policy: the top level, or an entry of `policies` (which also has `match`).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawPolicy {
+    /// Only in entries of `policies`: the requests the entry applies to (first match wins).
     #[serde(rename = "match")]
     pub match_: Option<RawMatch>,
+    /// Only at the top level: policies per host and path; each inherits the keys it does not set
+    /// (the three origin keys as one group).
     pub policies: Option<Vec<RawPolicy>>,
 
+    /// Allowed origins: `https://app.example.com`, `*`, `https://*.example.com` (subdomains, not the
+    /// apex), `http://localhost:*` (any port).
     pub allow_origins: Option<Vec<String>>,
+    /// Regexes (regex-lite syntax) matched against the whole `Origin`; implicitly anchored.
     pub allow_origin_regexes: Option<Vec<String>>,
+    /// Allow `Origin: null` (sandboxed iframes, `file:` pages).
     pub allow_null_origin: Option<bool>,
 
+    /// Methods a preflight may ask for (case-sensitive); `*` without credentials.
     pub allow_methods: Option<Vec<String>>,
+    /// Request headers a preflight may ask for; `*` without credentials.
     pub allow_headers: Option<Vec<String>>,
+    /// Response headers the page may read (`Access-Control-Expose-Headers`); `*` without credentials.
     pub expose_headers: Option<Vec<String>>,
+    /// Send `Access-Control-Allow-Credentials: true` (cookies, HTTP auth); forbids `*` everywhere.
     pub allow_credentials: Option<bool>,
+    /// `Access-Control-Max-Age` in seconds; -1 disables caching.
+    #[cfg_attr(feature = "schema", schemars(range(min = -1, max = 86400)))]
     pub max_age: Option<i64>,
+    /// Answer Private Network Access preflights (`Access-Control-Allow-Private-Network: true`).
     pub allow_private_network: Option<bool>,
+    /// Status of an allowed preflight's reply: 204 (default) or 200.
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = [200, 204, null])))]
     pub preflight_success_status: Option<u16>,
+    /// A preflight the policy does not allow: `reject` (default: 403, never reaches the upstream)
+    /// or `forward` (to the upstream, untouched).
     pub unmatched_preflight: Option<UnmatchedPreflight>,
+    /// `enforce` (default) or `shadow`.
     pub mode: Option<Mode>,
 
     /// Opt-in for credentialed `http://` origins other than loopback (readable by any network attacker).
