@@ -89,6 +89,16 @@ bench: envoy
 bench-quick: envoy
 	python3 bench/run.py --quick $(BENCH_ARGS)
 
+# cors-lint (native CLI, feature `cli`): install it, and regenerate the committed JSON Schema
+# (tests/cors_lint.rs fails when schema/cors-config.schema.json is not current).
+.PHONY: install-lint schema
+install-lint:
+	cargo install --path . --features cli --bin cors-lint
+
+schema:
+	@mkdir -p schema
+	cargo run --quiet --features cli --bin cors-lint -- schema > schema/cors-config.schema.json
+
 clean:
 	cargo clean
 	rm -rf dist

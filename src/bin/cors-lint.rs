@@ -1,0 +1,249 @@
+//! `cors-lint`: check, explain and migrate CORS plugin configurations with the plugin's own
+//! engine (native build of the same crate; `cargo install --path . --features cli`).
+
+#[path = "cors_lint/convert.rs"]
+mod convert;
+#[path = "cors_lint/explain.rs"]
+mod explain;
+#[path = "cors_lint/extract.rs"]
+mod extract;
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use envoy_cors::Config;
+
+/// Exit statuses (also in docs/cors-lint.md).
+pub const EXIT_OK: u8 = 0;
+/// An invalid configuration, a refused conversion.
+pub const EXIT_INVALID: u8 = 1;
+/// Bad arguments, unreadable file.
+pub const EXIT_USAGE: u8 = 2;
+/// `explain`: the request is denied.
+pub const EXIT_DENIED: u8 = 3;
+
+const USAGE: &str = "\
+cors-lint: check, explain and migrate configurations of the envoy-cors plugin
+
+USAGE:
+    cors-lint validate [-q] FILE...
+    cors-lint explain FILE --origin ORIGIN [--method M] [--header NAME]... [--preflight]
+                      [--private-network] [--host HOST] [--path PATH]
+                      [--upstream-header 'NAME: VALUE']... [--index N]
+    cors-lint convert FILE [--index N]
+    cors-lint schema
+
+FILE is the plugin JSON, a YAML/JSON file holding it (Istio WasmPlugin `spec.pluginConfig`,
+Envoy `envoy.filters.http.wasm` `configuration`), or `-` for standard input.
+
+validate   Check every configuration in each FILE with the plugin's loader; print the error
+           line the plugin would log. Exit 0 when all are valid, 1 otherwise.
+explain    Run one request through the filter's stream logic: decision, policy, origin rule
+           and the exact response headers. --preflight sends OPTIONS with
+           Access-Control-Request-Method (--method, default GET) and -Headers (--header);
+           without it the request is an actual request with method --method (default GET).
+           Exit 0 allowed, 3 denied, 1 invalid configuration.
+convert    Turn an Istio VirtualService `corsPolicy` or an Envoy `CorsPolicy` into this
+           plugin's JSON (stdout; notes on stderr). Refuses (exit 1) what it cannot express
+           safely, such as prefix or contains origin matches.
+schema     Print the JSON Schema of the configuration.
+
+--index N  picks the Nth configuration (1-based) when FILE holds several.
+Exit status 2: usage or I/O error.";
+
+/// A failure that is not about the configuration: exit 2.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl From<lexopt::Error> for UsageError {
+    fn from(e: lexopt::Error) -> Self {
+        UsageError(e.to_string())
+    }
+}
+
+impl From<std::ffi::OsString> for UsageError {
+    fn from(s: std::ffi::OsString) -> Self {
+        UsageError(format!("argument is not valid UTF-8: {s:?}"))
+    }
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => ExitCode::from(code),
+        Err(UsageError(msg)) => {
+            eprintln!("cors-lint: {msg}");
+            eprintln!("Try `cors-lint --help`.");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+fn run() -> Result<u8, UsageError> {
+    use lexopt::prelude::*;
+    let mut parser = lexopt::Parser::from_env();
+    let command = match parser.next()? {
+        Some(Value(v)) => v.string()?,
+        Some(Short('h') | Long("help")) => {
+            println!("{USAGE}");
+            return Ok(EXIT_OK);
+        }
+        Some(Short('V') | Long("version")) => {
+            println!("cors-lint {}", env!("CARGO_PKG_VERSION"));
+            return Ok(EXIT_OK);
+        }
+        Some(other) => return Err(other.unexpected().into()),
+        None => return Err(UsageError("missing command: validate, explain, convert or schema".into())),
+    };
+    match command.as_str() {
+        "validate" => validate(&mut parser),
+        "explain" => explain::command(&mut parser),
+        "convert" => convert::command(&mut parser),
+        "schema" => {
+            if let Some(arg) = parser.next()? {
+                return Err(arg.unexpected().into());
+            }
+            print!("{}", schema_json());
+            Ok(EXIT_OK)
+        }
+        "help" => {
+            println!("{USAGE}");
+            Ok(EXIT_OK)
+        }
+        other => Err(UsageError(format!("unknown command `{other}`: validate, explain, convert or schema"))),
+    }
+}
+
+/// The JSON Schema, as committed in `schema/cors-config.schema.json`.
+fn schema_json() -> String {
+    let mut schema = schemars::schema_for!(envoy_cors::config::raw::RawPolicy);
+    schema.insert("title".into(), "envoy-cors plugin configuration".into());
+    schema.insert(
+        "description".into(),
+        "Configuration of the envoy-cors proxy-wasm plugin: the JSON in Envoy's `configuration` \
+         (google.protobuf.StringValue) or Istio's WasmPlugin `spec.pluginConfig`. Generated from the \
+         Rust types by `make schema`; the plugin also checks rules a schema cannot express \
+         (origin syntax, `*` with credentials, regex syntax): run `cors-lint validate`."
+            .into(),
+    );
+    let mut text = serde_json::to_string_pretty(&schema).expect("a schema serializes");
+    text.push('\n');
+    text
+}
+
+/// Reads FILE, or standard input for `-`.
+pub fn read_input(path: &str) -> Result<String, UsageError> {
+    if path == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).map_err(|e| UsageError(format!("standard input: {e}")))?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(path).map_err(|e| UsageError(format!("{path}: {e}")))
+}
+
+/// `file: location: message`, without an empty location.
+pub fn at(file: &str, location: &str, message: &str) -> String {
+    if location.is_empty() {
+        format!("{file}: {message}")
+    } else {
+        format!("{file}: {location}: {message}")
+    }
+}
+
+/// The configuration to work on: the only one in the file, or the `--index`th.
+pub fn pick_config(file: &str, text: &str, index: Option<usize>) -> Result<(String, String), (u8, String)> {
+    let found = extract::extract(text).map_err(|e| (EXIT_INVALID, format!("{file}: {e}")))?;
+    let configs = found.configs;
+    let chosen = match (index, configs.len()) {
+        (_, 0) => return Err((EXIT_INVALID, format!("{file}: no CORS plugin configuration found"))),
+        (None, 1) => 0,
+        (None, n) => {
+            let list: Vec<String> =
+                configs.iter().enumerate().map(|(i, c)| format!("  --index {}: {}", i + 1, c.location)).collect();
+            return Err((EXIT_USAGE, format!("{file} holds {n} configurations; pick one:\n{}", list.join("\n"))));
+        }
+        (Some(i), n) if i == 0 || i > n => {
+            return Err((EXIT_USAGE, format!("--index {i}: {file} holds {n} configuration(s)")));
+        }
+        (Some(i), _) => i - 1,
+    };
+    let c = &configs[chosen];
+    match &c.config {
+        Ok(json) => Ok((c.location.clone(), json.clone())),
+        Err(e) => Err((EXIT_INVALID, at(file, &c.location, e))),
+    }
+}
+
+fn validate(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
+    use lexopt::prelude::*;
+    let mut files = Vec::new();
+    let mut quiet = false;
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('q') | Long("quiet") => quiet = true,
+            Value(v) => files.push(v.string()?),
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    if files.is_empty() {
+        return Err(UsageError("validate: give at least one FILE".into()));
+    }
+    let (mut checked, mut invalid) = (0usize, 0usize);
+    let mut io_error = false;
+    for file in &files {
+        let text = match read_input(file) {
+            Ok(t) => t,
+            Err(UsageError(e)) => {
+                eprintln!("cors-lint: {e}");
+                io_error = true;
+                continue;
+            }
+        };
+        let found = match extract::extract(&text) {
+            Ok(f) => f,
+            Err(e) => {
+                println!("{file}: {e}");
+                invalid += 1;
+                continue;
+            }
+        };
+        if found.configs.is_empty() {
+            println!("{file}: no CORS plugin configuration found (plugin JSON, WasmPlugin pluginConfig or Envoy wasm filter configuration)");
+            invalid += 1;
+        }
+        for skipped in &found.skipped {
+            if !quiet {
+                println!("{}", at(file, skipped, "skipped: not this plugin"));
+            }
+        }
+        for c in &found.configs {
+            checked += 1;
+            let result = c.config.clone().and_then(|json| Config::from_json(&json).map_err(|e| e.to_string()));
+            match result {
+                Ok(config) if !quiet => {
+                    let n = config.routes().len();
+                    let detail = match n {
+                        0 => "ok".to_owned(),
+                        1 => "ok (1 policy besides the top level)".to_owned(),
+                        n => format!("ok ({n} policies besides the top level)"),
+                    };
+                    println!("{}", at(file, &c.location, &detail));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    invalid += 1;
+                    println!("{}", at(file, &c.location, &e));
+                }
+            }
+        }
+    }
+    if !quiet || invalid > 0 {
+        println!("{checked} configuration(s) checked, {invalid} error(s)");
+    }
+    Ok(if io_error {
+        EXIT_USAGE
+    } else if invalid > 0 {
+        EXIT_INVALID
+    } else {
+        EXIT_OK
+    })
+}

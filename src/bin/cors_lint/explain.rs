@@ -1,0 +1,249 @@
+//! `cors-lint explain`: one request through the plugin's real stream logic
+//! (`envoy_cors::simulate::run`), so the headers printed are the ones the filter sends.
+
+use std::rc::Rc;
+
+use envoy_cors::config::raw::{Mode, RawPolicy, UnmatchedPreflight};
+use envoy_cors::counter::Counter;
+use envoy_cors::simulate;
+use envoy_cors::Config;
+
+use super::{at, pick_config, read_input, UsageError, EXIT_DENIED, EXIT_INVALID, EXIT_OK};
+
+#[derive(Debug, Default)]
+struct Request {
+    file: Option<String>,
+    origin: Option<String>,
+    method: Option<String>,
+    headers: Vec<String>,
+    preflight: bool,
+    private_network: bool,
+    host: Option<String>,
+    path: Option<String>,
+    upstream: Vec<(String, String)>,
+    index: Option<usize>,
+}
+
+fn parse(parser: &mut lexopt::Parser) -> Result<Request, UsageError> {
+    use lexopt::prelude::*;
+    let mut r = Request::default();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("origin") => r.origin = Some(parser.value()?.string()?),
+            Long("method") => r.method = Some(parser.value()?.string()?),
+            Long("header") => {
+                let v = parser.value()?.string()?;
+                r.headers.extend(v.split(',').map(str::trim).filter(|h| !h.is_empty()).map(str::to_owned));
+            }
+            Long("preflight") => r.preflight = true,
+            Long("private-network") => r.private_network = true,
+            Long("host") => r.host = Some(parser.value()?.string()?),
+            Long("path") => r.path = Some(parser.value()?.string()?),
+            Long("upstream-header") => {
+                let v = parser.value()?.string()?;
+                let Some((name, value)) = v.split_once(':') else {
+                    return Err(UsageError(format!("--upstream-header {v:?}: write it as 'name: value'")));
+                };
+                r.upstream.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+            }
+            Long("index") => {
+                let v = parser.value()?.string()?;
+                r.index = Some(v.parse().map_err(|_| UsageError(format!("--index {v:?}: not a number")))?);
+            }
+            Value(v) if r.file.is_none() => r.file = Some(v.string()?),
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    if r.file.is_none() {
+        return Err(UsageError("explain: give the configuration FILE".into()));
+    }
+    if r.origin.is_none() {
+        return Err(UsageError("explain: --origin is required (the request's Origin header)".into()));
+    }
+    if !r.preflight && !r.headers.is_empty() {
+        return Err(UsageError(
+            "explain: --header lists the headers a preflight asks for (Access-Control-Request-Headers): add --preflight"
+                .into(),
+        ));
+    }
+    if !r.preflight && r.private_network {
+        return Err(UsageError(
+            "explain: --private-network is asked in a preflight (Access-Control-Request-Private-Network): add --preflight"
+                .into(),
+        ));
+    }
+    Ok(r)
+}
+
+pub fn command(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
+    let r = parse(parser)?;
+    let file = r.file.as_deref().unwrap_or_default();
+    let text = read_input(file)?;
+    let (location, json) = match pick_config(file, &text, r.index) {
+        Ok(found) => found,
+        Err((code, msg)) => {
+            println!("{msg}");
+            return Ok(code);
+        }
+    };
+    let config = match Config::from_json(&json) {
+        Ok(c) => Rc::new(c),
+        Err(e) => {
+            println!("{}", at(file, &location, &e.to_string()));
+            return Ok(EXIT_INVALID);
+        }
+    };
+    let raw: RawPolicy = serde_json::from_str(&json).unwrap_or_default();
+    Ok(explain(&r, file, &location, config, &raw))
+}
+
+fn explain(r: &Request, file: &str, location: &str, config: Rc<Config>, raw: &RawPolicy) -> u8 {
+    let origin = r.origin.as_deref().unwrap_or_default();
+    let method = r.method.as_deref().unwrap_or("GET");
+    let mut request: Vec<(&str, String)> =
+        vec![(":method", if r.preflight { "OPTIONS".into() } else { method.into() })];
+    if let Some(h) = &r.host {
+        request.push((":authority", h.clone()));
+    }
+    request.push((":path", r.path.clone().unwrap_or_else(|| "/".into())));
+    request.push(("origin", origin.into()));
+    if r.preflight {
+        request.push(("access-control-request-method", method.into()));
+        if !r.headers.is_empty() {
+            // As browsers send it: lowercase, sorted, comma-separated.
+            let mut names: Vec<String> = r.headers.iter().map(|h| h.to_ascii_lowercase()).collect();
+            names.sort();
+            names.dedup();
+            request.push(("access-control-request-headers", names.join(",")));
+        }
+        if r.private_network {
+            request.push(("access-control-request-private-network", "true".into()));
+        }
+    }
+
+    let lines: Vec<(&str, &[u8])> = request.iter().map(|(k, v)| (*k, v.as_bytes())).collect();
+    let upstream: Vec<(&str, &str)> = r.upstream.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let outcome = simulate::run(Rc::clone(&config), &lines, &upstream);
+
+    let authority = r.host.as_deref().map(str::as_bytes);
+    let path = r.path.as_deref().unwrap_or("/").as_bytes();
+    let (route, policy) = config.select_indexed(authority, Some(path));
+
+    println!("config:    {}", at(file, location, "").trim_end_matches([' ', ':']));
+    println!("request:   {}", if r.preflight { "preflight" } else { "actual request" });
+    for (k, v) in &request {
+        println!("  {k}: {v}");
+    }
+    let policy_line = match route {
+        None if config.routes().is_empty() => "top level".to_owned(),
+        None => "top level (no entry of `policies` matches this host and path)".to_owned(),
+        Some(i) => format!("{} (the first entry of `policies` whose match fits)", policy_name(i)),
+    };
+    println!("policy:    {policy_line}");
+    if r.host.is_none() && config.needs_authority() {
+        println!("           note: no --host given, so policies that match on hosts cannot apply");
+    }
+
+    let effective = match route {
+        Some(i) => raw.policies.as_deref().and_then(|p| p.get(i)).map(|p| p.inherit_from(raw)),
+        None => Some(raw.clone()),
+    }
+    .unwrap_or_default();
+    println!("origin:    {}", origin_rule(origin, &effective, policy.origins().matching_regexes(origin)));
+
+    let counter = outcome.counters.iter().copied().find(|c| *c != Counter::ShadowWouldDeny);
+    let shadow = policy.mode() == Mode::Shadow;
+    let (allowed, reason) = match counter {
+        Some(Counter::ActualAllowed | Counter::PreflightAllowed) => (true, None),
+        Some(Counter::PreflightDeniedMethod) => (false, Some("method not allowed (allow_methods)")),
+        Some(Counter::PreflightDeniedHeaders) => (false, Some("request headers not allowed (allow_headers)")),
+        _ => (false, Some("origin not allowed")),
+    };
+    match reason {
+        None => println!("decision:  allowed"),
+        Some(why) => println!("decision:  denied: {why}"),
+    }
+    if let Some(c) = counter {
+        let extra = if outcome.counters.contains(&Counter::ShadowWouldDeny) { ", cors.shadow_would_deny" } else { "" };
+        println!("counter:   {}{extra}", c.name());
+    }
+    if shadow {
+        println!("mode:      shadow: the decision is only counted and logged; the request and response are untouched");
+    }
+
+    match &outcome.local_reply {
+        Some((status, headers)) => {
+            let why = if allowed { "allowed preflight" } else { "rejected preflight" };
+            println!("response:  local reply {status} ({why}; the upstream never sees it)");
+            for (k, v) in headers {
+                println!("  {k}: {v}");
+            }
+        }
+        None => {
+            let forwarded = r.preflight && !allowed && !shadow;
+            if forwarded && policy.unmatched_preflight() == UnmatchedPreflight::Forward {
+                println!("response:  the preflight goes to the upstream (unmatched_preflight: forward)");
+            } else {
+                println!("response:  the request goes to the upstream; the client receives these response headers");
+            }
+            if upstream.is_empty() {
+                println!("           (upstream headers: none given; add --upstream-header 'name: value')");
+            }
+            if outcome.response_headers.is_empty() {
+                println!("  (none)");
+            }
+            for (k, v) in &outcome.response_headers {
+                let from_upstream = r.upstream.iter().find(|(uk, _)| uk.eq_ignore_ascii_case(k));
+                let mark = match from_upstream {
+                    None => "   (added by the filter)",
+                    Some((_, uv)) if uv != v => "   (changed by the filter)",
+                    Some(_) => "",
+                };
+                println!("  {k}: {v}{mark}");
+            }
+            for (k, v) in &r.upstream {
+                if !outcome.response_headers.iter().any(|(rk, _)| rk.eq_ignore_ascii_case(k)) {
+                    println!("  (removed by the filter: {k}: {v})");
+                }
+            }
+        }
+    }
+    if allowed {
+        EXIT_OK
+    } else {
+        EXIT_DENIED
+    }
+}
+
+fn policy_name(i: usize) -> String {
+    format!("policies[{i}]")
+}
+
+/// Which rule of the (inherited) policy lets `origin` in, each rule checked on its own with
+/// the plugin's matcher.
+fn origin_rule(origin: &str, p: &RawPolicy, regex_hits: Vec<usize>) -> String {
+    let mut hits = Vec::new();
+    if origin == "null" && p.allow_null_origin == Some(true) {
+        hits.push("allow_null_origin".to_owned());
+    }
+    for (i, pattern) in p.allow_origins.iter().flatten().enumerate() {
+        let single = serde_json::json!({ "allow_origins": [pattern] }).to_string();
+        let matched = Config::from_json(&single)
+            .map(|c| c.default_policy().check_origin(origin.as_bytes()).is_some())
+            .unwrap_or(false);
+        if matched {
+            hits.push(format!("allow_origins[{i}] {pattern:?}"));
+        }
+    }
+    let regexes = p.allow_origin_regexes.as_deref().unwrap_or_default();
+    for i in regex_hits {
+        if let Some(re) = regexes.get(i) {
+            hits.push(format!("allow_origin_regexes[{i}] {re:?}"));
+        }
+    }
+    if hits.is_empty() {
+        "matches none of the policy's origin rules".to_owned()
+    } else {
+        format!("matches {}", hits.join(", "))
+    }
+}

@@ -1,0 +1,243 @@
+//! Finds the plugin configurations in a file: the plugin JSON itself, Istio `WasmPlugin`
+//! manifests (`spec.pluginConfig`), Envoy YAML/JSON (every `envoy.filters.http.wasm` config of
+//! this plugin, wherever it sits: `http_filters`, `typed_per_filter_config`, ECDS, an Istio
+//! `EnvoyFilter` patch), and a bare configuration written as YAML.
+//!
+//! Shared by `cors-lint` and `tests/examples.rs` (included with `#[path]`), so the examples
+//! check finds configurations exactly as `cors-lint validate` does. Each configuration is
+//! returned as the JSON text the plugin would receive, for `Config::from_json`.
+
+use serde_json::{Map, Value};
+
+/// The top-level keys of the plugin configuration (`config::raw::RawPolicy`).
+pub const PLUGIN_KEYS: &[&str] = &[
+    "allow_origins",
+    "allow_origin_regexes",
+    "allow_null_origin",
+    "allow_methods",
+    "allow_headers",
+    "expose_headers",
+    "allow_credentials",
+    "max_age",
+    "allow_private_network",
+    "preflight_success_status",
+    "unmatched_preflight",
+    "mode",
+    "policies",
+    "dangerously_allow_insecure_origins_with_credentials",
+    "dangerously_allow_public_suffix_wildcards_with_credentials",
+];
+
+const WASM_TYPE: &str = "envoy.extensions.filters.http.wasm.v3.Wasm";
+const TYPED_STRUCT_TYPES: &[&str] = &["udpa.type.v1.TypedStruct", "xds.type.v3.TypedStruct"];
+
+/// One configuration found in a file.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// Where it is: empty for a file that is the plugin JSON, else e.g.
+    /// `WasmPlugin istio-system/cors spec.pluginConfig` or a path into the Envoy config.
+    pub location: String,
+    /// The JSON the plugin receives, or why none can be taken from this place.
+    pub config: Result<String, String>,
+}
+
+/// What a file holds.
+#[derive(Debug, Default)]
+pub struct Extracted {
+    pub configs: Vec<Found>,
+    /// Wasm filters or WasmPlugins of other plugins, left alone (locations).
+    pub skipped: Vec<String>,
+}
+
+/// Reads every configuration in `text`. `Err` when the file is neither JSON nor YAML.
+pub fn extract(text: &str) -> Result<Extracted, String> {
+    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+    if trimmed.starts_with('{') {
+        match serde_json::from_str::<Value>(trimmed) {
+            Ok(value @ Value::Object(_)) if value.as_object().is_some_and(is_container) => {
+                let mut out = Extracted::default();
+                walk_document(&value, "", &mut out);
+                return Ok(out);
+            }
+            Ok(_) => return Ok(plugin_json(text)),
+            // Broken JSON that starts like a plugin config: the plugin's own parse error says
+            // where (line and column), so it is reported as the plugin would.
+            Err(_) if !trimmed.contains("static_resources") && !trimmed.contains("\"@type\"") => {
+                return Ok(plugin_json(text))
+            }
+            Err(e) => return Err(format!("not valid JSON: {e}")),
+        }
+    }
+    let docs = yaml_documents(text)?;
+    let many = docs.iter().filter(|d| !d.is_null()).count() > 1;
+    let mut out = Extracted::default();
+    for (i, doc) in docs.iter().enumerate() {
+        if doc.is_null() {
+            continue;
+        }
+        let label = if many { format!("document {}", i + 1) } else { String::new() };
+        match doc {
+            Value::Object(map) if !is_container(map) && has_plugin_key(map) => {
+                out.configs.push(Found { location: label, config: Ok(doc.to_string()) })
+            }
+            _ => walk_document(doc, &label, &mut out),
+        }
+    }
+    Ok(out)
+}
+
+/// Every document of a YAML stream as JSON data (anchors resolved, `<<` merge keys applied).
+pub fn yaml_documents(text: &str) -> Result<Vec<Value>, String> {
+    let mut docs = Vec::new();
+    for (i, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
+        let mut value = <serde_yaml_ng::Value as serde::Deserialize>::deserialize(doc)
+            .map_err(|e| format!("not valid YAML (document {}): {e}", i + 1))?;
+        value.apply_merge().map_err(|e| format!("YAML merge keys (document {}): {e}", i + 1))?;
+        let json =
+            serde_json::to_value(&value).map_err(|e| format!("document {} cannot be read as JSON data: {e}", i + 1))?;
+        docs.push(json);
+    }
+    Ok(docs)
+}
+
+/// The documents of a JSON or YAML file (JSON when it starts with `{` or `[`).
+pub fn documents(text: &str) -> Result<Vec<Value>, String> {
+    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        return serde_json::from_str(trimmed).map(|v| vec![v]).map_err(|e| format!("not valid JSON: {e}"));
+    }
+    yaml_documents(text)
+}
+
+fn plugin_json(text: &str) -> Extracted {
+    Extracted { configs: vec![Found { location: String::new(), config: Ok(text.to_owned()) }], skipped: vec![] }
+}
+
+/// Keys that make an object an Envoy or Kubernetes document rather than the plugin config.
+fn is_container(map: &Map<String, Value>) -> bool {
+    ["static_resources", "dynamic_resources", "apiVersion", "kind", "resources", "@type", "listeners", "admin"]
+        .iter()
+        .any(|k| map.contains_key(*k))
+}
+
+fn has_plugin_key(map: &Map<String, Value>) -> bool {
+    PLUGIN_KEYS.iter().any(|k| map.contains_key(*k))
+}
+
+fn mentions_cors(v: Option<&Value>) -> bool {
+    v.and_then(Value::as_str).is_some_and(|s| s.to_ascii_lowercase().contains("cors"))
+}
+
+fn join(base: &str, sep: &str, part: &str) -> String {
+    if base.is_empty() {
+        part.to_owned()
+    } else {
+        format!("{base}{sep}{part}")
+    }
+}
+
+fn walk_document(doc: &Value, label: &str, out: &mut Extracted) {
+    if let Value::Object(map) = doc {
+        if map.get("kind").and_then(Value::as_str) == Some("WasmPlugin") {
+            wasm_plugin(map, label, out);
+            return;
+        }
+    }
+    walk(doc, label, "", out);
+}
+
+/// An Istio `WasmPlugin`: `spec.pluginConfig` (a Struct, serialized to JSON by Istio).
+fn wasm_plugin(map: &Map<String, Value>, label: &str, out: &mut Extracted) {
+    let meta = map.get("metadata");
+    let name = meta.and_then(|m| m.get("name")).and_then(Value::as_str).unwrap_or("?");
+    let ns = meta.and_then(|m| m.get("namespace")).and_then(Value::as_str);
+    let id = ns.map_or_else(|| name.to_owned(), |ns| format!("{ns}/{name}"));
+    let location = join(label, ": ", &format!("WasmPlugin {id} spec.pluginConfig"));
+    let spec = map.get("spec");
+    let config = spec.and_then(|s| s.get("pluginConfig"));
+    let ours = mentions_cors(spec.and_then(|s| s.get("pluginName")))
+        || mentions_cors(spec.and_then(|s| s.get("url")))
+        || mentions_cors(meta.and_then(|m| m.get("name")))
+        || config.and_then(Value::as_object).is_some_and(has_plugin_key);
+    if !ours {
+        out.skipped.push(location);
+        return;
+    }
+    let config = match config {
+        // Without pluginConfig the plugin receives an empty configuration.
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(v @ Value::Object(_)) => Ok(v.to_string()),
+        Some(_) => Err("spec.pluginConfig must be a mapping (Istio rejects anything else)".to_owned()),
+    };
+    out.configs.push(Found { location, config });
+}
+
+fn walk(v: &Value, label: &str, path: &str, out: &mut Extracted) {
+    match v {
+        Value::Object(map) => {
+            let ty = map.get("@type").and_then(Value::as_str).unwrap_or_default();
+            if ty.ends_with(WASM_TYPE) {
+                wasm_filter(map, label, path, out);
+                return;
+            }
+            if TYPED_STRUCT_TYPES.iter().any(|t| ty.ends_with(t))
+                && map.get("type_url").and_then(Value::as_str).is_some_and(|u| u.ends_with(WASM_TYPE))
+            {
+                if let Some(Value::Object(inner)) = map.get("value") {
+                    wasm_filter(inner, label, &join(path, ".", "value"), out);
+                }
+                return;
+            }
+            for (k, child) in map {
+                walk(child, label, &join(path, ".", k), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                walk(child, label, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// An Envoy `Wasm` filter config: `config.configuration` (an `Any`, normally a StringValue).
+fn wasm_filter(map: &Map<String, Value>, label: &str, path: &str, out: &mut Extracted) {
+    let config = map.get("config");
+    let get = |k: &str| config.and_then(|c| c.get(k));
+    let vm = get("vm_config");
+    let code = vm.and_then(|v| v.get("code"));
+    let local = code.and_then(|c| c.get("local")).and_then(|l| l.get("filename"));
+    let remote = code.and_then(|c| c.get("remote")).and_then(|r| r.get("http_uri")).and_then(|h| h.get("uri"));
+    let configuration = get("configuration");
+    let value = configuration.and_then(|c| c.get("value"));
+    let value_is_ours = value
+        .and_then(Value::as_str)
+        .and_then(|s| serde_json::from_str::<Value>(s).ok())
+        .is_some_and(|v| v.as_object().is_some_and(has_plugin_key));
+    let ours = mentions_cors(get("root_id"))
+        || mentions_cors(get("name"))
+        || mentions_cors(vm.and_then(|v| v.get("vm_id")))
+        || mentions_cors(local)
+        || mentions_cors(remote)
+        || value_is_ours;
+    let root = get("root_id").or(get("name")).and_then(Value::as_str).unwrap_or("");
+    let path = path.strip_suffix(".typed_config").unwrap_or(path);
+    let location = join(label, ": ", &format!("{path} (wasm {root:?})"));
+    if !ours {
+        out.skipped.push(location);
+        return;
+    }
+    let ty = configuration.and_then(|c| c.get("@type")).and_then(Value::as_str).unwrap_or_default();
+    let config = match (configuration, value) {
+        // No configuration: the plugin receives an empty one.
+        (None | Some(Value::Null), _) => Ok(String::new()),
+        _ if !ty.ends_with("google.protobuf.StringValue") => Err(format!(
+            "config.configuration has @type {ty:?}: give the JSON as a google.protobuf.StringValue `value`"
+        )),
+        (_, None | Some(Value::Null)) => Ok(String::new()),
+        (_, Some(Value::String(s))) => Ok(s.clone()),
+        (_, Some(_)) => Err("config.configuration.value must be a string (the JSON text)".to_owned()),
+    };
+    out.configs.push(Found { location, config });
+}

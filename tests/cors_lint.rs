@@ -1,0 +1,290 @@
+//! `cors-lint` end to end: the built binary on real files (`cargo test --features cli`).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cors-lint");
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).current_dir(root()).output().expect("cors-lint runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A file in a fresh temporary directory (removed with the directory handle).
+struct Temp(std::path::PathBuf);
+
+impl Temp {
+    fn new(name: &str, text: &str) -> Temp {
+        let dir = std::env::temp_dir().join(format!("cors-lint-test-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        Temp(path)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+#[test]
+fn schema_file_is_current() {
+    let out = run(&["schema"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let committed = std::fs::read_to_string(root().join("schema/cors-config.schema.json")).unwrap_or_default();
+    assert!(
+        stdout(&out) == committed,
+        "schema/cors-config.schema.json is not current: regenerate it with `make schema` \
+         (cargo run --quiet --features cli --bin cors-lint -- schema > schema/cors-config.schema.json)"
+    );
+}
+
+#[test]
+fn validate_accepts_the_examples() {
+    let out = run(&[
+        "validate",
+        "envoy/envoy.yaml",
+        "examples/envoy/basic.yaml",
+        "examples/istio/ingress-gateway.yaml",
+        "tests/cors-lint/valid.json",
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(
+        text.contains("examples/istio/ingress-gateway.yaml: WasmPlugin istio-system/cors spec.pluginConfig: ok"),
+        "{text}"
+    );
+    assert!(text.contains("tests/cors-lint/valid.json: ok"), "{text}");
+    assert!(text.contains(", 0 error(s)"), "{text}");
+}
+
+#[test]
+fn validate_reports_the_plugin_error_line() {
+    let bad = Temp::new("bad.json", r#"{"allow_origins": ["*"], "allow_credentials": true}"#);
+    let expected = envoy_cors::Config::from_json(r#"{"allow_origins": ["*"], "allow_credentials": true}"#)
+        .unwrap_err()
+        .to_string();
+    let out = run(&["validate", bad.path(), "tests/cors-lint/valid.json"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains(&format!("{}: {expected}", bad.path())), "{text}");
+    assert!(text.contains("invalid CORS configuration: `allow_origins[0]`"), "{text}");
+    assert!(text.contains("tests/cors-lint/valid.json: ok"), "{text}");
+}
+
+#[test]
+fn validate_finds_every_config_in_multi_document_yaml() {
+    let yaml = r#"
+apiVersion: extensions.istio.io/v1alpha1
+kind: WasmPlugin
+metadata: { name: cors-a, namespace: a }
+spec:
+  url: oci://registry.example.com/envoy-cors:1
+  pluginConfig:
+    allow_origins: [https://a.example.com]
+---
+apiVersion: extensions.istio.io/v1alpha1
+kind: WasmPlugin
+metadata: { name: cors-b, namespace: b }
+spec:
+  url: oci://registry.example.com/envoy-cors:1
+  pluginConfig:
+    allow_origins: [https://b.example.com]
+    max_age: 90000
+"#;
+    let f = Temp::new("plugins.yaml", yaml);
+    let out = run(&["validate", f.path()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("document 1: WasmPlugin a/cors-a spec.pluginConfig: ok"), "{text}");
+    assert!(
+        text.contains(
+            "document 2: WasmPlugin b/cors-b spec.pluginConfig: invalid CORS configuration: `max_age` = 90000"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn validate_exit_status_2_on_io_and_usage_errors() {
+    assert_eq!(run(&["validate", "no/such/file.json"]).status.code(), Some(2));
+    assert_eq!(run(&["validate"]).status.code(), Some(2));
+    assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(run(&["explain", "tests/cors-lint/valid.json"]).status.code(), Some(2), "--origin is required");
+}
+
+#[test]
+fn validate_fails_a_file_without_a_config() {
+    let f = Temp::new("nothing.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n");
+    let out = run(&["validate", f.path()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("no CORS plugin configuration found"), "{}", stdout(&out));
+}
+
+#[test]
+fn explain_allowed_preflight() {
+    let out = run(&[
+        "explain",
+        "examples/envoy/policies.yaml",
+        "--origin",
+        "https://console.example.com",
+        "--preflight",
+        "--method",
+        "PUT",
+        "--header",
+        "X-CSRF-Token",
+        "--host",
+        "admin.example.com",
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    for line in [
+        "policy:    policies[1]",
+        "origin:    matches allow_origins[0] \"https://console.example.com\"",
+        "decision:  allowed",
+        "counter:   cors.preflight_allowed",
+        "response:  local reply 204",
+        "  access-control-allow-origin: https://console.example.com\n",
+        "  access-control-allow-credentials: true\n",
+        "  access-control-request-headers: x-csrf-token\n",
+        "  vary: Origin, Access-Control-Request-Method, Access-Control-Request-Headers\n",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in\n{text}");
+    }
+}
+
+#[test]
+fn explain_denied_origin() {
+    let out = run(&[
+        "explain",
+        "examples/envoy/basic.yaml",
+        "--origin",
+        "https://evil.example.net",
+        "--preflight",
+        "--method",
+        "PUT",
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("decision:  denied: origin not allowed"), "{text}");
+    assert!(text.contains("origin:    matches none of the policy's origin rules"), "{text}");
+    assert!(text.contains("response:  local reply 403"), "{text}");
+    assert!(!text.contains("access-control-allow-origin"), "{text}");
+}
+
+#[test]
+fn explain_actual_request_replaces_upstream_cors_headers() {
+    let out = run(&[
+        "explain",
+        "examples/envoy/basic.yaml",
+        "--origin",
+        "http://localhost:5173",
+        "--upstream-header",
+        "access-control-allow-origin: *",
+        "--upstream-header",
+        "vary: Accept-Encoding",
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("origin:    matches allow_origins[1] \"http://localhost:*\""), "{text}");
+    assert!(text.contains("  access-control-allow-origin: http://localhost:5173   (changed by the filter)"), "{text}");
+    assert!(text.contains("  vary: Accept-Encoding, Origin   (changed by the filter)"), "{text}");
+}
+
+fn convert(file: &str) -> (Option<i32>, serde_json::Value, String) {
+    let out = run(&["convert", file]);
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out.status.code(), json, stderr(&out))
+}
+
+#[test]
+fn convert_istio_virtual_service() {
+    let (code, json, notes) = convert("tests/cors-lint/istio-virtualservice.yaml");
+    assert_eq!(code, Some(0), "{notes}");
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "allow_origins": ["https://shop.example.com"],
+            "allow_origin_regexes": ["https://storefront-pr-[0-9]+\\.preview\\.example\\.com"],
+            "allow_methods": ["GET", "POST", "PUT"],
+            "allow_headers": ["content-type", "authorization"],
+            "expose_headers": ["x-request-id"],
+            "allow_credentials": true,
+            "max_age": 86400,
+            "unmatched_preflight": "reject"
+        })
+    );
+    assert!(notes.contains("unmatchedPreflights: IGNORE"), "{notes}");
+    envoy_cors::Config::from_json(&json.to_string()).unwrap();
+}
+
+#[test]
+fn convert_envoy_cors_policy() {
+    let (code, json, notes) = convert("tests/cors-lint/envoy-route-cors.yaml");
+    assert_eq!(code, Some(0), "{notes}");
+    assert_eq!(json["allow_origins"], serde_json::json!(["https://app.example.com", "https://*.partners.example.com"]));
+    assert_eq!(json["allow_origin_regexes"], serde_json::json!(["http://localhost:[0-9]+"]));
+    assert_eq!(json["allow_methods"], serde_json::json!(["GET", "POST", "PUT", "DELETE"]));
+    assert_eq!(json["max_age"], 86400, "172800 is capped to what browsers honour");
+    assert_eq!(json["allow_private_network"], true);
+    assert_eq!(json["unmatched_preflight"], "reject");
+    assert!(notes.contains("also matched http:// origins"), "{notes}");
+}
+
+#[test]
+fn convert_refuses_unsafe_envoy_matchers() {
+    let (code, json, msg) = convert("tests/cors-lint/envoy-unsafe.yaml");
+    assert_eq!(code, Some(1));
+    assert!(json.is_null(), "nothing on stdout when refused");
+    assert!(msg.contains("cannot convert this Envoy policy safely"), "{msg}");
+    assert!(msg.contains("prefix \"https://app.example.com\" also matches"), "{msg}");
+    assert!(msg.contains("allow_origins [\"https://app.example.com\"]"), "the exact equivalent is offered: {msg}");
+    assert!(msg.contains("contains \"example\""), "{msg}");
+    assert!(msg.contains("suffix \"example.com\" is not a whole-label domain suffix"), "{msg}");
+    assert!(msg.contains("regex \".*\" matches every origin"), "{msg}");
+}
+
+#[test]
+fn convert_refuses_unsafe_istio_matchers() {
+    let (code, _, msg) = convert("tests/cors-lint/istio-unsafe.yaml");
+    assert_eq!(code, Some(1));
+    assert!(msg.contains("allow_origins [\"http://localhost:*\"]"), "{msg}");
+    assert!(msg.contains("is a literal string for Istio"), "{msg}");
+    assert!(msg.contains("regex-lite"), "RE2 differences are explained: {msg}");
+}
+
+#[test]
+fn convert_refuses_what_the_plugin_refuses() {
+    let f = Temp::new("star.yaml", "allow_origin_string_match: [{exact: \"*\"}]\nallow_credentials: true\n");
+    let (code, _, msg) = convert(f.path());
+    assert_eq!(code, Some(1));
+    assert!(msg.contains("the converted configuration is refused by the plugin"), "{msg}");
+    assert!(msg.contains("`allow_origins[0]`"), "{msg}");
+}
+
+#[test]
+fn convert_output_validates() {
+    let (code, json, _) = convert("tests/cors-lint/envoy-route-cors.yaml");
+    assert_eq!(code, Some(0));
+    let f = Temp::new("converted.json", &json.to_string());
+    assert_eq!(run(&["validate", "-q", f.path()]).status.code(), Some(0));
+}
