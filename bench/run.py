@@ -18,6 +18,7 @@ Environment: ENVOY_BIN (default <repo>/.venv/bin/envoy), CORS_WASM.
 
 import argparse
 import atexit
+import hashlib
 import json
 import os
 import platform
@@ -557,7 +558,11 @@ def build(need_plugin, skip):
         run(["cargo", "build", "--release", "--target", "wasm32-wasip1", "--manifest-path",
              str(REPO / "bench" / crate / "Cargo.toml"), "--target-dir", str(BENCH_TARGET)])
     if need_plugin and not CORS_WASM_ENV:
-        run(["make", "build"])
+        try:
+            run(["make", "build"])
+        except subprocess.CalledProcessError:
+            sys.exit("bench: `make build` failed; fix the build, or benchmark an existing module with "
+                     "CORS_WASM=path (or --variants abcd without the plugin)")
 
 
 def real_envoy(path):
@@ -720,6 +725,9 @@ def build_report(args, info, command, results, checks, sizes, ready, variants, s
                      ("d", "bench_reference.wasm")):
         if sizes.get(k) is not None:
             out.append("| %s | %d |" % (label, sizes[k]))
+    if info.get("plugin_sha256"):
+        out.append("")
+        out.append("Plugin benchmarked: sha256 `%s`." % info["plugin_sha256"])
     out.append("")
     if ready:
         out.append("Start-to-ready (process start → admin `/ready` = LIVE and listener bound), median of "
@@ -769,7 +777,7 @@ def write_markdown(path, block):
         "proxy-wasm filter and a minimal reference wasm CORS filter (issue 4).\n\n"
         "## How to run\n\n"
         "- `make bench`: installs wrk if missing, builds `dist/cors.wasm` (`make build`) and the two "
-        "benchmark-only crates `bench/noop` and `bench/reference`, runs 3 interleaved rounds and writes "
+        "benchmark-only crates `bench/noop` and `bench/reference`, runs 5 interleaved rounds of 2 s per cell and writes "
         "the results below (about 6 minutes on 2 CPUs).\n"
         "- `make bench-quick`: one 1-second round, prints the table, does not write this file; exits "
         "non-zero when a response is not what its scenario means to measure (smoke check).\n"
@@ -788,11 +796,11 @@ def write_markdown(path, block):
 # ---------------------------------------------------------------------------------------------
 
 def main():
-    global ENVOY
+    global ENVOY, CORS_WASM
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="one short round, one start; does not write BENCHMARKS.md")
-    ap.add_argument("--rounds", type=int, help="interleaved rounds (default 3, quick 1)")
-    ap.add_argument("--duration", type=int, help="measured seconds per cell, whole (default 3, quick 1)")
+    ap.add_argument("--rounds", type=int, help="interleaved rounds (default 5, quick 1)")
+    ap.add_argument("--duration", type=int, help="measured seconds per cell, whole (default 2, quick 1)")
     ap.add_argument("--warmup", type=int, help="unmeasured seconds per cell, once before round 1 "
                     "(default 1, quick 0)")
     ap.add_argument("--starts", type=int, help="starts per config for start-to-ready (default 5, quick 1)")
@@ -807,8 +815,8 @@ def main():
     ap.add_argument("--no-write", action="store_true", help="never write BENCHMARKS.md")
     args = ap.parse_args()
     q = args.quick
-    args.rounds = args.rounds or (1 if q else 3)
-    args.duration = args.duration or (1.0 if q else 3.0)
+    args.rounds = args.rounds or (1 if q else 5)
+    args.duration = args.duration or (1 if q else 2)
     args.warmup = args.warmup if args.warmup is not None else (0 if q else 1)
     args.starts = args.starts or (1 if q else 5)
     variants = "".join(v for v in "abcde" if v in args.variants)
@@ -842,6 +850,12 @@ def main():
 
     BENCH_TARGET.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="run-", dir=BENCH_TARGET))
+    if "e" in variants:
+        # Snapshot: a rebuild of dist/cors.wasm during the run must not change what later starts load.
+        snap = workdir / "cors.wasm"
+        shutil.copyfile(CORS_WASM, snap)
+        info["plugin_sha256"] = hashlib.sha256(snap.read_bytes()).hexdigest()
+        CORS_WASM = str(snap)
     try:
         upstream = Envoy("upstream", upstream_config(), workdir, load_cpu)
         upstream.start()
