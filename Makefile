@@ -41,7 +41,7 @@ wasm-bindgen-cli:
 build: toolchain apt-tools
 	cargo build --release --target $(WASM_TARGET) --lib
 	@mkdir -p dist
-	wasm-opt -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int --enable-mutable-globals $(WASM_OUT) -o $(DIST)
+	wasm-opt -Oz --converge --strip-debug --strip-producers --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int --enable-mutable-globals $(WASM_OUT) -o $(DIST)
 	@echo "$(DIST): $$(stat -c %s $(DIST)) bytes"
 
 run: envoy build

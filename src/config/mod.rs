@@ -6,7 +6,7 @@ pub mod raw;
 pub use error::ConfigError;
 pub use raw::{Mode, UnmatchedPreflight};
 
-use raw::RawPolicy;
+use raw::{ObjectOnly, RawPolicy};
 
 use crate::policy::Policy;
 use crate::routing::Route;
@@ -37,14 +37,16 @@ impl Config {
                 "the configuration is empty: give a JSON object with at least `allow_origins`",
             ));
         }
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| ConfigError::new("(root)", None, format!("not valid JSON: {e}")))?;
-        require_objects(&value)?;
-        let raw: RawPolicy = serde_path_to_error::deserialize(value).map_err(|e| {
-            let path = e.path().to_string();
-            let key = if path == "." { "(root)".to_owned() } else { path };
-            ConfigError::new(key, None, e.into_inner().to_string())
-        })?;
+        let mut de = serde_json::Deserializer::from_str(text);
+        let raw = serde_path_to_error::deserialize::<_, ObjectOnly<RawPolicy>>(&mut de)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let key = if path == "." || path == "?" { "(root)".to_owned() } else { path };
+                ConfigError::new(key, None, e.into_inner().to_string())
+            })?
+            .0;
+        de.end()
+            .map_err(|e| ConfigError::new("(root)", None, format!("trailing characters after the JSON object: {e}")))?;
         Config::from_raw(&raw)
     }
 
@@ -122,27 +124,6 @@ impl Config {
     pub fn routes(&self) -> &[Route] {
         &self.routes
     }
-}
-
-/// Serde would also read a struct from a JSON array (positionally); only objects are accepted.
-fn require_objects(value: &serde_json::Value) -> Result<(), ConfigError> {
-    let object = |v: &serde_json::Value, key: &str| match v {
-        serde_json::Value::Object(_) => Ok(()),
-        _ => Err(ConfigError::new(key, None, "must be a JSON object")),
-    };
-    object(value, "(root)")?;
-    if let Some(serde_json::Value::Array(list)) = value.get("policies") {
-        for (i, p) in list.iter().enumerate() {
-            object(p, &format!("policies[{i}]"))?;
-            if let Some(m) = p.get("match").filter(|m| !m.is_null()) {
-                object(m, &format!("policies[{i}].match"))?;
-            }
-        }
-    }
-    if let Some(m) = value.get("match").filter(|m| !m.is_null()) {
-        object(m, "match")?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,7 +1,39 @@
 //! The configuration exactly as written (JSON): every key optional here, checked in `compile`.
 //! Unknown keys are errors, so a typo can never silently weaken a policy.
 
-use serde::Deserialize;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{value::MapAccessDeserializer, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+/// `T` read only from a JSON object: serde's derive would also read a struct positionally from
+/// an array of the right length, which no one means in a configuration.
+pub struct ObjectOnly<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ObjectOnly<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer.deserialize_map(ObjectVisitor(PhantomData)).map(ObjectOnly)
+    }
+}
+
+fn match_object<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RawMatch>, D::Error> {
+    Ok(Option::<ObjectOnly<RawMatch>>::deserialize(d)?.map(|m| m.0))
+}
+
+fn policy_objects<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<RawPolicy>>, D::Error> {
+    Ok(Option::<Vec<ObjectOnly<RawPolicy>>>::deserialize(d)?.map(|list| list.into_iter().map(|p| p.0).collect()))
+}
 
 /// What to do with a preflight the policy does not allow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -42,10 +74,11 @@ pub struct RawMatch {
 #[serde(deny_unknown_fields)]
 pub struct RawPolicy {
     /// Only in entries of `policies`: the requests the entry applies to (first match wins).
-    #[serde(rename = "match")]
+    #[serde(rename = "match", default, deserialize_with = "match_object")]
     pub match_: Option<RawMatch>,
     /// Only at the top level: policies per host and path; each inherits the keys it does not set
     /// (the three origin keys as one group).
+    #[serde(default, deserialize_with = "policy_objects")]
     pub policies: Option<Vec<RawPolicy>>,
 
     /// Allowed origins: `https://app.example.com`, `*`, `https://*.example.com` (subdomains, not the

@@ -45,8 +45,14 @@ fn errors_name_the_key_and_the_rule() {
     let cases: &[(&str, &str, &str)] = &[
         ("", "(root)", "empty"),
         ("[]", "(root)", "JSON object"),
+        ("null", "(root)", "JSON object"),
         ("[null,[\"https://a.com\"]]", "(root)", "JSON object"),
         ("{", "(root)", "EOF"),
+        (
+            r#"{"allow_origins":["https://a.com"],"policies":[{"match":[["a.com"],["/api"]],"allow_origins":["https://b.com"]}]}"#,
+            "policies[0].match",
+            "JSON object",
+        ),
         (r#"{"allow_origins":["https://a.com"]} x"#, "(root)", "trailing"),
         (r#"{"allow_origins":["https://a.com"],"policies":[[{"hosts":["a"]}]]}"#, "policies[0]", "JSON object"),
         (r#"{"allow_origins":["https://a.com"],"policies":[{"match":[["a"]]}]}"#, "policies[0].match", "JSON object"),

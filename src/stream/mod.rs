@@ -2,6 +2,7 @@
 //! tested natively (with a fake host that also counts host calls) and the proxy-wasm adapter
 //! stays a thin translation.
 
+use std::fmt;
 use std::rc::Rc;
 
 use log::debug;
@@ -105,11 +106,7 @@ impl StreamFilter {
         match policy.check_origin(&origin) {
             Some(allow) => {
                 host.count(Counter::ActualAllowed);
-                debug!(
-                    "cors: actual request allowed: origin {:?} by {}",
-                    String::from_utf8_lossy(&origin),
-                    policy.name
-                );
+                debug!("actual request allowed: origin {} by {}", Logged(&origin), policy.name);
                 if policy.mode() == Mode::Enforce {
                     let echo = match allow {
                         AllowOrigin::Any => None,
@@ -120,11 +117,7 @@ impl StreamFilter {
             }
             None => {
                 host.count(Counter::ActualDenied);
-                debug!(
-                    "cors: actual request denied: origin {:?} not allowed by {}",
-                    String::from_utf8_lossy(&origin),
-                    policy.name
-                );
+                debug!("actual request denied: origin {} not allowed by {}", Logged(&origin), policy.name);
                 if policy.mode() == Mode::Enforce {
                     self.state = State::Denied { route };
                 } else {
@@ -154,11 +147,11 @@ impl StreamFilter {
         };
         let request =
             PreflightRequest { origins: &origins, method, request_headers: &request_headers, private_network };
-        let origin_text = || String::from_utf8_lossy(origins.first().copied().unwrap_or_default());
+        let origin_text = || Logged(origins.first().copied().unwrap_or_default());
         match policy.check_preflight(&request) {
             Ok(allow) => {
                 host.count(Counter::PreflightAllowed);
-                debug!("preflight allowed: origin {:?} by {}", origin_text(), policy.name);
+                debug!("preflight allowed: origin {} by {}", origin_text(), policy.name);
                 if policy.mode() == Mode::Shadow {
                     return Verdict::Continue;
                 }
@@ -167,7 +160,7 @@ impl StreamFilter {
             }
             Err(reason) => {
                 host.count(reason.preflight_counter());
-                debug!("preflight denied: {} (origin {:?}, {})", reason.as_str(), origin_text(), policy.name);
+                debug!("preflight denied: {} (origin {}, {})", reason.as_str(), origin_text(), policy.name);
                 if policy.mode() == Mode::Shadow {
                     host.count(Counter::ShadowWouldDeny);
                     return Verdict::Continue;
@@ -241,6 +234,20 @@ impl StreamFilter {
 fn merged_vary(existing: &[(String, Vec<u8>)]) -> Option<String> {
     let lines = existing.iter().filter(|(k, _)| k.eq_ignore_ascii_case(VARY)).map(|(_, v)| v.as_slice());
     vary::merge(lines, "Origin")
+}
+
+/// Request bytes in a log line: quoted, at most 256 bytes, anything but printable ASCII
+/// escaped, so a hostile header can neither forge log lines nor flood them.
+struct Logged<'a>(&'a [u8]);
+
+impl fmt::Display for Logged<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"")?;
+        for &b in self.0.iter().take(256) {
+            write!(f, "{}", std::ascii::escape_default(b))?;
+        }
+        f.write_str(if self.0.len() > 256 { "\"..." } else { "\"" })
+    }
 }
 
 #[cfg(test)]
