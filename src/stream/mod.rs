@@ -82,10 +82,13 @@ impl StreamFilter {
             return Verdict::Continue;
         };
         // A preflight is an OPTIONS with Access-Control-Request-Method; any other request,
-        // OPTIONS included, is an actual request.
-        if let Some(method) = host.request_header(REQUEST_METHOD) {
-            if host.request_header(METHOD).as_deref() == Some(b"OPTIONS") {
-                return self.on_preflight(host, &method);
+        // OPTIONS included, is an actual request. When ACRM is there, one call reads every
+        // header (and every line of repeated ones) instead of one call per header.
+        if host.request_header(REQUEST_METHOD).is_some() {
+            let all = host.request_headers();
+            let first = |name: &str| all.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice());
+            if first(METHOD) == Some(b"OPTIONS") {
+                return self.on_preflight(host, &all);
             }
         }
         self.on_actual(host, origin)
@@ -128,13 +131,12 @@ impl StreamFilter {
         Verdict::Continue
     }
 
-    fn on_preflight(&mut self, host: &impl Host, method: &[u8]) -> Verdict {
-        // One call for everything a preflight needs, and every line of repeated headers.
-        let all = host.request_headers();
+    fn on_preflight(&mut self, host: &impl Host, all: &[(String, Vec<u8>)]) -> Verdict {
         let values = |name: &str| -> Vec<&[u8]> {
             all.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice()).collect()
         };
         let origins = values(ORIGIN);
+        let method = values(REQUEST_METHOD).first().copied().unwrap_or_default();
         let request_headers = values(REQUEST_HEADERS);
         let private_network = values(REQUEST_PRIVATE_NETWORK).first().is_some_and(|v| v.eq_ignore_ascii_case(b"true"));
         let config = Rc::clone(&self.config);
