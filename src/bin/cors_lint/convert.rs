@@ -288,7 +288,8 @@ fn convert(s: &Source) -> Result<(Converted, Vec<String>), Vec<String>> {
                 if out.unmatched_preflight == Some("reject") {
                     notes.push(
                         "forward_not_matching_preflights: false -> unmatched_preflight \"reject\": the plugin answers \
-                         403 (Envoy answered itself without CORS headers); browsers fail the request either way"
+                         403 without CORS headers (Envoy answered 200 without Access-Control-Allow-Origin); \
+                         browsers fail the request either way"
                             .into(),
                     );
                 }
