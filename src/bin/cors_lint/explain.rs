@@ -8,7 +8,7 @@ use envoy_cors::counter::Counter;
 use envoy_cors::simulate;
 use envoy_cors::Config;
 
-use super::{at, pick_config, read_input, UsageError, EXIT_DENIED, EXIT_INVALID, EXIT_OK};
+use super::{at, pick_config, read_input, UsageError, EXIT_DENIED, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 
 #[derive(Debug, Default)]
 struct Request {
@@ -81,6 +81,7 @@ pub fn command(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
     let text = read_input(file)?;
     let (location, json) = match pick_config(file, &text, r.index) {
         Ok(found) => found,
+        Err((code, msg)) if code == EXIT_USAGE => return Err(UsageError(msg)),
         Err((code, msg)) => {
             println!("{msg}");
             return Ok(code);
