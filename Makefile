@@ -49,18 +49,21 @@ run: envoy build
 
 lint: toolchain
 	cargo fmt --all -- --check
-	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --all-features -- -D warnings
 	cargo clippy --all-targets --target $(WASM_TARGET) -- -D warnings
 
+# Engine unit tests and cors-lint's (feature `cli` builds the native command and its schema).
 test-unit:
-	cargo test --lib --bins
+	cargo test --all-features --lib --bins
 
 test-wasm: toolchain wasm-bindgen-cli
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 	  cargo test --target wasm32-unknown-unknown --lib
 
+# Integration tests: e2e against real Envoy, attack cases, properties, fuzz corpora, cors-lint,
+# examples. Every one that needs Envoy starts its own on free ports.
 test-e2e: envoy build
-	cargo test --tests -- --test-threads 2
+	cargo test --all-features --tests -- --test-threads 2
 
 # Real-browser suite: headless Chromium + chromedriver (Debian) driven by Selenium (PyPI, in .venv).
 test-browser: envoy build
@@ -77,7 +80,7 @@ oci: build
 test-envoy-matrix: envoy build
 	scripts/envoy-matrix.sh
 
-test: lint test-unit test-wasm test-e2e
+test: lint test-unit test-wasm test-e2e test-browser
 	@echo "make test: all suites passed"
 
 # Envoy-level benchmark (issue 4): installs wrk, builds what it needs, writes BENCHMARKS.md
