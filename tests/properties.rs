@@ -7,6 +7,9 @@
 //! - cost is bounded by the input: memory allocated per request is linear in its size, inputs
 //!   past the documented limits are refused, pathological regexes and huge headers neither
 //!   panic nor blow up.
+//!
+//! Native only: proptest is a native dev-dependency (the engine's own tests also run on wasm).
+#![cfg(not(target_arch = "wasm32"))]
 
 mod invariants;
 
