@@ -92,6 +92,18 @@ bench: envoy
 bench-quick: envoy
 	python3 bench/run.py --quick $(BENCH_ARGS)
 
+# Fuzzing (issue 3): each cargo-fuzz target in fuzz/ for FUZZ_SECONDS (default 60), printing the
+# executions reached; installs nightly and cargo-fuzz when missing. The committed corpora replay
+# in `make test` (tests/fuzz_corpus.rs).
+fuzz:
+	scripts/fuzz.sh
+
+# Soak (issue 3): Envoy + dist/cors.wasm at saturation for SOAK_SECONDS (default 60) with allowed,
+# denied, preflight and hostile requests; checks errors, statuses, memory; writes RELIABILITY.md.
+soak: envoy build
+	@scripts/apt-ensure.sh wrk:wrk
+	python3 scripts/soak.py
+
 # cors-lint (native CLI, feature `cli`): install it, and regenerate the committed JSON Schema
 # (tests/cors_lint.rs fails when schema/cors-config.schema.json is not current).
 .PHONY: install-lint schema
