@@ -103,8 +103,14 @@ impl Route {
     }
 }
 
-/// The host of an `:authority`, without port (`[v6]:port` keeps its brackets).
+/// The host of an `:authority`, without port (`[v6]:port` keeps its brackets) and without a
+/// trailing dot: `api.example.com.` is the same host, and must not escape its policy.
 fn host_of(authority: &[u8]) -> &[u8] {
+    let host = host_and_dot(authority);
+    host.strip_suffix(b".").unwrap_or(host)
+}
+
+fn host_and_dot(authority: &[u8]) -> &[u8] {
     if authority.first() == Some(&b'[') {
         return match authority.iter().position(|&b| b == b']') {
             Some(end) => &authority[..=end],
@@ -130,6 +136,8 @@ mod tests {
         assert_eq!(host_of(b"api.example.com"), b"api.example.com");
         assert_eq!(host_of(b"[::1]:80"), b"[::1]");
         assert_eq!(host_of(b"[::1]"), b"[::1]");
+        assert_eq!(host_of(b"api.example.com."), b"api.example.com");
+        assert_eq!(host_of(b"api.example.com.:8443"), b"api.example.com");
     }
 
     #[test]

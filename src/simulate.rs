@@ -46,8 +46,15 @@ struct SimHost {
 
 impl Host for SimHost {
     fn request_header(&self, name: &str) -> Option<Vec<u8>> {
-        // Like Envoy: the first value of the header.
-        self.request.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+        // Like Envoy for the CORS request headers (inline headers): several lines are joined
+        // with ",", which makes two Origin lines one invalid origin.
+        let mut values = self.request.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
+        let mut joined = values.next()?.clone();
+        for v in values {
+            joined.push(b',');
+            joined.extend_from_slice(v);
+        }
+        Some(joined)
     }
 
     fn request_headers(&self) -> Vec<(String, Vec<u8>)> {

@@ -1110,7 +1110,6 @@ fn cases() -> Vec<Case> {
 }
 
 /// Cases the engine does not pass yet (reported to the lead): each states the safe answer.
-/// Run with `cargo test --test attacks -- --ignored`; remove the `#[ignore]` once fixed.
 fn engine_gaps() -> Vec<Case> {
     let ok = "https://example.com";
     let admin_only = |authority: &str| Req::get("https://evil.net").set(":authority", authority);
@@ -1228,7 +1227,6 @@ fn attack_cases() {
 }
 
 #[test]
-#[ignore = "engine gaps reported to the lead: ACRM/Origin on several lines decided on the first line; trailing-dot :authority escapes a per-host policy"]
 fn engine_gap_cases() {
     let configs = compiled();
     let failures: Vec<String> = engine_gaps()
@@ -1550,7 +1548,6 @@ fn allowed_edges_load() {
 /// JSON with a key given twice is ambiguous: a reviewer (or another parser) may read the first
 /// value while the plugin reads the last, so `allow_credentials:false ... :true` could pass review.
 #[test]
-#[ignore = "engine gap reported to the lead: duplicate JSON keys load silently (last one wins)"]
 fn duplicate_keys_are_refused() {
     for json in [
         r#"{"allow_origins":["https://app.example.com"],"allow_credentials":false,"allow_credentials":true}"#,
@@ -1564,7 +1561,6 @@ fn duplicate_keys_are_refused() {
 /// The error is one log line that names the key, even when the key or value holds control
 /// characters (a configuration must not be able to forge extra lines in Envoy's log).
 #[test]
-#[ignore = "engine bug reported to the lead: unknown keys/variants are echoed unescaped, so a JSON \\n or \\r splits the error line"]
 fn config_errors_stay_one_line_for_hostile_keys() {
     let mut failures = Vec::new();
     for json in [

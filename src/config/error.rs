@@ -13,8 +13,10 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
+    /// Control characters in any part (a hostile key can hold `\n`) are escaped, so the error
+    /// stays one log line.
     pub fn new(key: impl Into<String>, value: Option<String>, reason: impl Into<String>) -> Self {
-        ConfigError { key: key.into(), value, reason: reason.into() }
+        ConfigError { key: one_line(key.into()), value: value.map(one_line), reason: one_line(reason.into()) }
     }
 
     /// An error about a string value, shown JSON-quoted.
@@ -22,6 +24,21 @@ impl ConfigError {
         let quoted = serde_json::to_string(value).unwrap_or_else(|_| value.to_owned());
         Self::new(key, Some(quoted), reason)
     }
+}
+
+fn one_line(s: String) -> String {
+    if !s.chars().any(char::is_control) {
+        return s;
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl fmt::Display for ConfigError {

@@ -136,7 +136,11 @@ impl StreamFilter {
             all.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice()).collect()
         };
         let origins = values(ORIGIN);
-        let method = values(REQUEST_METHOD).first().copied().unwrap_or_default();
+        // A browser sends one method; several lines are ambiguous, so none is allowed.
+        let method = match values(REQUEST_METHOD)[..] {
+            [one] => one,
+            _ => b"".as_slice(),
+        };
         let request_headers = values(REQUEST_HEADERS);
         let private_network = values(REQUEST_PRIVATE_NETWORK).first().is_some_and(|v| v.eq_ignore_ascii_case(b"true"));
         let config = Rc::clone(&self.config);
