@@ -1109,7 +1109,7 @@ fn cases() -> Vec<Case> {
     c
 }
 
-/// Cases the engine does not pass yet (reported to the lead): each states the safe answer.
+/// Cases found by this suite and fixed in the engine: repeated ACRM/Origin lines, trailing-dot hosts.
 fn engine_gaps() -> Vec<Case> {
     let ok = "https://example.com";
     let admin_only = |authority: &str| Req::get("https://evil.net").set(":authority", authority);
