@@ -644,7 +644,7 @@ def build_report(args, info, command, results, checks, sizes, ready, variants, s
         cpus = [r[0] for r in rows]
         rps = [r[1] for r in rows]
         med[key] = (statistics.median(cpus), statistics.median(rps), sum(r[2] for r in rows),
-                    max(cpus) - min(cpus))
+                    (min(cpus), max(cpus)))
 
     out = []
     out.append("Machine: %d CPUs, %s, %s; Envoy %s." % (info["nproc"], info["cpu"], info["kernel"],
@@ -663,14 +663,14 @@ def build_report(args, info, command, results, checks, sizes, ready, variants, s
         "to CPU %s; wrk (`-t1 -c%d`, HTTP/1.1 keep-alive), the upstream and the harness pinned to CPU %s. "
         "%d interleaved round(s) of %d s per cell, after one %d s warm-up per cell. CPU µs/req = "
         "(utime+stime of the Envoy under test, from /proc/<pid>/stat) / completed requests, median over "
-        "the rounds; range = max − min over the rounds; req/s: median; busy = CPU µs/req × req/s, how much of its CPU the "
+        "the rounds, and its min–max; req/s: median; busy = CPU µs/req × req/s, how much of its CPU the "
         "Envoy under test used (below 100%% when wrk and the upstream, sharing the other CPU, are the "
         "bottleneck). ×a, ×b: CPU ratio to (a), (b) of "
         "the same scenario; ovh/d = (x−a)/(d−a): overhead over no CORS relative to the minimal reference "
         "filter's. Ratios are medians of the per-round ratios."
         % (args.envoy_cpu, args.connections, args.load_cpu, args.rounds, args.duration, args.warmup))
     out.append("")
-    out.append("| scenario | variant | response seen | CPU µs/req | range | req/s | busy | ×a | ×b | ovh/d |")
+    out.append("| scenario | variant | response seen | CPU µs/req | min–max | req/s | busy | ×a | ×b | ovh/d |")
     out.append("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for sc in scenarios:
         sk = sc["key"]
@@ -687,8 +687,9 @@ def build_report(args, info, command, results, checks, sizes, ready, variants, s
                 note = "**UNEXPECTED (%s)**: %s" % (why, note)
             if errors:
                 note += " (%d socket errors)" % errors
-            out.append("| %s | %s %s | %s | %.2f | %.2f | %.0f | %.0f%% | %s | %s | %s |" % (
-                sc["title"], v, VARIANTS[v], note.replace("|", "\\|"), cpu, spread, rps, cpu * rps / 1e4,
+            out.append("| %s | %s %s | %s | %.2f | %.1f–%.1f | %.0f | %.0f%% | %s | %s | %s |" % (
+                sc["title"], v, VARIANTS[v], note.replace("|", "\\|"), cpu, spread[0], spread[1], rps,
+                cpu * rps / 1e4,
                 fmt(per_round(results, [(sk, v), (sk, "a")], div), "%.2f"),
                 fmt(per_round(results, [(sk, v), (sk, "b")], div), "%.2f"),
                 fmt(ovh, "%.2f")))
