@@ -9,6 +9,7 @@ pub mod counter;
 pub mod decision;
 mod fast_hash;
 pub mod header;
+pub mod header_list;
 pub mod method;
 pub mod origin;
 pub mod policy;

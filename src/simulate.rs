@@ -7,6 +7,7 @@ use std::rc::Rc;
 
 use crate::config::Config;
 use crate::counter::Counter;
+use crate::header_list::HeaderList;
 use crate::stream::{Host, StreamFilter, Verdict};
 
 /// A reply the filter made itself: status and headers.
@@ -57,12 +58,12 @@ impl Host for SimHost {
         Some(joined)
     }
 
-    fn request_headers(&self) -> Vec<(String, Vec<u8>)> {
-        self.request.clone()
+    fn request_headers(&self) -> HeaderList {
+        HeaderList::from_pairs(self.request.iter().map(|(k, v)| (k.as_bytes(), v.as_slice())))
     }
 
-    fn response_headers(&self) -> Vec<(String, Vec<u8>)> {
-        self.response.borrow().clone()
+    fn response_headers(&self) -> HeaderList {
+        HeaderList::from_pairs(self.response.borrow().iter().map(|(k, v)| (k.as_bytes(), v.as_slice())))
     }
 
     fn set_response_header(&self, name: &str, value: Option<&str>) {
@@ -73,8 +74,9 @@ impl Host for SimHost {
         }
     }
 
-    fn replace_response_headers(&self, headers: &[(&str, &[u8])]) {
-        *self.response.borrow_mut() = headers.iter().map(|(k, v)| ((*k).to_owned(), v.to_vec())).collect();
+    fn replace_response_headers(&self, headers: &HeaderList) {
+        *self.response.borrow_mut() =
+            headers.iter().map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), v.to_vec())).collect();
     }
 
     fn send_response(&self, status: u32, headers: &[(&str, &str)]) {

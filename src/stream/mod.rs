@@ -10,6 +10,7 @@ use log::debug;
 use crate::config::{Config, Mode, UnmatchedPreflight};
 use crate::counter::Counter;
 use crate::decision::{AllowOrigin, PreflightRequest};
+use crate::header_list::HeaderList;
 use crate::policy::Policy;
 use crate::response::{ResponseHeaders, CORS_RESPONSE_HEADERS, VARY};
 use crate::vary;
@@ -25,12 +26,14 @@ pub const PATH: &str = ":path";
 /// The host calls the filter needs. Values are bytes: header values need not be UTF-8.
 pub trait Host {
     fn request_header(&self, name: &str) -> Option<Vec<u8>>;
-    fn request_headers(&self) -> Vec<(String, Vec<u8>)>;
-    fn response_headers(&self) -> Vec<(String, Vec<u8>)>;
+    /// Every request header (pseudo-headers included), in one call.
+    fn request_headers(&self) -> HeaderList;
+    /// Every response header, in one call.
+    fn response_headers(&self) -> HeaderList;
     /// Replaces every value of `name`, or removes it with `None`.
     fn set_response_header(&self, name: &str, value: Option<&str>);
     /// Replaces the whole response header map (one host call for many edits).
-    fn replace_response_headers(&self, headers: &[(&str, &[u8])]);
+    fn replace_response_headers(&self, headers: &HeaderList);
     fn send_response(&self, status: u32, headers: &[(&str, &str)]);
     fn count(&self, counter: Counter);
 }
@@ -86,8 +89,7 @@ impl StreamFilter {
         // header (and every line of repeated ones) instead of one call per header.
         if host.request_header(REQUEST_METHOD).is_some() {
             let all = host.request_headers();
-            let first = |name: &str| all.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice());
-            if first(METHOD) == Some(b"OPTIONS") {
+            if all.first(METHOD) == Some(b"OPTIONS") {
                 return self.on_preflight(host, &all);
             }
         }
@@ -131,10 +133,8 @@ impl StreamFilter {
         Verdict::Continue
     }
 
-    fn on_preflight(&mut self, host: &impl Host, all: &[(String, Vec<u8>)]) -> Verdict {
-        let values = |name: &str| -> Vec<&[u8]> {
-            all.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice()).collect()
-        };
+    fn on_preflight(&mut self, host: &impl Host, all: &HeaderList) -> Verdict {
+        let values = |name: &'static str| -> Vec<&[u8]> { all.values(name).collect() };
         let origins = values(ORIGIN);
         // A browser sends one method; several lines are ambiguous, so none is allowed.
         let method = match values(REQUEST_METHOD)[..] {
@@ -207,8 +207,9 @@ impl StreamFilter {
         };
         let vary = if policy.varies_by_origin() { merged_vary(&existing) } else { None };
         // The upstream's own CORS headers are replaced by the policy's, never duplicated.
-        let stale = |k: &str| CORS_RESPONSE_HEADERS.iter().any(|c| k.eq_ignore_ascii_case(c));
-        let removals = existing.iter().filter(|(k, _)| stale(k) && !ours.contains(k)).count();
+        let ours_has = |k: &[u8]| ours.as_slice().iter().any(|(n, _)| k.eq_ignore_ascii_case(n.as_bytes()));
+        let stale = |k: &[u8]| CORS_RESPONSE_HEADERS.iter().any(|c| k.eq_ignore_ascii_case(c.as_bytes()));
+        let removals = existing.iter().filter(|(k, _)| stale(k) && !ours_has(k)).count();
         match ours.as_slice().len() + removals + usize::from(vary.is_some()) {
             0 => {}
             // One edit: one targeted call is cheaper than rewriting the map.
@@ -217,29 +218,27 @@ impl StreamFilter {
                     host.set_response_header(name, Some(value));
                 } else if let Some(v) = &vary {
                     host.set_response_header(VARY, Some(v));
-                } else if let Some((name, _)) = existing.iter().find(|(k, _)| stale(k)) {
+                } else if let Some(name) = CORS_RESPONSE_HEADERS.iter().find(|c| existing.contains(c)) {
                     host.set_response_header(name, None);
                 }
             }
             // Several edits: one call that writes the whole map, in the upstream's order.
-            edits => {
-                let mut headers: Vec<(&str, &[u8])> = Vec::with_capacity(existing.len() + edits);
-                let replaced = |k: &str| stale(k) || (vary.is_some() && k.eq_ignore_ascii_case(VARY));
-                headers.extend(existing.iter().filter(|(k, _)| !replaced(k)).map(|(k, v)| (k.as_str(), v.as_slice())));
-                headers.extend(ours.as_slice().iter().map(|(k, v)| (*k, v.as_bytes())));
+            _ => {
+                let replaced = |k: &[u8]| stale(k) || (vary.is_some() && k.eq_ignore_ascii_case(VARY.as_bytes()));
+                let mut pairs: Vec<(&[u8], &[u8])> = existing.iter().filter(|(k, _)| !replaced(k)).collect();
+                pairs.extend(ours.as_slice().iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())));
                 if let Some(v) = &vary {
-                    headers.push((VARY, v.as_bytes()));
+                    pairs.push((VARY.as_bytes(), v.as_bytes()));
                 }
-                host.replace_response_headers(&headers);
+                host.replace_response_headers(&HeaderList::from_pairs(pairs.iter().copied()));
             }
         }
         Verdict::Continue
     }
 }
 
-fn merged_vary(existing: &[(String, Vec<u8>)]) -> Option<String> {
-    let lines = existing.iter().filter(|(k, _)| k.eq_ignore_ascii_case(VARY)).map(|(_, v)| v.as_slice());
-    vary::merge(lines, "Origin")
+fn merged_vary(existing: &HeaderList) -> Option<String> {
+    vary::merge(existing.values(VARY), "Origin")
 }
 
 /// Request bytes in a log line: quoted, at most 256 bytes, anything but printable ASCII

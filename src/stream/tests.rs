@@ -7,6 +7,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use super::*;
+use crate::header_list::HeaderList;
 
 /// A local reply: status and headers.
 type Reply = (u32, Vec<(String, String)>);
@@ -73,14 +74,14 @@ impl Host for FakeHost {
         self.request.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
     }
 
-    fn request_headers(&self) -> Vec<(String, Vec<u8>)> {
+    fn request_headers(&self) -> HeaderList {
         self.reads.set(self.reads.get() + 1);
-        self.request.clone()
+        HeaderList::from_pairs(self.request.iter().map(|(k, v)| (k.as_bytes(), v.as_slice())))
     }
 
-    fn response_headers(&self) -> Vec<(String, Vec<u8>)> {
+    fn response_headers(&self) -> HeaderList {
         self.reads.set(self.reads.get() + 1);
-        self.response.borrow().clone()
+        HeaderList::from_pairs(self.response.borrow().iter().map(|(k, v)| (k.as_bytes(), v.as_slice())))
     }
 
     fn set_response_header(&self, name: &str, value: Option<&str>) {
@@ -92,9 +93,10 @@ impl Host for FakeHost {
         }
     }
 
-    fn replace_response_headers(&self, headers: &[(&str, &[u8])]) {
+    fn replace_response_headers(&self, headers: &HeaderList) {
         self.writes.set(self.writes.get() + 1);
-        *self.response.borrow_mut() = headers.iter().map(|(k, v)| (k.to_string(), v.to_vec())).collect();
+        *self.response.borrow_mut() =
+            headers.iter().map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), v.to_vec())).collect();
     }
 
     fn send_response(&self, status: u32, headers: &[(&str, &str)]) {

@@ -9,8 +9,11 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel, MapType, MetricType};
 
+mod abi;
+
 use crate::config::Config;
 use crate::counter::Counter;
+use crate::header_list::HeaderList;
 use crate::stream::{Host, StreamFilter, Verdict};
 
 proxy_wasm::main! {{
@@ -121,31 +124,33 @@ struct WasmHost {
 
 impl Host for WasmHost {
     fn request_header(&self, name: &str) -> Option<Vec<u8>> {
-        hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, name).ok().flatten()
+        abi::get_header(MapType::HttpRequestHeaders, name).ok().flatten()
     }
 
-    fn request_headers(&self) -> Vec<(String, Vec<u8>)> {
-        hostcalls::get_map_bytes(MapType::HttpRequestHeaders).unwrap_or_default()
+    fn request_headers(&self) -> HeaderList {
+        abi::get_header_map(MapType::HttpRequestHeaders).unwrap_or_default()
     }
 
-    fn response_headers(&self) -> Vec<(String, Vec<u8>)> {
-        hostcalls::get_map_bytes(MapType::HttpResponseHeaders).unwrap_or_default()
+    fn response_headers(&self) -> HeaderList {
+        abi::get_header_map(MapType::HttpResponseHeaders).unwrap_or_default()
     }
 
     fn set_response_header(&self, name: &str, value: Option<&str>) {
-        if let Err(status) = hostcalls::set_map_value(MapType::HttpResponseHeaders, name, value) {
+        if let Err(status) = abi::set_header(MapType::HttpResponseHeaders, name, value) {
             warn!("cannot set response header {name}: {status:?}");
         }
     }
 
-    fn replace_response_headers(&self, headers: &[(&str, &[u8])]) {
-        if let Err(status) = hostcalls::set_map_bytes(MapType::HttpResponseHeaders, headers.to_vec()) {
+    fn replace_response_headers(&self, headers: &HeaderList) {
+        if let Err(status) = abi::set_header_map(MapType::HttpResponseHeaders, headers) {
             warn!("cannot replace the response headers: {status:?}");
         }
     }
 
     fn send_response(&self, status: u32, headers: &[(&str, &str)]) {
-        if let Err(e) = hostcalls::send_http_response(status, headers.to_vec(), None) {
+        let details = if status < 300 { "cors_preflight_allowed" } else { "cors_preflight_denied" };
+        let headers = HeaderList::from_pairs(headers.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())));
+        if let Err(e) = abi::send_local_response(status, details, &headers) {
             warn!("cannot send the local reply: {e:?}");
         }
     }
@@ -153,7 +158,7 @@ impl Host for WasmHost {
     fn count(&self, counter: Counter) {
         if let Some(id) = self.metrics.ids[counter.index()] {
             // A failed increment only loses a count.
-            let _ = hostcalls::increment_metric(id, 1);
+            let _ = abi::increment_metric(id, 1);
         }
     }
 }
