@@ -113,11 +113,15 @@ impl StreamFilter {
                 host.count(Counter::ActualAllowed);
                 debug!("actual request allowed: origin {} by {}", Logged(&origin), policy.name);
                 if policy.mode() == Mode::Enforce {
-                    let echo = match allow {
-                        AllowOrigin::Any => None,
-                        AllowOrigin::Echo(_) => String::from_utf8(origin).ok(),
+                    self.state = match allow {
+                        AllowOrigin::Any => State::Allowed { route, echo: None },
+                        // An echoed origin passed the ASCII syntax check; were it not text, deny
+                        // rather than fall back to `*`.
+                        AllowOrigin::Echo(_) => match String::from_utf8(origin) {
+                            Ok(o) => State::Allowed { route, echo: Some(o) },
+                            Err(_) => State::Denied { route },
+                        },
                     };
-                    self.state = State::Allowed { route, echo };
                 }
             }
             None => {
