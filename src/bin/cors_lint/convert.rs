@@ -135,8 +135,17 @@ pub fn command(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
         eprintln!("then express the routes with `policies` (match hosts / path_prefixes), see docs/migration.md");
         return Ok(EXIT_USAGE);
     }
-    let (converted, notes) = outputs[0];
-    let json = serde_json::to_string_pretty(converted).expect("serializes");
+    let Some(&(converted, notes)) = outputs.first().map(|o| (&o.0, &o.1)).as_ref() else {
+        eprintln!("{file}: no CORS policy found to convert");
+        return Ok(EXIT_INVALID);
+    };
+    let json = match serde_json::to_string_pretty(converted) {
+        Ok(json) => json,
+        Err(e) => {
+            eprintln!("{file}: cannot write the converted configuration: {e}");
+            return Ok(EXIT_INVALID);
+        }
+    };
     if let Err(e) = Config::from_json(&json) {
         eprintln!("{file}: the converted configuration is refused by the plugin:");
         eprintln!("  {e}");
