@@ -269,3 +269,32 @@ fn unmatched_preflight_forward_reaches_upstream() {
     assert_eq!(r.status, 204, "allowed preflight still local\n{}", r.dump());
     assert_eq!(f.upstream.hits(), 2);
 }
+
+/// Local replies name themselves in Envoy's response-code details (`%RESPONSE_CODE_DETAILS%` in
+/// access logs); a local-reply mapper copies them into a header here so the test can see them.
+#[test]
+fn local_replies_carry_response_code_details() {
+    let upstream = Upstream::ok();
+    let mapper = json!({
+        "local_reply_config": { "mappers": [ {
+            "filter": { "status_code_filter": { "comparison": {
+                "op": "GE", "value": { "default_value": 100, "runtime_key": "e2e.details" } } } },
+            "headers_to_add": [ {
+                "header": { "key": "x-details", "value": "%RESPONSE_CODE_DETAILS%" },
+                "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"
+            } ]
+        } ] }
+    });
+    let cfg = EnvoyConfig::new()
+        .cluster("upstream", upstream.port)
+        .listener(ListenerSpec::new("main", &base().to_string(), "upstream").hcm(mapper));
+    let envoy = Envoy::start(&cfg);
+    let port = envoy.port("main");
+    let allowed = Request::preflight("/", ALLOWED, "PUT", None).send(port);
+    assert_eq!(allowed.status, 204, "{}", allowed.dump());
+    assert_eq!(allowed.must("x-details"), "cors_preflight_allowed", "{}", allowed.dump());
+    let denied = Request::preflight("/", "https://evil.example", "PUT", None).send(port);
+    assert_eq!(denied.status, 403, "{}", denied.dump());
+    assert_eq!(denied.must("x-details"), "cors_preflight_denied", "{}", denied.dump());
+    assert_eq!(upstream.hits(), 0);
+}

@@ -701,6 +701,8 @@ pub struct ListenerSpec {
     pub routes: Vec<Value>,
     /// 0 = Envoy picks (read back from /listeners).
     pub port: u16,
+    /// Extra fields of the HttpConnectionManager (e.g. `local_reply_config`).
+    pub hcm_extra: Option<Value>,
 }
 
 impl ListenerSpec {
@@ -713,6 +715,7 @@ impl ListenerSpec {
             filters_after: Vec::new(),
             routes: vec![route("/", cluster)],
             port: 0,
+            hcm_extra: None,
         }
     }
 
@@ -729,6 +732,12 @@ impl ListenerSpec {
     /// An HTTP filter placed after the plugin (before the router).
     pub fn filter_after(mut self, f: Value) -> ListenerSpec {
         self.filters_after.push(f);
+        self
+    }
+
+    /// Merges `extra`'s fields into the HttpConnectionManager config.
+    pub fn hcm(mut self, extra: Value) -> ListenerSpec {
+        self.hcm_extra = Some(extra);
         self
     }
 
@@ -752,7 +761,7 @@ impl ListenerSpec {
             "name": "envoy.filters.http.router",
             "typed_config": { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" }
         }));
-        json!({
+        let mut listener = json!({
             "name": self.name,
             "address": { "socket_address": { "address": "127.0.0.1", "port_value": self.port } },
             "filter_chains": [ { "filters": [ {
@@ -768,7 +777,14 @@ impl ListenerSpec {
                     "http_filters": filters
                 }
             } ] } ]
-        })
+        });
+        if let Some(Value::Object(extra)) = &self.hcm_extra {
+            let hcm = &mut listener["filter_chains"][0]["filters"][0]["typed_config"];
+            for (k, v) in extra {
+                hcm[k] = v.clone();
+            }
+        }
+        listener
     }
 }
 
