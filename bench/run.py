@@ -35,6 +35,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+import machine_info  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 BENCH_TARGET = REPO / "target" / "bench"
 ENVOY = os.environ.get("ENVOY_BIN") or str(REPO / ".venv" / "bin" / "envoy")
@@ -583,20 +586,12 @@ def real_envoy(path):
 
 
 def machine():
-    model = "?"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     version = subprocess.run([ENVOY, "--version"], capture_output=True, text=True).stdout.strip()
     version = version.split("version:", 1)[-1].strip()
     return {
-        "nproc": os.cpu_count(),
-        "cpu": model,
-        "kernel": "%s %s" % (platform.system(), platform.release()),
+        "nproc": machine_info.cpus(),
+        "cpu": machine_info.cpu_model(),
+        "kernel": machine_info.kernel(),
         "envoy": version,
     }
 

@@ -33,6 +33,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import machine_info  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 ENVOY = os.environ.get("ENVOY_BIN") or str(REPO / ".venv" / "bin" / "envoy")
 WASM = Path(os.environ.get("CORS_WASM") or REPO / "dist" / "cors.wasm")
@@ -331,22 +334,8 @@ def memory(admin):
 
 
 def machine():
-    model = "?"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = "?"
-    try:
-        for line in open("/proc/meminfo"):
-            if line.startswith("MemTotal"):
-                mem = "%.1f GiB" % (int(line.split()[1]) / 1024 / 1024)
-    except OSError:
-        pass
-    return "%s, %d CPUs, %s RAM, Linux %s" % (model, os.cpu_count() or 0, mem, platform.release())
+    return "%s, %d CPUs, %s RAM, Linux %s" % (
+        machine_info.cpu_model(), machine_info.cpus(), machine_info.mem_total(), platform.release())
 
 
 def main():
