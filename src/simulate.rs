@@ -74,6 +74,10 @@ impl Host for SimHost {
         }
     }
 
+    fn add_response_header(&self, name: &str, value: &str) {
+        self.response.borrow_mut().push((name.to_owned(), value.as_bytes().to_vec()));
+    }
+
     fn replace_response_headers(&self, headers: &HeaderList) {
         *self.response.borrow_mut() =
             headers.iter().map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), v.to_vec())).collect();

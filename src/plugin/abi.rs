@@ -27,6 +27,13 @@ extern "C" {
         value_size: usize,
     ) -> Status;
     fn proxy_remove_header_map_value(map_type: MapType, key_data: *const u8, key_size: usize) -> Status;
+    fn proxy_add_header_map_value(
+        map_type: MapType,
+        key_data: *const u8,
+        key_size: usize,
+        value_data: *const u8,
+        value_size: usize,
+    ) -> Status;
     fn proxy_get_header_map_pairs(
         map_type: MapType,
         return_map_data: *mut *mut u8,
@@ -79,6 +86,15 @@ pub fn set_header(map: MapType, name: &str, value: Option<&str>) -> Result<(), S
     };
     match status {
         Status::Ok | Status::NotFound => Ok(()),
+        status => Err(status),
+    }
+}
+
+/// Appends a header line.
+pub fn add_header(map: MapType, name: &str, value: &str) -> Result<(), Status> {
+    // SAFETY: the host only reads the given slices during the call.
+    match unsafe { proxy_add_header_map_value(map, name.as_ptr(), name.len(), value.as_ptr(), value.len()) } {
+        Status::Ok => Ok(()),
         status => Err(status),
     }
 }

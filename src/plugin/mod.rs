@@ -141,6 +141,12 @@ impl Host for WasmHost {
         }
     }
 
+    fn add_response_header(&self, name: &str, value: &str) {
+        if let Err(status) = abi::add_header(MapType::HttpResponseHeaders, name, value) {
+            warn!("cannot add response header {name}: {status:?}");
+        }
+    }
+
     fn replace_response_headers(&self, headers: &HeaderList) {
         if let Err(status) = abi::set_header_map(MapType::HttpResponseHeaders, headers) {
             warn!("cannot replace the response headers: {status:?}");

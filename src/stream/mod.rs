@@ -32,6 +32,8 @@ pub trait Host {
     fn response_headers(&self) -> HeaderList;
     /// Replaces every value of `name`, or removes it with `None`.
     fn set_response_header(&self, name: &str, value: Option<&str>);
+    /// Adds a header line (the header is known to be absent: no lookup needed).
+    fn add_response_header(&self, name: &str, value: &str);
     /// Replaces the whole response header map (one host call for many edits).
     fn replace_response_headers(&self, headers: &HeaderList);
     fn send_response(&self, status: u32, headers: &[(&str, &str)]);
@@ -226,7 +228,17 @@ impl StreamFilter {
                     host.set_response_header(name, None);
                 }
             }
-            // Several edits: one call that writes the whole map, in the upstream's order.
+            // The usual case: the upstream sent no CORS header, so ours are appended without
+            // a lookup, and only Vary is replaced.
+            _ if !CORS_RESPONSE_HEADERS.iter().any(|c| existing.contains(c)) => {
+                for (name, value) in ours.as_slice() {
+                    host.add_response_header(name, value);
+                }
+                if let Some(v) = &vary {
+                    host.set_response_header(VARY, Some(v));
+                }
+            }
+            // Otherwise one call writes the whole map, in the upstream's order.
             _ => {
                 let replaced = |k: &[u8]| stale(k) || (vary.is_some() && k.eq_ignore_ascii_case(VARY.as_bytes()));
                 let mut pairs: Vec<(&[u8], &[u8])> = existing.iter().filter(|(k, _)| !replaced(k)).collect();

@@ -93,6 +93,11 @@ impl Host for FakeHost {
         }
     }
 
+    fn add_response_header(&self, name: &str, value: &str) {
+        self.writes.set(self.writes.get() + 1);
+        self.response.borrow_mut().push((name.to_string(), value.as_bytes().to_vec()));
+    }
+
     fn replace_response_headers(&self, headers: &HeaderList) {
         self.writes.set(self.writes.get() + 1);
         *self.response.borrow_mut() =
@@ -390,8 +395,17 @@ fn host_calls_per_request_type() {
         f.on_response_headers(host);
         (host.reads.get(), host.writes.get())
     };
-    // origin, ACRM (absent) | response headers, then one write of the whole map (ACAO, ACAC, ACEH, vary)
-    assert_eq!(run(&get(Some("https://app.example.com"))), (3, 1));
+    // origin, ACRM (absent) | response headers; ACAO, ACAC, ACEH appended (no upstream CORS
+    // headers, so no lookup), Vary replaced
+    assert_eq!(run(&get(Some("https://app.example.com"))), (3, 4));
+    // ...and when the upstream sent CORS headers of its own: one write of the whole map.
+    let host = get(Some("https://app.example.com"));
+    let mut f = filter(POLICY);
+    f.on_request_headers(&host);
+    host.upstream(&[("access-control-allow-origin", "*"), ("vary", "accept")]);
+    f.on_response_headers(&host);
+    assert_eq!((host.reads.get(), host.writes.get()), (3, 1));
+    assert_eq!(host.response_value("access-control-allow-origin").as_deref(), Some("https://app.example.com"));
     // origin, ACRM | response headers, vary
     assert_eq!(run(&get(Some("https://evil.example"))), (3, 1));
     // origin | response headers, vary
