@@ -48,12 +48,4 @@ impl<'a> ResponseHeaders<'a> {
     pub fn as_slice(&self) -> &[(&'static str, &'a str)] {
         &self.items[..self.len]
     }
-
-    pub fn get(&self, name: &str) -> Option<&'a str> {
-        self.as_slice().iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
-    }
-
-    pub fn contains(&self, name: &str) -> bool {
-        self.get(name).is_some()
-    }
 }

@@ -212,42 +212,26 @@ impl StreamFilter {
             ResponseHeaders::default()
         };
         let vary = if policy.varies_by_origin() { merged_vary(&existing) } else { None };
-        // The upstream's own CORS headers are replaced by the policy's, never duplicated.
-        let ours_has = |k: &[u8]| ours.as_slice().iter().any(|(n, _)| k.eq_ignore_ascii_case(n.as_bytes()));
         let stale = |k: &[u8]| CORS_RESPONSE_HEADERS.iter().any(|c| k.eq_ignore_ascii_case(c.as_bytes()));
-        let removals = existing.iter().filter(|(k, _)| stale(k) && !ours_has(k)).count();
-        match ours.as_slice().len() + removals + usize::from(vary.is_some()) {
-            0 => {}
-            // One edit: one targeted call is cheaper than rewriting the map.
-            1 => {
-                if let Some((name, value)) = ours.as_slice().first() {
-                    host.set_response_header(name, Some(value));
-                } else if let Some(v) = &vary {
-                    host.set_response_header(VARY, Some(v));
-                } else if let Some(name) = CORS_RESPONSE_HEADERS.iter().find(|c| existing.contains(c)) {
-                    host.set_response_header(name, None);
-                }
+        if !existing.iter().any(|(k, _)| stale(k)) {
+            // The usual case: the upstream sent no CORS header, so ours are appended without a
+            // lookup, and only Vary is replaced.
+            for (name, value) in ours.as_slice() {
+                host.add_response_header(name, value);
             }
-            // The usual case: the upstream sent no CORS header, so ours are appended without
-            // a lookup, and only Vary is replaced.
-            _ if !CORS_RESPONSE_HEADERS.iter().any(|c| existing.contains(c)) => {
-                for (name, value) in ours.as_slice() {
-                    host.add_response_header(name, value);
-                }
-                if let Some(v) = &vary {
-                    host.set_response_header(VARY, Some(v));
-                }
+            if let Some(v) = &vary {
+                host.set_response_header(VARY, Some(v));
             }
-            // Otherwise one call writes the whole map, in the upstream's order.
-            _ => {
-                let replaced = |k: &[u8]| stale(k) || (vary.is_some() && k.eq_ignore_ascii_case(VARY.as_bytes()));
-                let mut pairs: Vec<(&[u8], &[u8])> = existing.iter().filter(|(k, _)| !replaced(k)).collect();
-                pairs.extend(ours.as_slice().iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())));
-                if let Some(v) = &vary {
-                    pairs.push((VARY.as_bytes(), v.as_bytes()));
-                }
-                host.replace_response_headers(&HeaderList::from_pairs(pairs.iter().copied()));
+        } else {
+            // The upstream's own CORS headers are replaced by the policy's, never duplicated:
+            // one call writes the whole map, in the upstream's order.
+            let replaced = |k: &[u8]| stale(k) || (vary.is_some() && k.eq_ignore_ascii_case(VARY.as_bytes()));
+            let mut pairs: Vec<(&[u8], &[u8])> = existing.iter().filter(|(k, _)| !replaced(k)).collect();
+            pairs.extend(ours.as_slice().iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())));
+            if let Some(v) = &vary {
+                pairs.push((VARY.as_bytes(), v.as_bytes()));
             }
+            host.replace_response_headers(&HeaderList::from_pairs(pairs.iter().copied()));
         }
         Verdict::Continue
     }
