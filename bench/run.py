@@ -12,8 +12,10 @@ Variants:
   c  no-op proxy-wasm filter (bench/noop): the wasm floor
   d  minimal reference CORS filter (bench/reference): knows one origin, nothing else
   e  our plugin (dist/cors.wasm; env CORS_WASM overrides and skips `make build`)
+  f  another build of our plugin (env CORS_WASM_B), run wherever e runs: A/B comparisons of
+     two builds side by side in one run, e.g. before and after a change
 
-Environment: ENVOY_BIN (default <repo>/.venv/bin/envoy), CORS_WASM.
+Environment: ENVOY_BIN (default <repo>/.venv/bin/envoy), CORS_WASM, CORS_WASM_B.
 """
 
 import argparse
@@ -44,6 +46,7 @@ ENVOY = os.environ.get("ENVOY_BIN") or str(REPO / ".venv" / "bin" / "envoy")
 DEFAULT_ENVOY = str(REPO / ".venv" / "bin" / "envoy")
 CORS_WASM_ENV = os.environ.get("CORS_WASM")
 CORS_WASM = CORS_WASM_ENV or str(REPO / "dist" / "cors.wasm")
+CORS_WASM_B = os.environ.get("CORS_WASM_B")
 NOOP_WASM = BENCH_TARGET / "wasm32-wasip1" / "release" / "bench_noop.wasm"
 REFERENCE_WASM = BENCH_TARGET / "wasm32-wasip1" / "release" / "bench_reference.wasm"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
@@ -132,6 +135,7 @@ VARIANTS = {
     "c": "no-op wasm",
     "d": "reference wasm",
     "e": "our plugin",
+    "f": "our plugin, build B",
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -292,8 +296,9 @@ def variant_config(variant, policy, upstream_port):
         filters = [wasm_filter(NOOP_WASM, "noop")]
     elif variant == "d":
         filters = [wasm_filter(REFERENCE_WASM, "reference")]
-    elif variant == "e":
-        filters = [wasm_filter(CORS_WASM, "cors", json.dumps(cors_policy_json(policy)))]
+    elif variant in "ef":
+        path = CORS_WASM if variant == "e" else CORS_WASM_B
+        filters = [wasm_filter(path, "cors", json.dumps(cors_policy_json(policy)))]
     else:
         raise ValueError(variant)
     cfg = bootstrap(route, filters, extra)
@@ -731,15 +736,31 @@ def build_report(args, info, command, results, checks, sizes, ready, variants, s
                           if ready.get("c") else float("nan"), statistics.median(diffs)))
             out.append("")
 
+    if "f" in variants:
+        out.append("Build B against build A, side by side (median of per-round ratios; below 1: B is cheaper):")
+        out.append("")
+        out.append("| scenario | f / e | (f−a)/(e−a) |")
+        out.append("|---|---:|---:|")
+        for sc in scenarios:
+            sk = sc["key"]
+            if (sk, "f") in results and (sk, "e") in results:
+                rel = per_round(results, [(sk, "f"), (sk, "e")], div)
+                ovh = per_round(results, [(sk, "f"), (sk, "a"), (sk, "e")], overhead) if (sk, "a") in results else None
+                out.append("| %s | %s | %s |" % (sc["title"], fmt(rel, "%.3f"), fmt(ovh, "%.2f")))
+        out.append("")
+
     out.append("| wasm module | bytes |")
     out.append("|---|---:|")
-    for k, label in (("e", "dist/cors.wasm (our plugin)"), ("c", "bench_noop.wasm"),
-                     ("d", "bench_reference.wasm")):
+    for k, label in (("e", "dist/cors.wasm (our plugin)"), ("f", "build B of our plugin (CORS_WASM_B)"),
+                     ("c", "bench_noop.wasm"), ("d", "bench_reference.wasm")):
         if sizes.get(k) is not None:
             out.append("| %s | %d |" % (label, sizes[k]))
     if info.get("plugin_sha256"):
         out.append("")
         out.append("Plugin benchmarked: sha256 `%s`." % info["plugin_sha256"])
+    if info.get("plugin_b_sha256"):
+        out.append("")
+        out.append("Build B (f): sha256 `%s`." % info["plugin_b_sha256"])
     out.append("")
     if ready:
         out.append("Start-to-ready (process start → admin `/ready` = LIVE and listener bound), median of "
@@ -748,7 +769,8 @@ def build_report(args, info, command, results, checks, sizes, ready, variants, s
         out.append("| config | ms |")
         out.append("|---|---:|")
         labels = {"a": "a: no filter", "c": "c: no-op wasm filter", "b-large": "b: built-in cors, large policy",
-                  "e-large": "e: our plugin, large policy", "e": "e: our plugin, one-origin policy"}
+                  "e-large": "e: our plugin, large policy", "e": "e: our plugin, one-origin policy",
+                  "f-large": "f: build B, large policy", "f": "f: build B, one-origin policy"}
         for k, v in ready.items():
             out.append("| %s | %.1f |" % (labels.get(k, k), statistics.median(v)))
         out.append("")
@@ -808,7 +830,7 @@ def write_markdown(path, block):
 # ---------------------------------------------------------------------------------------------
 
 def main():
-    global ENVOY, CORS_WASM
+    global ENVOY, CORS_WASM, CORS_WASM_B
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="one short round, one start; does not write BENCHMARKS.md")
     ap.add_argument("--rounds", type=int, help="interleaved rounds (default 5, quick 1)")
@@ -817,7 +839,7 @@ def main():
                     "(default 1, quick 0)")
     ap.add_argument("--starts", type=int, help="starts per config for start-to-ready (default 5, quick 1)")
     ap.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
-    ap.add_argument("--variants", default="abcde", help="subset of abcde (default all)")
+    ap.add_argument("--variants", default="abcde", help="subset of abcdef (default abcde; f needs CORS_WASM_B)")
     ap.add_argument("--scenarios", default="", help="comma-separated scenario keys (default all)")
     ap.add_argument("--perf", default="", help="cells to profile with perf after the rounds, "
                     "comma-separated scenario:variant (e.g. get_allowed:e,preflight_allowed:e)")
@@ -831,20 +853,29 @@ def main():
     args.duration = args.duration or (1 if q else 2)
     args.warmup = args.warmup if args.warmup is not None else (0 if q else 1)
     args.starts = args.starts or (1 if q else 5)
-    variants = "".join(v for v in "abcde" if v in args.variants)
+    variants = "".join(v for v in "abcdef" if v in args.variants)
+    if "f" in variants:
+        if not CORS_WASM_B:
+            sys.exit("variant f needs CORS_WASM_B=path")
+        for sc in SCENARIOS:
+            if "e" in sc["variants"]:
+                sc["variants"] += "f"
     scenarios = [s for s in SCENARIOS if not args.scenarios or s["key"] in args.scenarios.split(",")]
     command = " ".join(shlex.quote(a) for a in ["python3", "bench/run.py"] + sys.argv[1:])
     if os.environ.get("MAKELEVEL"):
         command = "make %s  # = %s" % ("bench-quick" if q else "bench", command)
     if CORS_WASM_ENV:
         command = "CORS_WASM=%s %s" % (shlex.quote(CORS_WASM_ENV), command)
+    if "f" in variants:
+        command = "CORS_WASM_B=%s %s" % (shlex.quote(CORS_WASM_B), command)
     if ENVOY != DEFAULT_ENVOY:
         command = "ENVOY_BIN=%s %s" % (shlex.quote(ENVOY), command)
 
     build("e" in variants, args.no_build)
     ENVOY = real_envoy(ENVOY)
     log("envoy binary: %s" % ENVOY)
-    for path, v in ((NOOP_WASM, "c"), (REFERENCE_WASM, "d"), (Path(CORS_WASM), "e")):
+    for path, v in ((NOOP_WASM, "c"), (REFERENCE_WASM, "d"), (Path(CORS_WASM), "e"),
+                    (Path(CORS_WASM_B or "-"), "f")):
         if v in variants and not path.exists():
             sys.exit("missing %s (variant %s)" % (path, v))
     if shutil.which("taskset") is None:
@@ -856,8 +887,9 @@ def main():
         os.sched_setaffinity(0, {load_cpu})
     info = machine()
     sizes = {}
-    for path, v in ((NOOP_WASM, "c"), (REFERENCE_WASM, "d"), (Path(CORS_WASM), "e")):
-        if path.exists():
+    for path, v in ((NOOP_WASM, "c"), (REFERENCE_WASM, "d"), (Path(CORS_WASM), "e"),
+                    (Path(CORS_WASM_B or "-"), "f")):
+        if v in variants and path.exists():
             sizes[v] = path.stat().st_size
 
     BENCH_TARGET.mkdir(parents=True, exist_ok=True)
@@ -868,6 +900,11 @@ def main():
         shutil.copyfile(CORS_WASM, snap)
         info["plugin_sha256"] = hashlib.sha256(snap.read_bytes()).hexdigest()
         CORS_WASM = str(snap)
+    if "f" in variants:
+        snap_b = workdir / "cors-b.wasm"
+        shutil.copyfile(CORS_WASM_B, snap_b)
+        info["plugin_b_sha256"] = hashlib.sha256(snap_b.read_bytes()).hexdigest()
+        CORS_WASM_B = str(snap_b)
     try:
         upstream = Envoy("upstream", upstream_config(), workdir, load_cpu)
         upstream.start()
@@ -880,7 +917,7 @@ def main():
             for v in sc["variants"]:
                 if v not in variants:
                     continue
-                pol = sc["policy"] if v in "be" else "normal"
+                pol = sc["policy"] if v in "bef" else "normal"
                 if (v, pol) not in instances:
                     name = v if pol == "normal" else "%s-%s" % (v, pol)
                     instances[(v, pol)] = Envoy(name, variant_config(v, pol, upstream.port), workdir, envoy_cpu)
@@ -891,7 +928,7 @@ def main():
             log("%-8s on port %d (pid %d)" % (env.name, env.port, env.proc.pid))
 
         def instance(sc, v):
-            return instances[(v, sc["policy"] if v in "be" else "normal")]
+            return instances[(v, sc["policy"] if v in "bef" else "normal")]
 
         checks = {}
         failures = []
@@ -953,6 +990,9 @@ def main():
         if "e" in variants:
             ready_cfgs.append(("e", variant_config("e", "normal", upstream.port)))
             ready_cfgs.append(("e-large", variant_config("e", "large", upstream.port)))
+        if "f" in variants:
+            ready_cfgs.append(("f", variant_config("f", "normal", upstream.port)))
+            ready_cfgs.append(("f-large", variant_config("f", "large", upstream.port)))
         starters = [(k, Envoy("ready-" + k, cfg, workdir, envoy_cpu)) for k, cfg in ready_cfgs]
         times = {}
         for _ in range(args.starts):
