@@ -18,7 +18,6 @@ pub mod routing;
 pub mod simulate;
 pub mod stream;
 pub mod token;
-pub mod vary;
 
 #[cfg(target_os = "wasi")]
 mod plugin;

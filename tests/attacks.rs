@@ -814,7 +814,7 @@ fn cases() -> Vec<Case> {
     c.push(Case {
         upstream: &[("x-upstream", "1"), ("vary", "Accept-Encoding, origin")],
         ..case(
-            "Vary already naming origin is not duplicated",
+            "Vary already naming origin: appended, the upstream's list kept (RFC 9110: same meaning)",
             CRED,
             Req::get(ok),
             Expect::Upstream(hs(&[
@@ -822,7 +822,7 @@ fn cases() -> Vec<Case> {
                 ("access-control-allow-origin", ok),
                 ("access-control-allow-credentials", "true"),
                 ("access-control-expose-headers", "x-total"),
-                ("vary", "Accept-Encoding, origin"),
+                ("vary", "Accept-Encoding, origin,Origin"),
             ])),
             &[ActualAllowed],
         )

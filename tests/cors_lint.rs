@@ -207,7 +207,7 @@ fn explain_actual_request_replaces_upstream_cors_headers() {
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("origin:    matches allow_origins[1] \"http://localhost:*\""), "{text}");
     assert!(text.contains("  access-control-allow-origin: http://localhost:5173   (changed by the filter)"), "{text}");
-    assert!(text.contains("  vary: Accept-Encoding, Origin   (changed by the filter)"), "{text}");
+    assert!(text.contains("  vary: Accept-Encoding,Origin   (changed by the filter)"), "{text}");
 }
 
 fn convert(file: &str) -> (Option<i32>, serde_json::Value, String) {

@@ -1,25 +1,42 @@
-//! The proxy-wasm adapter: the root context compiles the configuration, each HTTP context runs
-//! a `StreamFilter` over host calls. Host errors are never unwrapped: a panic here would break
-//! every stream of the worker, so a failed call reads as "absent" and a failed write is logged.
+//! The proxy-wasm adapter: root contexts compile the configuration, each HTTP stream runs a
+//! `StreamFilter` over host calls. No proxy-wasm SDK: `exports.rs` is the ABI Envoy calls,
+//! `abi.rs` the host calls made. Host errors are never unwrapped: a panic here would break every
+//! stream of the worker, so a failed read is "absent" and a failed write is logged.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use log::{error, info, warn};
-use proxy_wasm::hostcalls;
-use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType, LogLevel, MapType, MetricType};
 
 mod abi;
+mod exports;
+mod logger;
 
 use crate::config::Config;
 use crate::counter::Counter;
+use crate::fast_hash::FastHashMap;
 use crate::header_list::HeaderList;
 use crate::stream::{Host, StreamFilter, Verdict};
+use abi::MapType;
+use exports::{CONTINUE, PAUSE};
 
-proxy_wasm::main! {{
-    proxy_wasm::set_log_level(LogLevel::Info);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(CorsRoot::default()) });
-}}
+thread_local! {
+    // The VM runs one thread; Envoy calls in one callback at a time.
+    static PLUGIN: RefCell<Plugin> = RefCell::new(Plugin::default());
+}
+
+/// Runs `f` on the plugin state. Were the host to call back while a callback is running (it
+/// defers local replies until the callback returns, so it does not), the nested call gets
+/// `fallback` instead of a panic.
+fn with_plugin<R>(fallback: R, f: impl FnOnce(&mut Plugin) -> R) -> R {
+    PLUGIN.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut plugin) => f(&mut plugin),
+        Err(_) => {
+            warn!("re-entrant host callback ignored");
+            fallback
+        }
+    })
+}
 
 /// Metric ids, defined once per VM.
 #[derive(Default)]
@@ -31,7 +48,7 @@ impl Metrics {
     fn define() -> Metrics {
         let mut m = Metrics::default();
         for c in Counter::ALL {
-            match hostcalls::define_metric(MetricType::Counter, c.name()) {
+            match abi::define_counter(c.name()) {
                 Ok(id) => m.ids[c.index()] = Some(id),
                 Err(status) => warn!("cannot define metric {}: {status:?}", c.name()),
             }
@@ -41,21 +58,36 @@ impl Metrics {
 }
 
 #[derive(Default)]
-struct CorsRoot {
-    config: Option<Rc<Config>>,
-    metrics: Rc<Metrics>,
+struct Plugin {
+    /// Root contexts (one per plugin configuration sharing this VM) and their configuration,
+    /// `None` until configured.
+    roots: FastHashMap<u32, Option<Rc<Config>>>,
+    /// HTTP streams of a configured root.
+    streams: FastHashMap<u32, StreamFilter>,
+    metrics: Option<Metrics>,
 }
 
-impl Context for CorsRoot {}
-
-impl RootContext for CorsRoot {
-    fn on_configure(&mut self, _size: usize) -> bool {
-        // Follow the host's log level (`--component-log-level wasm:debug` shows decisions).
-        if let Ok(level) = hostcalls::get_log_level() {
-            proxy_wasm::set_log_level(level);
+impl Plugin {
+    fn create_context(&mut self, context_id: u32, parent_context_id: u32) {
+        if parent_context_id == 0 {
+            self.roots.entry(context_id).or_default();
+        } else if let Some(Some(config)) = self.roots.get(&parent_context_id) {
+            // Without a configuration (never the case once on_configure succeeded) the stream
+            // is not tracked, and every callback of it passes through.
+            self.streams.insert(context_id, StreamFilter::new(Rc::clone(config)));
         }
-        let bytes = match hostcalls::get_buffer(proxy_wasm::types::BufferType::PluginConfiguration, 0, usize::MAX) {
-            Ok(b) => b.unwrap_or_default(),
+    }
+
+    fn delete_context(&mut self, context_id: u32) {
+        if self.streams.remove(&context_id).is_none() {
+            self.roots.remove(&context_id);
+        }
+    }
+
+    fn configure(&mut self, root_context_id: u32, configuration_size: usize) -> bool {
+        logger::follow_host_level();
+        let bytes = match abi::plugin_configuration(configuration_size) {
+            Ok(bytes) => bytes,
             Err(status) => {
                 error!("invalid CORS configuration: cannot read the plugin configuration: {status:?}");
                 return false;
@@ -68,9 +100,9 @@ impl RootContext for CorsRoot {
         match Config::from_json(text) {
             Ok(config) => {
                 info!("configuration loaded ({} policies besides the top level)", config.routes().len());
-                self.config = Some(Rc::new(config));
-                if self.metrics.ids.iter().all(Option::is_none) {
-                    self.metrics = Rc::new(Metrics::define());
+                self.roots.insert(root_context_id, Some(Rc::new(config)));
+                if self.metrics.is_none() {
+                    self.metrics = Some(Metrics::define());
                 }
                 true
             }
@@ -81,58 +113,32 @@ impl RootContext for CorsRoot {
         }
     }
 
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(CorsStream {
-            // Without a configuration (never the case once on_configure succeeded) pass through.
-            filter: self.config.clone().map(StreamFilter::new),
-            host: WasmHost { metrics: Rc::clone(&self.metrics) },
-        }))
-    }
-
-    fn get_type(&self) -> Option<ContextType> {
-        Some(ContextType::HttpContext)
-    }
-}
-
-struct CorsStream {
-    filter: Option<StreamFilter>,
-    host: WasmHost,
-}
-
-impl Context for CorsStream {}
-
-impl HttpContext for CorsStream {
-    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        match self.filter.as_mut().map(|f| f.on_request_headers(&self.host)) {
-            Some(Verdict::Stop) => Action::Pause,
-            _ => Action::Continue,
+    fn on_request_headers(&mut self, context_id: u32) -> u32 {
+        let Some(filter) = self.streams.get_mut(&context_id) else {
+            return CONTINUE;
+        };
+        match filter.on_request_headers(&WasmHost { metrics: self.metrics.as_ref() }) {
+            Verdict::Stop => PAUSE,
+            Verdict::Continue => CONTINUE,
         }
     }
 
-    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        if let Some(f) = self.filter.as_mut() {
-            f.on_response_headers(&self.host);
+    fn on_response_headers(&mut self, context_id: u32) -> u32 {
+        if let Some(filter) = self.streams.get_mut(&context_id) {
+            filter.on_response_headers(&WasmHost { metrics: self.metrics.as_ref() });
         }
-        Action::Continue
+        CONTINUE
     }
 }
 
-/// `Host` over proxy-wasm host calls.
-struct WasmHost {
-    metrics: Rc<Metrics>,
+/// `Host` over proxy-wasm host calls, for the stream Envoy is calling back for.
+struct WasmHost<'a> {
+    metrics: Option<&'a Metrics>,
 }
 
-impl Host for WasmHost {
-    fn request_header(&self, name: &str) -> Option<Vec<u8>> {
-        abi::get_header(MapType::HttpRequestHeaders, name).ok().flatten()
-    }
-
+impl Host for WasmHost<'_> {
     fn request_headers(&self) -> HeaderList {
         abi::get_header_map(MapType::HttpRequestHeaders).unwrap_or_default()
-    }
-
-    fn response_headers(&self) -> HeaderList {
-        abi::get_header_map(MapType::HttpResponseHeaders).unwrap_or_default()
     }
 
     fn set_response_header(&self, name: &str, value: Option<&str>) {
@@ -147,12 +153,6 @@ impl Host for WasmHost {
         }
     }
 
-    fn replace_response_headers(&self, headers: &HeaderList) {
-        if let Err(status) = abi::set_header_map(MapType::HttpResponseHeaders, headers) {
-            warn!("cannot replace the response headers: {status:?}");
-        }
-    }
-
     fn send_response(&self, status: u32, headers: &[(&str, &str)]) {
         let details = if status < 300 { "cors_preflight_allowed" } else { "cors_preflight_denied" };
         let headers = HeaderList::from_pairs(headers.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())));
@@ -162,7 +162,7 @@ impl Host for WasmHost {
     }
 
     fn count(&self, counter: Counter) {
-        if let Some(id) = self.metrics.ids[counter.index()] {
+        if let Some(id) = self.metrics.and_then(|m| m.ids[counter.index()]) {
             // A failed increment only loses a count.
             let _ = abi::increment_metric(id, 1);
         }

@@ -12,8 +12,7 @@ use crate::counter::Counter;
 use crate::decision::{AllowOrigin, PreflightRequest};
 use crate::header_list::HeaderList;
 use crate::policy::Policy;
-use crate::response::{ResponseHeaders, CORS_RESPONSE_HEADERS, VARY};
-use crate::vary;
+use crate::response::{ResponseHeaders, ALLOW_CREDENTIALS, CORS_RESPONSE_HEADERS, EXPOSE_HEADERS, VARY};
 
 pub const ORIGIN: &str = "origin";
 pub const REQUEST_METHOD: &str = "access-control-request-method";
@@ -25,17 +24,12 @@ pub const PATH: &str = ":path";
 
 /// The host calls the filter needs. Values are bytes: header values need not be UTF-8.
 pub trait Host {
-    fn request_header(&self, name: &str) -> Option<Vec<u8>>;
     /// Every request header (pseudo-headers included), in one call.
     fn request_headers(&self) -> HeaderList;
-    /// Every response header, in one call.
-    fn response_headers(&self) -> HeaderList;
     /// Replaces every value of `name`, or removes it with `None`.
     fn set_response_header(&self, name: &str, value: Option<&str>);
-    /// Adds a header line (the header is known to be absent: no lookup needed).
+    /// Adds a header line; Envoy appends to an inline header such as `vary` (",value").
     fn add_response_header(&self, name: &str, value: &str);
-    /// Replaces the whole response header map (one host call for many edits).
-    fn replace_response_headers(&self, headers: &HeaderList);
     fn send_response(&self, status: u32, headers: &[(&str, &str)]);
     fn count(&self, counter: Counter);
 }
@@ -79,48 +73,59 @@ impl StreamFilter {
         StreamFilter { config, state: State::Untouched }
     }
 
+    /// One host call reads every request header: fewer calls than reading `origin`, then
+    /// `access-control-request-method`, then the rest of a preflight one by one, and every line
+    /// of a repeated header is seen.
     pub fn on_request_headers(&mut self, host: &impl Host) -> Verdict {
-        let Some(origin) = host.request_header(ORIGIN) else {
+        let all = host.request_headers();
+        let mut origins = all.values(ORIGIN);
+        let Some(first) = origins.next() else {
             if self.config.vary_without_origin() {
                 self.state = State::NoOrigin;
             }
             return Verdict::Continue;
         };
         // A preflight is an OPTIONS with Access-Control-Request-Method; any other request,
-        // OPTIONS included, is an actual request. When ACRM is there, one call reads every
-        // header (and every line of repeated ones) instead of one call per header.
-        if host.request_header(REQUEST_METHOD).is_some() {
-            let all = host.request_headers();
-            if all.first(METHOD) == Some(b"OPTIONS") {
-                return self.on_preflight(host, &all);
-            }
+        // OPTIONS included, is an actual request.
+        if all.first(METHOD) == Some(b"OPTIONS") && all.contains(REQUEST_METHOD) {
+            return self.on_preflight(host, &all);
         }
-        self.on_actual(host, origin)
+        // Several Origin lines are read as one value joined with ",", as Envoy joins them: never
+        // a valid origin, so never allowed.
+        let joined: Vec<u8>;
+        let origin = match origins.next() {
+            None => first,
+            Some(_) => {
+                joined = all.values(ORIGIN).collect::<Vec<_>>().join(&b","[..]);
+                &joined
+            }
+        };
+        self.on_actual(host, &all, origin)
     }
 
-    fn select(&self, host: &impl Host) -> (Option<usize>, &Policy) {
+    fn select<'a>(&'a self, all: &HeaderList) -> (Option<usize>, &'a Policy) {
         let config = &self.config;
         if config.routes().is_empty() {
             return (None, config.default_policy());
         }
-        let authority = config.needs_authority().then(|| host.request_header(AUTHORITY)).flatten();
-        let path = config.needs_path().then(|| host.request_header(PATH)).flatten();
-        config.select_indexed(authority.as_deref(), path.as_deref())
+        let authority = config.needs_authority().then(|| all.first(AUTHORITY)).flatten();
+        let path = config.needs_path().then(|| all.first(PATH)).flatten();
+        config.select_indexed(authority, path)
     }
 
-    fn on_actual(&mut self, host: &impl Host, origin: Vec<u8>) -> Verdict {
-        let (route, policy) = self.select(host);
-        match policy.check_origin(&origin) {
+    fn on_actual(&mut self, host: &impl Host, all: &HeaderList, origin: &[u8]) -> Verdict {
+        let (route, policy) = self.select(all);
+        match policy.check_origin(origin) {
             Some(allow) => {
                 host.count(Counter::ActualAllowed);
-                debug!("actual request allowed: origin {} by {}", Logged(&origin), policy.name);
+                debug!("actual request allowed: origin {} by {}", Logged(origin), policy.name);
                 if policy.mode() == Mode::Enforce {
                     self.state = match allow {
                         AllowOrigin::Any => State::Allowed { route, echo: None },
                         // An echoed origin passed the ASCII syntax check; were it not text, deny
                         // rather than fall back to `*`.
-                        AllowOrigin::Echo(_) => match String::from_utf8(origin) {
-                            Ok(o) => State::Allowed { route, echo: Some(o) },
+                        AllowOrigin::Echo(_) => match std::str::from_utf8(origin) {
+                            Ok(o) => State::Allowed { route, echo: Some(o.to_owned()) },
                             Err(_) => State::Denied { route },
                         },
                     };
@@ -128,7 +133,7 @@ impl StreamFilter {
             }
             None => {
                 host.count(Counter::ActualDenied);
-                debug!("actual request denied: origin {} not allowed by {}", Logged(&origin), policy.name);
+                debug!("actual request denied: origin {} not allowed by {}", Logged(origin), policy.name);
                 if policy.mode() == Mode::Enforce {
                     self.state = State::Denied { route };
                 } else {
@@ -153,8 +158,8 @@ impl StreamFilter {
         let (_, policy) = if config.routes().is_empty() {
             (None, config.default_policy())
         } else {
-            let authority = values(AUTHORITY).first().copied();
-            let path = values(PATH).first().copied();
+            let authority = all.first(AUTHORITY);
+            let path = all.first(PATH);
             config.select_indexed(authority, path)
         };
         let request =
@@ -191,54 +196,48 @@ impl StreamFilter {
         Verdict::Stop
     }
 
+    /// Writes the policy's answer into the upstream's response without reading it: reading the
+    /// response map is a host call that also makes the host allocate inside the VM, and on the
+    /// hot path it is never needed. Replacing (not appending) the policy's headers overrides
+    /// whatever the upstream sent under the same names; appending `Vary: Origin` keeps every
+    /// `Vary` the upstream sent (RFC 9110 §5.3: several lines are one comma-separated list).
     pub fn on_response_headers(&mut self, host: &impl Host) -> Verdict {
         let (route, echo, allowed) = match std::mem::take(&mut self.state) {
             State::Untouched | State::LocalReply => return Verdict::Continue,
             State::NoOrigin => {
-                if let Some(v) = merged_vary(&host.response_headers()) {
-                    host.set_response_header(VARY, Some(&v));
-                }
+                host.add_response_header(VARY, "Origin");
                 return Verdict::Continue;
             }
             State::Allowed { route, echo } => (route, echo, true),
             State::Denied { route } => (route, None, false),
         };
         let policy = self.config.policy(route);
-        let existing = host.response_headers();
-        let ours = if allowed {
+        if allowed {
             let allow = echo.as_deref().map_or(AllowOrigin::Any, AllowOrigin::Echo);
-            policy.actual_headers(allow)
-        } else {
-            ResponseHeaders::default()
-        };
-        let vary = if policy.varies_by_origin() { merged_vary(&existing) } else { None };
-        let stale = |k: &[u8]| CORS_RESPONSE_HEADERS.iter().any(|c| k.eq_ignore_ascii_case(c.as_bytes()));
-        if !existing.iter().any(|(k, _)| stale(k)) {
-            // The usual case: the upstream sent no CORS header, so ours are appended without a
-            // lookup, and only Vary is replaced.
+            let ours = policy.actual_headers(allow);
             for (name, value) in ours.as_slice() {
-                host.add_response_header(name, value);
+                host.set_response_header(name, Some(value));
             }
-            if let Some(v) = &vary {
-                host.set_response_header(VARY, Some(v));
+            // An upstream's own credentials or exposed headers must not widen what the policy
+            // grants to an origin it allows. Its preflight-only headers (methods, headers,
+            // max-age) mean nothing to a browser on an actual response and are left alone.
+            for name in [ALLOW_CREDENTIALS, EXPOSE_HEADERS] {
+                if !ours.as_slice().iter().any(|(n, _)| *n == name) {
+                    host.set_response_header(name, None);
+                }
             }
         } else {
-            // The upstream's own CORS headers are replaced by the policy's, never duplicated:
-            // one call writes the whole map, in the upstream's order.
-            let replaced = |k: &[u8]| stale(k) || (vary.is_some() && k.eq_ignore_ascii_case(VARY.as_bytes()));
-            let mut pairs: Vec<(&[u8], &[u8])> = existing.iter().filter(|(k, _)| !replaced(k)).collect();
-            pairs.extend(ours.as_slice().iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())));
-            if let Some(v) = &vary {
-                pairs.push((VARY.as_bytes(), v.as_bytes()));
+            // A denied response carries no CORS header at all, whatever the upstream sent.
+            // Denials are rare, so the extra calls are not on the hot path.
+            for name in CORS_RESPONSE_HEADERS {
+                host.set_response_header(name, None);
             }
-            host.replace_response_headers(&HeaderList::from_pairs(pairs.iter().copied()));
+        }
+        if policy.varies_by_origin() {
+            host.add_response_header(VARY, "Origin");
         }
         Verdict::Continue
     }
-}
-
-fn merged_vary(existing: &HeaderList) -> Option<String> {
-    vary::merge(existing.values(VARY), "Origin")
 }
 
 /// Request bytes in a log line: quoted, at most 256 bytes, anything but printable ASCII

@@ -190,9 +190,9 @@ impl Response {
         }
         let dups: Vec<_> = seen.iter().filter(|(_, &c)| c > 1).collect();
         assert!(dups.is_empty(), "duplicated headers {dups:?}\n{}", self.dump());
-        let vary = self.all("vary").join(", ");
-        let lists = self.cors_headers().into_iter().chain(std::iter::once(("vary".to_string(), vary)));
-        for (n, v) in lists {
+        // `Vary` is left out: the filter appends `Origin` without reading the upstream's list,
+        // so an upstream that already names it gets it twice (same meaning to a cache).
+        for (n, v) in self.cors_headers() {
             // methods are case-sensitive (`purge` and `PURGE` are two); header names are not
             let fold =
                 |s: &str| if n == "access-control-allow-methods" { s.to_string() } else { s.to_ascii_lowercase() };
