@@ -728,6 +728,11 @@ def build_report(args, info, command, results, checks, sizes, ready, variants, s
             out.append("| %s | %.2f | %g | %s | %s |" % (name, val, limit, "yes" if val <= limit else "**no**",
                                                       fmt(floor, "%.2f")))
         out.append("")
+        builtin_acrh = pr([("preflight_acrh_30k", "b"), ("preflight_allowed", "b")], div)
+        if builtin_acrh is not None:
+            out.append("30 KB ACRH for Envoy's built-in filter, which also answers with its 30 KB allow-headers "
+                       "list: b(30 KB) / b(normal preflight) = %.2f." % builtin_acrh)
+            out.append("")
         if ready.get("e-large") and ready.get("e"):
             diffs = [x - y for x, y in zip(ready["e-large"], ready["e"])]
             out.append("Start-to-ready split: e(one origin) − c = %.0f ms (loading the module), e(large) − "
