@@ -103,18 +103,8 @@ impl StreamFilter {
         self.on_actual(host, &all, origin)
     }
 
-    fn select<'a>(&'a self, all: &HeaderList) -> (Option<usize>, &'a Policy) {
-        let config = &self.config;
-        if config.routes().is_empty() {
-            return (None, config.default_policy());
-        }
-        let authority = config.needs_authority().then(|| all.first(AUTHORITY)).flatten();
-        let path = config.needs_path().then(|| all.first(PATH)).flatten();
-        config.select_indexed(authority, path)
-    }
-
     fn on_actual(&mut self, host: &impl Host, all: &HeaderList, origin: &[u8]) -> Verdict {
-        let (route, policy) = self.select(all);
+        let (route, policy) = select(&self.config, all);
         match policy.check_origin(origin) {
             Some(allow) => {
                 host.count(Counter::ActualAllowed);
@@ -154,14 +144,9 @@ impl StreamFilter {
         };
         let request_headers = values(REQUEST_HEADERS);
         let private_network = values(REQUEST_PRIVATE_NETWORK).first().is_some_and(|v| v.eq_ignore_ascii_case(b"true"));
+        // A clone of the Rc, so the policy can be borrowed while `self` records the reply.
         let config = Rc::clone(&self.config);
-        let (_, policy) = if config.routes().is_empty() {
-            (None, config.default_policy())
-        } else {
-            let authority = all.first(AUTHORITY);
-            let path = all.first(PATH);
-            config.select_indexed(authority, path)
-        };
+        let (_, policy) = select(&config, all);
         let request =
             PreflightRequest { origins: &origins, method, request_headers: &request_headers, private_network };
         let origin_text = || Logged(origins.first().copied().unwrap_or_default());
@@ -238,6 +223,17 @@ impl StreamFilter {
         }
         Verdict::Continue
     }
+}
+
+/// The policy for a request (and its route index), from `:authority` and `:path` when the
+/// configuration routes on them.
+fn select<'a>(config: &'a Config, all: &HeaderList) -> (Option<usize>, &'a Policy) {
+    if config.routes().is_empty() {
+        return (None, config.default_policy());
+    }
+    let authority = config.needs_authority().then(|| all.first(AUTHORITY)).flatten();
+    let path = config.needs_path().then(|| all.first(PATH)).flatten();
+    config.select_indexed(authority, path)
 }
 
 /// Request bytes in a log line: quoted, at most 256 bytes, anything but printable ASCII
