@@ -40,7 +40,7 @@ impl Outcome {
 
 struct SimHost {
     request: Vec<(String, Vec<u8>)>,
-    response: RefCell<Vec<(String, Vec<u8>)>>,
+    response: RefCell<HeaderLines>,
     reply: RefCell<Option<LocalReply>>,
     counters: RefCell<Vec<Counter>>,
 }
@@ -51,22 +51,11 @@ impl Host for SimHost {
     }
 
     fn set_response_header(&self, name: &str, value: Option<&str>) {
-        let mut r = self.response.borrow_mut();
-        r.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
-        if let Some(v) = value {
-            r.push((name.to_owned(), v.as_bytes().to_vec()));
-        }
+        set_header(&mut self.response.borrow_mut(), name, value);
     }
 
     fn add_response_header(&self, name: &str, value: &str) {
-        let mut r = self.response.borrow_mut();
-        // Like Envoy: `vary` is an inline header, and adding to it appends ",value".
-        if let Some((_, v)) = r.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(name) && name == "vary") {
-            v.push(b',');
-            v.extend_from_slice(value.as_bytes());
-            return;
-        }
-        r.push((name.to_owned(), value.as_bytes().to_vec()));
+        add_header(&mut self.response.borrow_mut(), name, value);
     }
 
     fn send_response(&self, status: u32, headers: &[(&str, &str)]) {
@@ -77,6 +66,29 @@ impl Host for SimHost {
     fn count(&self, counter: Counter) {
         self.counters.borrow_mut().push(counter);
     }
+}
+
+/// A header map edited the way Envoy edits one: `set` replaces every line of `name` (or removes
+/// them), `add` appends a line. Shared with the stream tests' fake host.
+pub(crate) type HeaderLines = Vec<(String, Vec<u8>)>;
+
+pub(crate) fn set_header(map: &mut HeaderLines, name: &str, value: Option<&str>) {
+    map.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+    if let Some(v) = value {
+        map.push((name.to_owned(), v.as_bytes().to_vec()));
+    }
+}
+
+pub(crate) fn add_header(map: &mut HeaderLines, name: &str, value: &str) {
+    // Like Envoy: `vary` is an inline header, and adding to it appends ",value".
+    if name == "vary" {
+        if let Some((_, v)) = map.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
+            v.push(b',');
+            v.extend_from_slice(value.as_bytes());
+            return;
+        }
+    }
+    map.push((name.to_owned(), value.as_bytes().to_vec()));
 }
 
 /// Runs one request through the filter. `request` holds header lines in order, pseudo-headers

@@ -76,23 +76,12 @@ impl Host for FakeHost {
 
     fn set_response_header(&self, name: &str, value: Option<&str>) {
         self.writes.set(self.writes.get() + 1);
-        let mut r = self.response.borrow_mut();
-        r.retain(|(k, _)| k != name);
-        if let Some(v) = value {
-            r.push((name.to_string(), v.as_bytes().to_vec()));
-        }
+        crate::simulate::set_header(&mut self.response.borrow_mut(), name, value);
     }
 
     fn add_response_header(&self, name: &str, value: &str) {
         self.writes.set(self.writes.get() + 1);
-        let mut r = self.response.borrow_mut();
-        // Like Envoy: `vary` is an inline header, and adding to it appends ",value".
-        if let Some((_, v)) = r.iter_mut().find(|(k, _)| k == name && name == "vary") {
-            v.push(b',');
-            v.extend_from_slice(value.as_bytes());
-            return;
-        }
-        r.push((name.to_string(), value.as_bytes().to_vec()));
+        crate::simulate::add_header(&mut self.response.borrow_mut(), name, value);
     }
 
     fn send_response(&self, status: u32, headers: &[(&str, &str)]) {
