@@ -84,9 +84,7 @@ fn decode_count(basic_len: usize, digits: &[u8]) -> Option<u32> {
         i %= out_len;
         // The value must be a Unicode scalar (n starts at 0x80 and only grows, so it is never
         // a basic code point, which RFC 3492 also requires).
-        if char::from_u32(n).is_none() {
-            return None;
-        }
+        char::from_u32(n)?;
         i += 1;
     }
     Some(out_len)
