@@ -181,7 +181,7 @@ fn canonical_host(host: &str) -> Result<String, PatternError> {
     }
 }
 
-/// Every `xn--` label of a domain must be an A-label a browser could send (see `punycode`).
+/// Every `xn--` label of a domain must be the Punycode of a non-ASCII label (see `punycode`).
 fn check_a_labels(host: &str) -> Result<(), PatternError> {
     for label in host.split('.') {
         match check_label(label) {
@@ -191,15 +191,15 @@ fn check_a_labels(host: &str) -> Result<(), PatternError> {
             }
             Err(PunycodeError::Invalid) => {
                 return err(format!(
-                    "`{label}` is not valid punycode (RFC 3492): browsers refuse a host holding it, so no origin \
-                     can match; write the punycode of the Unicode name"
+                    "`{label}` is not valid punycode (RFC 3492), so it is the encoding of no internationalized \
+                     name (and the URL Standard refuses a host holding it); write the punycode of the Unicode name"
                 ))
             }
             Err(PunycodeError::AsciiOnly) => {
                 let ascii = label.get(4..label.len() - 1).unwrap_or_default();
                 return err(format!(
-                    "`{label}` is punycode for the ASCII label `{ascii}`, which browsers write as itself: \
-                     write `{ascii}`"
+                    "`{label}` is punycode for the ASCII label `{ascii}`, which IDNA writes as itself \
+                     (`{ascii}`): no internationalized name is encoded this way"
                 ));
             }
         }

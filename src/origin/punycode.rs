@@ -1,7 +1,9 @@
 //! Validation of `xn--` labels (IDNA A-labels) at load: the part after `xn--` must decode as
-//! Punycode (RFC 3492, section 6.2) to a label with at least one non-ASCII character. Browsers
-//! refuse a host holding any other `xn--` label (UTS #46 processing, used by the WHATWG URL
-//! host parser), so an origin pattern holding one can never match.
+//! Punycode (RFC 3492, section 6.2) to a label with at least one non-ASCII character. Any other
+//! `xn--` label is the encoding of no internationalized name: no IDNA encoder produces it, no
+//! registry issues it, and the URL Standard's host parser (UTS #46 processing) refuses a host
+//! holding it. (Chromium 156 does not run IDNA on ASCII hosts: `new URL("http://xn--f.example")`
+//! keeps the label.) Listing one is a typo or a wrong conversion.
 //!
 //! Only the decoder's checks are run: nothing is allocated, the output is only counted.
 
@@ -21,7 +23,7 @@ pub enum PunycodeError {
     /// Not a Punycode encoding: a bad digit, a truncated number, an overflow, or a decoded value
     /// that is an ASCII character or not a Unicode scalar value.
     Invalid,
-    /// It decodes, but to ASCII only: browsers write such a label as itself, never as `xn--`.
+    /// It decodes, but to ASCII only: an IDNA encoder writes such a label as itself.
     AsciiOnly,
 }
 

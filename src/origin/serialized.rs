@@ -2,7 +2,7 @@
 //! it in the `Origin` header (Fetch, "byte-serializing a request origin"; WHATWG URL for hosts).
 //!
 //! Browsers serialize origins canonically: lowercase scheme and host, punycode, no default
-//! port, compressed IPv6. Anything else did not come from a browser's origin serialization,
+//! port, IPv6 as the WHATWG URL serializer writes it (compressed, lowercase hex, never dotted). Anything else did not come from a browser's origin serialization,
 //! so it is refused here, before any matching: nothing that is not a valid serialized origin
 //! can ever be matched by a pattern or a regex, or be reflected.
 
