@@ -226,7 +226,11 @@ fn validate(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
                     if config.routes().is_empty() && config.default_policy().mode() == Mode::Off {
                         println!(
                             "{}",
-                            at(file, &c.location, "warning: `mode` is \"off\" and there are no `policies`: the filter does nothing")
+                            at(
+                                file,
+                                &c.location,
+                                "warning: `mode` is \"off\" and there are no `policies`: the filter does nothing"
+                            )
                         );
                     }
                     if quiet {

@@ -152,7 +152,9 @@ fn explain(r: &Request, file: &str, location: &str, config: Rc<Config>, raw: &Ra
         };
         println!("decision:  passed through (mode off, chosen by {chosen_by})");
         println!("counter:   {}", Counter::PassedThrough.name());
-        println!("response:  the request goes to the upstream untouched, preflight or not; its response arrives as sent");
+        println!(
+            "response:  the request goes to the upstream untouched, preflight or not; its response arrives as sent"
+        );
         return EXIT_OK;
     }
 
