@@ -47,7 +47,14 @@ pub const MAX_NAME_LEN: usize = 128;
 pub const MAX_REQUEST_HEADERS_LEN: usize = 64 * 1024;
 
 fn is_forbidden_request(name: &str) -> bool {
-    FORBIDDEN_REQUEST.contains(&name) || name.starts_with("proxy-") || name.starts_with("sec-")
+    is_forbidden_request_bytes(name.as_bytes())
+}
+
+/// `is_forbidden_request` for a lowercase name read from a request.
+fn is_forbidden_request_bytes(lower: &[u8]) -> bool {
+    FORBIDDEN_REQUEST.iter().any(|f| f.as_bytes() == lower)
+        || lower.starts_with(b"proxy-")
+        || lower.starts_with(b"sec-")
 }
 
 /// Validates a configured header name and returns it lowercased.
@@ -259,8 +266,10 @@ impl AllowedHeaders {
 
     fn allows(&self, name: &NameBuffer) -> bool {
         let lower = name.as_bytes();
+        // `*` covers every name a script may set: never Authorization (Fetch: it must be
+        // named), never a forbidden request-header (a browser never asks for one).
         if self.any && lower != b"authorization" {
-            return true;
+            return !is_forbidden_request_bytes(lower);
         }
         match name.inline() {
             Some(inline) => self.short_names.contains(inline),
@@ -419,6 +428,7 @@ mod tests {
         assert!(allows(&h, &["X-Anything, x-else", "content-type"]));
         assert!(!allows(&h, &["x-anything,Authorization"]), "Authorization must still be named");
         assert!(!allows(&h, &["x a"]), "still only tokens");
+        assert!(!allows(&h, &["x-a,Cookie"]) && !allows(&h, &["sec-fetch-mode"]), "never a forbidden name");
         assert!(!allows(&h, &[&"x".repeat(MAX_NAME_LEN + 1)]));
         assert!(!allows(&h, &[&"x-a,".repeat(MAX_REQUEST_HEADERS_LEN / 4 + 1)]), "same byte bound");
         let named = compile(&["*", "Authorization"], true);
