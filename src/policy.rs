@@ -102,8 +102,10 @@ impl Policy {
         let max_age = match raw.max_age {
             None => None,
             // `-1` is accepted as "no caching", which on the wire is `0`: the header's grammar is
-            // a non-negative integer (Fetch, `Access-Control-Max-Age`), and a browser that parses
-            // `-1` fails and falls back to its default of 5 s.
+            // a non-negative integer (Fetch, `Access-Control-Max-Age`); for `-1` the standard's
+            // parse fails and falls back to the default 5 s, as Safari does. (Chromium reads a
+            // negative value as 0 and Firefox caches nothing on a non-digit; `0` is read alike
+            // by all.)
             Some(s) if (-1..=MAX_AGE_LIMIT).contains(&s) => Some(s.max(0).to_string().into_boxed_str()),
             Some(s) => {
                 return Err(ConfigError::new(

@@ -1251,7 +1251,7 @@ fn engine_gaps() -> Vec<Case> {
             &[ActualDenied],
         ),
         // `max_age: -1` was sent as `Access-Control-Max-Age: -1`, which the header's grammar
-        // forbids: browsers ignored it and cached for their default 5 s.
+        // forbids: the Fetch Standard (and Safari) then caches for the default 5 s.
         case(
             "max_age -1 is sent as 0",
             NO_CACHE,

@@ -326,7 +326,7 @@ fn local_replies_carry_response_code_details() {
 }
 
 /// Issue 10 item 2: `max_age: -1` ("no caching") is sent as `0`: the header's grammar is a
-/// non-negative integer, and a browser ignores `-1` (caching for its default 5 s).
+/// non-negative integer; for `-1` the Fetch Standard (and Safari) caches for the default 5 s.
 #[test]
 fn max_age_minus_one_is_sent_as_zero() {
     let f = Fixture::new(json!({ "allow_origins": [ALLOWED], "allow_methods": ["PUT"], "max_age": -1 }));

@@ -178,8 +178,8 @@ fn errors_name_the_key_and_the_rule() {
 
 #[test]
 fn max_age_minus_one_is_sent_as_zero() {
-    // `Access-Control-Max-Age` is a non-negative integer: a browser ignores `-1` and caches for
-    // its default 5 s, so "no caching" is sent as `0`.
+    // `Access-Control-Max-Age` is a non-negative integer: for `-1` the Fetch Standard (and
+    // Safari) falls back to the default 5 s, so "no caching" is sent as `0`.
     for (age, sent) in [(-1, "0"), (0, "0"), (1, "1"), (600, "600"), (86_400, "86400")] {
         let c = Config::from_json(&format!(r#"{{"allow_origins":["https://a.com"],"max_age":{age}}}"#)).unwrap();
         assert_eq!(c.default_policy().max_age.as_deref(), Some(sent), "max_age {age}");

@@ -567,8 +567,8 @@ fn max_age(key: &str, value: &Value, notes: &mut Vec<String>, refusals: &mut Vec
     };
     if seconds == Some(-1.0) {
         notes.push(format!(
-            "`{key}`: -1 was sent as is, which browsers ignore (caching for their default 5 s); \
-             max_age 0, which they read as \"do not cache\""
+            "`{key}`: -1 was sent as is, which is not a valid Access-Control-Max-Age (Safari and the \
+             Fetch Standard then cache for the default 5 s); max_age 0, which every browser reads as \"do not cache\""
         ));
         return Some(0);
     }
