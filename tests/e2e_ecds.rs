@@ -335,6 +335,36 @@ fn start_with_invalid_config_serves_500_until_fixed() {
     assert_eq!(version_text(&f.envoy), "2");
 }
 
+/// The rejection does not depend on the fail strategy: with `failure_policy` FAIL_OPEN or
+/// FAIL_RELOAD (Istio's FAIL_OPEN, FAIL_RELOAD) an invalid plugin config is rejected the same
+/// way, and requests get the same 500, never a pass-through without the plugin.
+#[test]
+fn invalid_config_is_rejected_whatever_the_failure_policy() {
+    for policy_name in ["FAIL_OPEN", "FAIL_RELOAD"] {
+        let bad = WasmResource::new(RES, &policy(&["https://bad.example/"])).failure_policy(policy_name);
+        let f = start(&["main"], &ecds_document("1", &[bad.to_json()]), None);
+        let port = f.envoy.port("main");
+        assert_eq!(ecds_stat(&f.envoy, "update_rejected"), 1, "{policy_name}");
+        assert_eq!(ecds_stat(&f.envoy, "update_success"), 0, "{policy_name}");
+        let r = Request::get("/").origin(V1_ORIGIN).send(port);
+        assert_eq!(r.status, 500, "{policy_name}\n{}", r.dump());
+        r.assert_no_cors_headers();
+        assert_eq!(f.up.hits(), 0, "{policy_name}: a request passed without the plugin");
+
+        let good = WasmResource::new(RES, &policy(&[V1_ORIGIN])).failure_policy(policy_name);
+        atomic_write(&f.path, &ecds_document("2", &[good.to_json()]));
+        assert!(f.envoy.wait_for(Duration::from_secs(15), |_| allowed_by(port, V1_ORIGIN)), "{policy_name}");
+        let bad = WasmResource::new(RES, &policy(&[V1_ORIGIN, "https://bad.example/"])).failure_policy(policy_name);
+        atomic_write(&f.path, &ecds_document("3", &[bad.to_json()]));
+        assert!(
+            f.envoy.wait_for(Duration::from_secs(15), |e| ecds_stat(e, "update_rejected") == 2),
+            "{policy_name}: invalid update not rejected"
+        );
+        assert_v1_policy(port);
+        assert_eq!(version_text(&f.envoy), "2", "{policy_name}");
+    }
+}
+
 fn v8_vms(e: &Envoy) -> (u64, u64) {
     (e.counter("wasm.envoy.wasm.runtime.v8.active"), e.counter("wasm.envoy.wasm.runtime.v8.created"))
 }

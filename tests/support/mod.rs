@@ -929,11 +929,25 @@ pub struct WasmResource {
     pub root_id: Option<String>,
     /// Istio sets no `vm_id`.
     pub vm_id: Option<String>,
+    /// Envoy's `failure_policy`: Istio maps FAIL_CLOSE (the default) to `FAIL_CLOSED`,
+    /// FAIL_OPEN to `FAIL_OPEN`, FAIL_RELOAD to `FAIL_RELOAD`.
+    pub failure_policy: String,
 }
 
 impl WasmResource {
     pub fn new(name: &str, plugin_json: &str) -> WasmResource {
-        WasmResource { name: name.to_string(), plugin_json: plugin_json.to_string(), root_id: None, vm_id: None }
+        WasmResource {
+            name: name.to_string(),
+            plugin_json: plugin_json.to_string(),
+            root_id: None,
+            vm_id: None,
+            failure_policy: "FAIL_CLOSED".to_string(),
+        }
+    }
+
+    pub fn failure_policy(mut self, policy: &str) -> WasmResource {
+        self.failure_policy = policy.to_string();
+        self
     }
 
     pub fn root_id(mut self, root_id: &str) -> WasmResource {
@@ -950,7 +964,7 @@ impl WasmResource {
     /// pilot-agent has fetched the module (pilot/pkg/model/extensions.go builds it, pkg/wasm/
     /// convert.go swaps the remote code for the local file and strips the ISTIO_META_* env):
     /// config name `<namespace>.<name>`, `root_id` = `pluginName`, the JSON `pluginConfig` as a
-    /// StringValue, V8, `failure_policy: FAIL_CLOSED` (FAIL_CLOSE).
+    /// StringValue, V8, `failure_policy` from `failStrategy`.
     pub fn to_json(&self) -> Value {
         let mut config = json!({
             "name": "istio-system.cors",
@@ -962,7 +976,7 @@ impl WasmResource {
                 "runtime": "envoy.wasm.runtime.v8",
                 "code": { "local": { "filename": cors_wasm().to_string_lossy() } }
             },
-            "failure_policy": "FAIL_CLOSED"
+            "failure_policy": self.failure_policy
         });
         if let Some(r) = &self.root_id {
             config["root_id"] = json!(r);
