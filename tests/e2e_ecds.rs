@@ -39,13 +39,22 @@ struct Ecds {
 /// An Envoy whose listeners (each routing to one upstream) get the plugin from the ECDS file,
 /// which holds `first` before Envoy starts. `hcm` adds HttpConnectionManager fields.
 fn start(listeners: &[&str], first: &str, hcm: Option<Value>) -> Ecds {
+    start_with_default(listeners, first, hcm, None)
+}
+
+/// Like `start`, with an Envoy `default_config` on the ECDS filter (Istio sets none).
+fn start_with_default(listeners: &[&str], first: &str, hcm: Option<Value>, default_config: Option<Value>) -> Ecds {
     let up = Upstream::ok();
     let dir = TempDir::new("ecds");
     let path = dir.path().join("ecds.json");
     atomic_write(&path, first);
     let mut cfg = EnvoyConfig::new().cluster("upstream", up.port);
     for name in listeners {
-        let mut l = ListenerSpec::without_plugin(name, "upstream").filter_before(ecds_filter(RES, &path));
+        let mut filter = ecds_filter(RES, &path);
+        if let Some(d) = &default_config {
+            filter["config_discovery"]["default_config"] = d.clone();
+        }
+        let mut l = ListenerSpec::without_plugin(name, "upstream").filter_before(filter);
         if let Some(h) = &hcm {
             l = l.hcm(h.clone());
         }
@@ -333,6 +342,20 @@ fn start_with_invalid_config_serves_500_until_fixed() {
     assert_v1_policy(port);
     assert_eq!(ecds_stat(&f.envoy, "update_success"), 1);
     assert_eq!(version_text(&f.envoy), "2");
+}
+
+/// Not what Istio does, for comparison: with an Envoy `default_config` on the ECDS filter (here
+/// a deny-all RBAC), a rejected first config leaves the default in force instead of the 500.
+#[test]
+fn start_with_invalid_config_and_a_default_config_serves_the_default() {
+    let deny_all = json!({ "@type": RBAC_HTTP_TYPE, "rules": {} });
+    let f = start_with_default(&["main"], &doc("1", &["https://bad.example/"]), None, Some(deny_all));
+    let port = f.envoy.port("main");
+    assert_eq!(ecds_stat(&f.envoy, "update_rejected"), 1);
+    let r = Request::get("/").origin(V1_ORIGIN).send(port);
+    assert_eq!(r.status, 403, "{}", r.dump());
+    assert_eq!(r.body_str(), "RBAC: access denied");
+    assert_eq!(f.up.hits(), 0);
 }
 
 /// The rejection does not depend on the fail strategy: with `failure_policy` FAIL_OPEN or
