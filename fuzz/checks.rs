@@ -10,8 +10,8 @@
 
 use std::rc::Rc;
 
-use envoy_cors::config::Mode;
 use envoy_cors::counter::Counter;
+use envoy_cors::mode::Mode;
 use envoy_cors::simulate::{self, Outcome};
 use envoy_cors::Config;
 
@@ -154,7 +154,7 @@ pub fn check_input(input: &Input) -> Outcome {
         }
     }
     let config = config_of(input);
-    if config.select(first(":authority"), first(":path")).mode() == Mode::Off {
+    if config.select(first(":authority"), first(":path")).1.mode() == Mode::Off {
         // Pass-through: nothing added, replaced or removed, no local reply, only the counter.
         if out.local_reply.is_some() || out.response_headers != input.upstream {
             fail("mode off changed the response".into());

@@ -11,7 +11,7 @@ mod extract;
 use std::io::Read;
 use std::process::ExitCode;
 
-use envoy_cors::config::Mode;
+use envoy_cors::mode::Mode;
 use envoy_cors::Config;
 
 /// Exit statuses (also in docs/cors-lint.md).

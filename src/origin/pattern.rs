@@ -5,9 +5,7 @@ use std::net::Ipv6Addr;
 use std::str::FromStr;
 
 use super::punycode::{check_label, PunycodeError};
-use super::serialized::{
-    default_port, is_domain, parse_host, parse_port, serialize_ipv6, split_host_port, Host, MAX_HOST_LEN,
-};
+use super::serialized::{default_port, is_domain, parse_host, parse_port, serialize_ipv6, Host, MAX_HOST_LEN};
 
 /// Which ports a pattern accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +52,20 @@ impl OriginPattern {
             OriginPattern::Any => None,
             OriginPattern::Exact(s) => s.split_once("://").map(|(scheme, _)| scheme),
             OriginPattern::Subdomains { scheme, .. } | OriginPattern::AnyPort { scheme, .. } => Some(scheme),
+        }
+    }
+
+    /// The host the pattern is for, without port (the suffix after `*.` for subdomains);
+    /// `None` for `*`.
+    pub fn host(&self) -> Option<&str> {
+        match self {
+            OriginPattern::Any => None,
+            OriginPattern::Exact(s) => {
+                let rest = s.split_once("://").map_or(s.as_str(), |(_, rest)| rest);
+                crate::host_port::split_str(rest).map(|(host, _)| host)
+            }
+            OriginPattern::AnyPort { host, .. } => Some(host),
+            OriginPattern::Subdomains { suffix, .. } => Some(suffix),
         }
     }
 }
@@ -108,7 +120,7 @@ pub fn parse_pattern(raw: &str) -> Result<OriginPattern, PatternError> {
     if rest.contains('%') {
         return err("percent-encoding is not part of a serialized origin");
     }
-    let Some((host, port)) = split_host_port(rest) else {
+    let Some((host, port)) = crate::host_port::split_str(rest) else {
         return err("malformed host or port");
     };
     let port = match port {

@@ -53,7 +53,7 @@ impl<'a> Origin<'a> {
         if !is_scheme(scheme) {
             return None;
         }
-        let (host, port) = split_host_port(rest)?;
+        let (host, port) = crate::host_port::split_str(rest)?;
         let host = parse_host(host)?;
         let port = match port {
             None => None,
@@ -90,23 +90,6 @@ fn is_scheme(s: &str) -> bool {
         && b.len() <= 32
         && b[0].is_ascii_lowercase()
         && b[1..].iter().all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.'))
-}
-
-/// Splits `host[:port]`, keeping IPv6 brackets with the host.
-pub(crate) fn split_host_port(rest: &str) -> Option<(&str, Option<&str>)> {
-    if rest.starts_with('[') {
-        let end = rest.find(']')?;
-        let (host, after) = rest.split_at(end + 1);
-        match after {
-            "" => Some((host, None)),
-            _ => Some((host, Some(after.strip_prefix(':')?))),
-        }
-    } else {
-        match rest.split_once(':') {
-            None => Some((rest, None)),
-            Some((h, p)) => Some((h, Some(p))),
-        }
-    }
 }
 
 /// A decimal port, 1..=65535, without sign or leading zero.

@@ -1,9 +1,9 @@
 //! Selection of a policy by the request's `:authority` and `:path` (`policies[].match`).
 
+use super::path;
 use crate::config::raw::RawMatch;
 use crate::config::ConfigError;
 use crate::policy::Policy;
-use crate::request_path;
 use crate::token::is_header_value;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +82,7 @@ impl Route {
             }
             // Requests are compared in normalized form, so a prefix in any other form could
             // never match what it seems to say.
-            match request_path::normalize(p.as_bytes()) {
+            match path::normalize(p.as_bytes()) {
                 Some(n) if *n == *p.as_bytes() => {}
                 Some(n) => {
                     return Err(ConfigError::at(
@@ -115,7 +115,7 @@ impl Route {
         !self.path_prefixes.is_empty()
     }
 
-    /// `host` as `host_of` gives it, `path` as `request_path::normalize` gives it; `None` for
+    /// `host` as `host_of` gives it, `path` as `path::normalize` gives it; `None` for
     /// a request without one, or with an ambiguous path: only entries that do not ask for it match.
     pub fn matches(&self, host: Option<&[u8]>, path: Option<&[u8]>) -> bool {
         let host_ok = self.hosts.is_empty() || host.is_some_and(|h| self.hosts.iter().any(|p| p.matches(h)));
@@ -125,43 +125,12 @@ impl Route {
     }
 }
 
-/// The host of an `:authority` as browsers and Envoy compare it (case is ignored by the
-/// patterns): without port (`[v6]:port` keeps its brackets) and without a trailing dot:
-/// `api.example.com.` is the same host, and must not escape its policy.
-pub fn host_of(authority: &[u8]) -> &[u8] {
-    let host = host_and_dot(authority);
-    host.strip_suffix(b".").unwrap_or(host)
-}
-
-fn host_and_dot(authority: &[u8]) -> &[u8] {
-    if authority.first() == Some(&b'[') {
-        return match authority.iter().position(|&b| b == b']') {
-            Some(end) => &authority[..=end],
-            None => authority,
-        };
-    }
-    match authority.iter().rposition(|&b| b == b':') {
-        Some(i) => &authority[..i],
-        None => authority,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     use super::*;
-
-    #[test]
-    fn host_of_strips_ports() {
-        assert_eq!(host_of(b"api.example.com:8443"), b"api.example.com");
-        assert_eq!(host_of(b"api.example.com"), b"api.example.com");
-        assert_eq!(host_of(b"[::1]:80"), b"[::1]");
-        assert_eq!(host_of(b"[::1]"), b"[::1]");
-        assert_eq!(host_of(b"api.example.com."), b"api.example.com");
-        assert_eq!(host_of(b"api.example.com.:8443"), b"api.example.com");
-    }
 
     #[test]
     fn host_patterns() {

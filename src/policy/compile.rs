@@ -1,61 +1,19 @@
-//! A compiled policy: validated once at load, with every response header value precomputed,
-//! so that deciding a request only compares and looks up.
+//! Compiling one policy from its (already inherited) configuration: every key validated, every
+//! response header value computed once.
 
-use crate::config::raw::{Mode, RawPolicy, UnmatchedPreflight};
+use super::{credentials, Policy};
+use crate::allow_headers::AllowedHeaders;
+use crate::config::raw::RawPolicy;
 use crate::config::ConfigError;
-use crate::header::{compile_expose, AllowedHeaders};
+use crate::expose_headers::compile_expose;
 use crate::method::AllowedMethods;
-use crate::origin::{is_public_suffix, parse_pattern, OriginMatcher, OriginMatcherBuilder, OriginPattern};
+use crate::mode::{Mode, UnmatchedPreflight};
+use crate::origin::{parse_pattern, OriginMatcherBuilder};
 
 /// Browsers cap preflight caching (Chromium 2 h, Firefox 24 h); more than a day is never honoured.
 pub const MAX_AGE_LIMIT: i64 = 86_400;
 
-#[derive(Debug)]
-pub struct Policy {
-    /// `top level` or `policies[N]`: named in logs and by `cors-lint explain`.
-    pub name: String,
-    pub(crate) origins: OriginMatcher,
-    pub(crate) methods: AllowedMethods,
-    pub(crate) headers: AllowedHeaders,
-    pub(crate) expose_headers: Option<Box<str>>,
-    pub(crate) credentials: bool,
-    pub(crate) max_age: Option<Box<str>>,
-    pub(crate) private_network: bool,
-    pub(crate) success_status: u32,
-    pub(crate) unmatched_preflight: UnmatchedPreflight,
-    pub(crate) mode: Mode,
-}
-
 impl Policy {
-    /// True when every actual response gets the same CORS headers whatever the request:
-    /// `Access-Control-Allow-Origin: *` without credentials. Fetch ("CORS protocol and HTTP
-    /// caches"): such a resource sends them on every response, CORS request or not, and no
-    /// `Vary`, so a cached copy made for any request serves every later one.
-    pub fn is_static(&self) -> bool {
-        self.origins.allows_any() && !self.credentials
-    }
-
-    /// True when the answer to a request depends on its `Origin`, so every response, to a
-    /// request with or without `Origin`, says `Vary: Origin` (Fetch, "CORS protocol and HTTP
-    /// caches"): otherwise a cache could serve a copy made without CORS headers to a CORS
-    /// request, or one origin's copy to another origin. A policy that allows no origin at all
-    /// answers everyone alike.
-    pub fn varies_by_origin(&self) -> bool {
-        !self.is_static() && !self.origins.is_empty()
-    }
-
-    pub fn mode(&self) -> Mode {
-        self.mode
-    }
-
-    pub fn unmatched_preflight(&self) -> UnmatchedPreflight {
-        self.unmatched_preflight
-    }
-
-    pub fn origins(&self) -> &OriginMatcher {
-        &self.origins
-    }
-
     /// Compiles a policy whose keys were already inherited. `prefix` is the key path of the
     /// policy (`""` or `policies[N].`), so errors name the exact key.
     pub fn compile(raw: &RawPolicy, prefix: &str, require_origins: bool) -> Result<Policy, ConfigError> {
@@ -68,18 +26,17 @@ impl Policy {
             let at = || key(&format!("allow_origins[{i}]"));
             let pattern = parse_pattern(text).map_err(|e| ConfigError::at(at(), text, e.0))?;
             if credentials {
-                check_credentialed(&pattern, raw).map_err(|reason| ConfigError::at(at(), text, reason))?;
+                credentials::check(&pattern, raw).map_err(|reason| ConfigError::at(at(), text, reason))?;
             }
             origins.pattern(pattern);
         }
         for (i, re) in raw.allow_origin_regexes.as_deref().unwrap_or_default().iter().enumerate() {
             origins
                 .regex(re)
-                .map_err(|e| ConfigError::at(key(&format!("allow_origin_regexes[{i}]")), re, first_line(&e)))?;
+                .map_err(|e| ConfigError::at(key(&format!("allow_origin_regexes[{i}]")), re, one_line(&e)))?;
         }
         origins.null(raw.allow_null_origin.unwrap_or(false));
-        let origins =
-            origins.build().map_err(|e| ConfigError::new(key("allow_origin_regexes"), None, first_line(&e)))?;
+        let origins = origins.build().map_err(|e| ConfigError::new(key("allow_origin_regexes"), None, one_line(&e)))?;
         let mode = raw.mode.unwrap_or(Mode::Enforce);
         // A policy that is `off` makes no decision, so it needs no origins (values it does set
         // are still checked above and below: a typo must not wait for the day it is switched on).
@@ -143,55 +100,12 @@ impl Policy {
     }
 }
 
-fn first_line(s: &str) -> String {
+/// A multi-line message (regex-lite's) as one line, for one log line per error.
+fn one_line(s: &str) -> String {
     s.lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join(" ")
 }
 
 fn list_error(key: &str, list: Option<&[String]>, i: usize, why: String) -> ConfigError {
     let value = list.and_then(|l| l.get(i)).map(String::as_str).unwrap_or_default();
     ConfigError::at(format!("{key}[{i}]"), value, why)
-}
-
-/// Rules for origins that may read credentialed responses.
-fn check_credentialed(pattern: &OriginPattern, raw: &RawPolicy) -> Result<(), String> {
-    let insecure_ok = raw.dangerously_allow_insecure_origins_with_credentials.unwrap_or(false);
-    let suffix_ok = raw.dangerously_allow_public_suffix_wildcards_with_credentials.unwrap_or(false);
-    let host = match pattern {
-        OriginPattern::Any => {
-            return Err("`*` cannot be used with allow_credentials (browsers refuse it): list the origins".into())
-        }
-        OriginPattern::Exact(s) => s.split_once("://").map(|(_, rest)| rest).unwrap_or(s),
-        OriginPattern::AnyPort { host, .. } => host,
-        OriginPattern::Subdomains { suffix, .. } => suffix,
-    };
-    let host = strip_port(host);
-    let loopback = is_loopback(host);
-    if pattern.scheme() == Some("http") && !loopback && !insecure_ok {
-        return Err("credentialed http:// origins can be impersonated by anyone on the network; use https, \
-             or set dangerously_allow_insecure_origins_with_credentials"
-            .into());
-    }
-    if let OriginPattern::Subdomains { suffix, .. } = pattern {
-        if !loopback && is_public_suffix(suffix) && !suffix_ok {
-            return Err(format!(
-                "`{suffix}` is a public suffix: anyone can register a subdomain of it; list the origins, \
-                 or set dangerously_allow_public_suffix_wildcards_with_credentials"
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn strip_port(host_port: &str) -> &str {
-    match host_port.rfind(':') {
-        Some(i) if !host_port[i..].contains(']') => &host_port[..i],
-        _ => host_port,
-    }
-}
-
-fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host.ends_with(".localhost")
-        || host == "[::1]"
-        || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
 }

@@ -1,0 +1,59 @@
+//! `expose_headers`: validation at load and the precomputed `Access-Control-Expose-Headers`.
+
+use crate::header_names::{header_name, FORBIDDEN_RESPONSE, REQUEST_ONLY};
+
+/// Compiles `expose_headers` into the `Access-Control-Expose-Headers` value.
+pub fn compile_expose(raw: &[String], credentials: bool) -> Result<Option<Box<str>>, (usize, String)> {
+    let mut listed: Vec<String> = Vec::new();
+    for (i, h) in raw.iter().enumerate() {
+        if h == "*" {
+            if credentials {
+                return Err((i, "`*` is a literal header name when credentials are allowed: list the headers".into()));
+            }
+            listed.push("*".into());
+            continue;
+        }
+        let name = header_name(h).map_err(|e| (i, e))?;
+        if FORBIDDEN_RESPONSE.contains(&name.as_str()) {
+            return Err((i, "forbidden response header: browsers never expose Set-Cookie".into()));
+        }
+        if REQUEST_ONLY.contains(&name.as_str()) {
+            return Err((i, "request-only header: no response carries it, so there is nothing to expose".into()));
+        }
+        if !listed.contains(&name) {
+            listed.push(name);
+        }
+    }
+    Ok((!listed.is_empty()).then(|| listed.join(",").into_boxed_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    fn strings(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn expose_headers() {
+        assert_eq!(
+            compile_expose(&strings(&["X-Total", "x-total", "ETag"]), false).unwrap().as_deref(),
+            Some("x-total,etag")
+        );
+        assert_eq!(compile_expose(&[], false).unwrap(), None);
+        assert_eq!(compile_expose(&strings(&["*"]), false).unwrap().as_deref(), Some("*"));
+        assert!(compile_expose(&strings(&["*"]), true).is_err());
+        assert!(compile_expose(&strings(&["Set-Cookie"]), false).unwrap_err().1.contains("forbidden"));
+        assert!(compile_expose(&strings(&["a b"]), false).is_err());
+        for name in REQUEST_ONLY {
+            let (i, why) = compile_expose(&strings(&["x-ok", &name.to_uppercase()]), false).unwrap_err();
+            assert!(i == 1 && why.contains("request-only"), "{name}: {why}");
+        }
+        // The response's own CORS headers may be exposed (a script reads them like any other).
+        assert!(compile_expose(&strings(&["access-control-allow-origin"]), false).is_ok());
+    }
+}
