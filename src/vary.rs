@@ -1,8 +1,6 @@
 //! `Vary`, decided in one place (Fetch, "CORS protocol and HTTP caches"): what a cache must key
 //! a response on so that it never hands one request's answer to a request it does not fit.
 
-use crate::policy::Policy;
-
 /// The token an actual response adds when its answer depends on the request's `Origin`.
 pub const ORIGIN: &str = "Origin";
 
@@ -13,16 +11,16 @@ pub const PREFLIGHT_VARY_PNA: &str =
     "Origin, Access-Control-Request-Method, Access-Control-Request-Headers, Access-Control-Request-Private-Network";
 
 /// `Vary` of an actual response, to a request with or without `Origin`: `Origin` when the
-/// policy's answer depends on it; nothing for a static `*` answer (the same for everyone) or a
+/// policy's answer depends on it (`Policy::varies_by_origin`); nothing for a static `*` answer (the same for everyone) or a
 /// policy that allows no origin at all.
-pub fn actual(policy: &Policy) -> Option<&'static str> {
-    policy.varies_by_origin().then_some(ORIGIN)
+pub fn actual(varies_by_origin: bool) -> Option<&'static str> {
+    varies_by_origin.then_some(ORIGIN)
 }
 
 /// `Vary` of a preflight reply, allowed or rejected: it depends on every request header the
 /// decision read.
-pub fn preflight(policy: &Policy) -> &'static str {
-    if policy.answers_private_network() {
+pub fn preflight(answers_private_network: bool) -> &'static str {
+    if answers_private_network {
         PREFLIGHT_VARY_PNA
     } else {
         PREFLIGHT_VARY

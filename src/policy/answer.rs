@@ -38,7 +38,7 @@ impl Policy {
         if private_network_requested && self.private_network {
             h.push(ALLOW_PRIVATE_NETWORK, "true");
         }
-        h.push(VARY, vary::preflight(self));
+        h.push(VARY, vary::preflight(self.private_network));
         h.push(CONTENT_LENGTH, "0");
         h
     }
@@ -46,7 +46,7 @@ impl Policy {
     /// Headers of a rejected preflight's local reply: no CORS headers at all.
     pub fn rejected_preflight_headers(&self) -> ResponseHeaders<'static> {
         let mut h = ResponseHeaders::default();
-        h.push(VARY, vary::preflight(self));
+        h.push(VARY, vary::preflight(self.private_network));
         h.push(CONTENT_LENGTH, "0");
         h
     }

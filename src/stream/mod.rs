@@ -75,7 +75,7 @@ impl StreamFilter {
             if policy.mode() == Mode::Enforce {
                 self.state = if policy.is_static() {
                     State::Allowed { policy: id, echo: None }
-                } else if vary::actual(policy).is_some() {
+                } else if vary::actual(policy.varies_by_origin()).is_some() {
                     State::VaryOnly
                 } else {
                     State::Untouched
@@ -216,7 +216,7 @@ impl StreamFilter {
                 host.set_response_header(name, None);
             }
         }
-        if let Some(value) = vary::actual(policy) {
+        if let Some(value) = vary::actual(policy.varies_by_origin()) {
             host.add_response_header(VARY, value);
         }
         Verdict::Continue
