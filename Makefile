@@ -14,7 +14,7 @@ DIST          := dist/cors.wasm
 # wasm-bindgen-cli must match the wasm-bindgen that Cargo.lock pins.
 WASM_BINDGEN_VERSION = $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/version = "\(.*\)"/\1/p}' Cargo.lock)
 
-.PHONY: build run test test-unit test-wasm test-e2e test-browser lint toolchain envoy apt-tools \
+.PHONY: build run test test-unit test-wasm test-e2e test-browser browsers lint toolchain envoy apt-tools \
         wasm-bindgen-cli bench soak fuzz oci test-envoy-matrix clean
 
 toolchain:
@@ -65,12 +65,18 @@ test-wasm: toolchain wasm-bindgen-cli
 test-e2e: envoy build
 	cargo test --all-features --tests -- --test-threads 2
 
-# Real-browser suite: headless Chromium + chromedriver (Debian) driven by Selenium (PyPI, in .venv).
-test-browser: envoy build
-	@scripts/apt-ensure.sh chromium:chromium chromedriver:chromium-driver
+# Real-browser suite in three engines (docs/browser-tests.md), driven by Selenium (PyPI, in
+# .venv): Chromium + chromedriver (Debian), Firefox ESR (Debian) + geckodriver (crates.io),
+# WebKitGTK's MiniBrowser + WebKitWebDriver (Debian) on Xvfb. BROWSERS=chromium,firefox selects.
+BROWSERS ?= chromium,firefox,webkit
+export BROWSERS
+browsers:
+	@scripts/browser-install.sh $(BROWSERS)
+
+test-browser: envoy build browsers
 	@"$(VENV)/bin/python" -c 'import selenium, pytest' 2>/dev/null || \
 	  "$(VENV)/bin/pip" install --quiet -r tests/browser/requirements.txt
-	"$(VENV)/bin/python" -m pytest tests/browser -p no:cacheprovider -q -rs
+	scripts/browser-tests.sh
 
 # OCI image for Istio's WasmPlugin (FROM scratch + /plugin.wasm), built with umoci, no Docker engine.
 oci: build
