@@ -224,6 +224,8 @@ def plugin_config(origin_a: str) -> dict:
             },
             # A short preflight cache (test_preflight_cache).
             {"match": {"path_prefixes": ["/cached/"]}, "max_age": CACHED_MAX_AGE},
+            # The longest max_age the plugin accepts (test_preflight_cache_cap, opt-in).
+            {"match": {"path_prefixes": ["/long/"]}, "max_age": 86400},
             # Authorization named (test_authorization_*).
             {"match": {"path_prefixes": ["/auth/"]},
              "allow_headers": ["authorization", "x-custom"]},
