@@ -1,5 +1,7 @@
-"""Real-browser suite: headless Chromium runs fetch() from a page on one origin against Envoy
-with the plugin on another origin, and we assert what the page's script could observe.
+"""Real-browser suite: a browser (Chromium, Firefox or WebKit: CORS_BROWSER, see conftest.py)
+runs fetch() from a page on one origin against Envoy with the plugin on another origin, and we
+assert what the page's script could observe. Where engines differ, the test says what each
+does and why (docs/browser-tests.md has the table).
 
 A call the browser blocks rejects with TypeError ("Failed to fetch") and the script learns
 nothing else; that is the only thing a page can see of a CORS denial.
@@ -118,8 +120,9 @@ def test_credentials_include_same_site(driver, pages, envoy, engine):
 
 
 def test_credentials_include_cross_site(driver, pages, api, envoy):
-    # 127.0.0.1 -> localhost is cross-site: the CORS part succeeds; Chromium 156 headless
-    # does not attach the (third-party) cookie, which is its cookie policy, not CORS.
+    # 127.0.0.1 -> localhost is cross-site: the CORS part succeeds; no engine attaches the
+    # (third-party) cookie, which is cookie policy, not CORS (WebKit does not even store this
+    # `Secure` cookie set over http). Printed, not asserted: it is not the plugin's to decide.
     driver.get(f"{api}/set-cookie")
     seen = call(driver, pages["allowed"].origin, f"{api}/api/me-cross", {"credentials": "include"})
     assert seen["ok"], seen
@@ -316,9 +319,9 @@ def upstream_hits(upstream, path: str) -> list[dict]:
 
 # Preflight cache. Fetch §4.8 (CORS-preflight fetch) stores the result for
 # Access-Control-Max-Age seconds, keyed by (origin, URL, credentials); each engine caps the
-# value: Chromium 7200 s (kMaxPreflightCacheAge in services/network/public/cpp/cors), Firefox
-# 86400 s (nsPreflightCache), WebKit 600 s (CrossOriginPreflightResultCache). The 3 s used
-# here is under every cap, so all three engines must behave the same.
+# value: Chromium 7200 s (services/network/public/cpp/cors/preflight_result.cc), Firefox
+# 86400 s (nsCORSListenerProxy.cpp), WebKit 600 s (CrossOriginPreflightResultCache.cpp). The 3 s
+# used here is under every cap, so all three engines must behave the same.
 @pytest.mark.skipif(BUILTIN, reason="counts the plugin's preflight counter")
 def test_preflight_cache(driver, pages, api, envoy):
     from conftest import CACHED_MAX_AGE
