@@ -172,6 +172,32 @@ fn star_headers_never_cover_authorization() {
     assert_eq!(f.upstream.hits(), 0);
 }
 
+/// Issue 10 item 5: with credentials, `*` is a literal name to browsers, so `allow_headers:
+/// ["*"]` is answered with the requested names, validated and lowercased.
+#[test]
+fn star_headers_with_credentials_echo_the_requested_names() {
+    let f = Fixture::new(json!({
+        "allow_origins": [ALLOWED],
+        "allow_methods": ["PUT"],
+        "allow_headers": ["*"],
+        "allow_credentials": true
+    }));
+    let r = f.send(Request::preflight("/", ALLOWED, "PUT", Some("X-Trace-Id, x-tenant,,Content-Type")));
+    assert_eq!(r.status, 204, "{}", r.dump());
+    assert_eq!(r.must("access-control-allow-headers"), "x-trace-id,x-tenant,content-type");
+    assert_eq!(r.must("access-control-allow-credentials"), "true");
+    assert_eq!(r.must("vary"), PREFLIGHT_VARY, "the answer depends on the request's headers");
+    let r = f.send(Request::preflight("/", ALLOWED, "PUT", None));
+    assert_eq!(r.status, 204, "{}", r.dump());
+    assert!(r.one("access-control-allow-headers").is_none(), "nothing asked, nothing listed\n{}", r.dump());
+    for acrh in ["x-a, authorization", "x a", "cookie"] {
+        let r = f.send(Request::preflight("/", ALLOWED, "PUT", Some(acrh)));
+        assert_eq!(r.status, 403, "ACRH {acrh:?}\n{}", r.dump());
+        r.assert_no_cors_headers();
+    }
+    assert_eq!(f.upstream.hits(), 0);
+}
+
 /// Item 3: ACRH parsing: whitespace, any case, empty elements, several header lines.
 #[test]
 fn acrh_parsing_whitespace_case_empty_elements_and_several_lines() {
