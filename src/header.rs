@@ -39,6 +39,27 @@ const FORBIDDEN_REQUEST: [&str; 21] = [
 /// Fetch "forbidden response-header" names: never exposed to scripts.
 const FORBIDDEN_RESPONSE: [&str; 2] = ["set-cookie", "set-cookie2"];
 
+/// CORS response headers (Fetch, "HTTP responses"): no request needs them, so in
+/// `allow_headers` they only let through a script that sets one by mistake.
+const RESPONSE_ONLY: [&str; 7] = [
+    "access-control-allow-credentials",
+    "access-control-allow-headers",
+    "access-control-allow-methods",
+    "access-control-allow-origin",
+    "access-control-allow-private-network",
+    "access-control-expose-headers",
+    "access-control-max-age",
+];
+
+/// Headers only ever on requests (set by the browser itself): no response carries them, so in
+/// `expose_headers` they expose nothing.
+const REQUEST_ONLY: [&str; 4] = [
+    "access-control-request-headers",
+    "access-control-request-method",
+    "access-control-request-private-network",
+    "origin",
+];
+
 /// Longest header name accepted, in the configuration and in requests (longer is denied).
 pub const MAX_NAME_LEN: usize = 128;
 
@@ -176,6 +197,12 @@ impl AllowedHeaders {
             let name = header_name(h).map_err(|e| (i, e))?;
             if is_forbidden_request(&name) {
                 return Err((i, "forbidden request header: browsers never let scripts set it".into()));
+            }
+            if RESPONSE_ONLY.contains(&name.as_str()) {
+                return Err((
+                    i,
+                    "response-only CORS header: no request needs it (a script that sends it does so by mistake)".into(),
+                ));
             }
             if !listed.contains(&name) {
                 listed.push(name);
@@ -324,6 +351,9 @@ pub fn compile_expose(raw: &[String], credentials: bool) -> Result<Option<Box<st
         if FORBIDDEN_RESPONSE.contains(&name.as_str()) {
             return Err((i, "forbidden response header: browsers never expose Set-Cookie".into()));
         }
+        if REQUEST_ONLY.contains(&name.as_str()) {
+            return Err((i, "request-only header: no response carries it, so there is nothing to expose".into()));
+        }
         if !listed.contains(&name) {
             listed.push(name);
         }
@@ -461,6 +491,10 @@ mod tests {
         assert!(e(&["Sec-Fetch-Mode"]).1.contains("forbidden"));
         assert!(e(&["origin"]).1.contains("forbidden"));
         assert!(e(&[&"x".repeat(200)]).1.contains("longer"));
+        for name in RESPONSE_ONLY {
+            assert!(e(&["x-ok", &name.to_uppercase()]).1.contains("response-only"), "{name}");
+        }
+        assert!(e(&["*", "Access-Control-Allow-Origin"]).1.contains("response-only"));
     }
 
     #[test]
@@ -474,5 +508,11 @@ mod tests {
         assert!(compile_expose(&strings(&["*"]), true).is_err());
         assert!(compile_expose(&strings(&["Set-Cookie"]), false).unwrap_err().1.contains("forbidden"));
         assert!(compile_expose(&strings(&["a b"]), false).is_err());
+        for name in REQUEST_ONLY {
+            let (i, why) = compile_expose(&strings(&["x-ok", &name.to_uppercase()]), false).unwrap_err();
+            assert!(i == 1 && why.contains("request-only"), "{name}: {why}");
+        }
+        // The response's own CORS headers may be exposed (a script reads them like any other).
+        assert!(compile_expose(&strings(&["access-control-allow-origin"]), false).is_ok());
     }
 }

@@ -315,6 +315,23 @@ fn convert_refuses_what_the_plugin_refuses() {
 }
 
 #[test]
+fn convert_envoy_max_age_minus_one_to_zero() {
+    let f = Temp::new(
+        "no-cache.yaml",
+        "allow_origin_string_match: [{exact: \"https://app.example.com\"}]\nmax_age: \"-1\"\n",
+    );
+    let (code, json, notes) = convert(f.path());
+    assert_eq!(code, Some(0), "{notes}");
+    assert_eq!(json["max_age"], 0, "{json}");
+    assert!(notes.contains("-1 was sent as is, which is not a valid Access-Control-Max-Age"), "{notes}");
+    let f =
+        Temp::new("negative.yaml", "allow_origin_string_match: [{exact: \"https://a.example\"}]\nmax_age: \"-5\"\n");
+    let (code, _, msg) = convert(f.path());
+    assert_eq!(code, Some(1), "{msg}");
+    assert!(msg.contains("not a duration"), "{msg}");
+}
+
+#[test]
 fn convert_output_validates() {
     let (code, json, _) = convert("tests/cors-lint/envoy-route-cors.yaml");
     assert_eq!(code, Some(0));
