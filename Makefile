@@ -15,7 +15,7 @@ DIST          := dist/cors.wasm
 WASM_BINDGEN_VERSION = $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/version = "\(.*\)"/\1/p}' Cargo.lock)
 
 .PHONY: build run test test-unit test-wasm test-e2e test-browser lint toolchain envoy apt-tools \
-        wasm-bindgen-cli bench soak fuzz oci test-envoy-matrix clean
+        wasm-bindgen-cli bench soak fuzz oci test-envoy-matrix clean test-manifests
 
 toolchain:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
@@ -65,6 +65,16 @@ test-wasm: toolchain wasm-bindgen-cli
 test-e2e: envoy build
 	cargo test --all-features --tests -- --test-threads 2
 
+# Kubernetes manifests under examples/ against their CRDs (tests/schemas/, vendored) as
+# `kubectl apply --validate=strict` would, CEL rules re-checked by hand, and their plugin
+# configuration through cors-lint (PyPI jsonschema + PyYAML + pytest, in .venv).
+test-manifests:
+	@[ -x "$(VENV)/bin/python" ] || python3 -m venv "$(VENV)"
+	@"$(VENV)/bin/python" -c 'import jsonschema, yaml, pytest' 2>/dev/null || \
+	  "$(VENV)/bin/pip" install --quiet -r tests/manifests/requirements.txt
+	cargo build --quiet --features cli --bin cors-lint
+	CORS_LINT=target/debug/cors-lint "$(VENV)/bin/python" -m pytest tests/manifests -p no:cacheprovider -q
+
 # Real-browser suite: headless Chromium + chromedriver (Debian) driven by Selenium (PyPI, in .venv).
 test-browser: envoy build
 	@scripts/apt-ensure.sh chromium:chromium chromedriver:chromium-driver
@@ -80,7 +90,7 @@ oci: build
 test-envoy-matrix: envoy build
 	scripts/envoy-matrix.sh
 
-test: lint test-unit test-wasm test-e2e test-browser
+test: lint test-unit test-wasm test-e2e test-manifests test-browser
 	@echo "make test: all suites passed"
 
 # Envoy-level benchmark (issue 4): installs wrk, builds what it needs, writes BENCHMARKS.md
