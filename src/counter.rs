@@ -10,10 +10,12 @@ pub enum Counter {
     PreflightDeniedHeaders,
     /// Shadow mode: a request enforce mode would have denied.
     ShadowWouldDeny,
+    /// A request whose policy has `mode: "off"`: left to the upstream.
+    PassedThrough,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 7] = [
+    pub const ALL: [Counter; 8] = [
         Counter::ActualAllowed,
         Counter::ActualDenied,
         Counter::PreflightAllowed,
@@ -21,6 +23,7 @@ impl Counter {
         Counter::PreflightDeniedMethod,
         Counter::PreflightDeniedHeaders,
         Counter::ShadowWouldDeny,
+        Counter::PassedThrough,
     ];
 
     pub fn name(self) -> &'static str {
@@ -32,6 +35,7 @@ impl Counter {
             Counter::PreflightDeniedMethod => "cors.preflight_denied_method",
             Counter::PreflightDeniedHeaders => "cors.preflight_denied_headers",
             Counter::ShadowWouldDeny => "cors.shadow_would_deny",
+            Counter::PassedThrough => "cors.passed_through",
         }
     }
 

@@ -2,6 +2,7 @@
 //! Nothing here allocates.
 
 use crate::counter::Counter;
+use crate::header::AllowedHeaders;
 use crate::origin::Origin;
 use crate::policy::Policy;
 use crate::response::*;
@@ -102,11 +103,18 @@ impl Policy {
         Ok(allow)
     }
 
-    /// Headers of an allowed preflight's local reply.
+    /// The `Access-Control-Allow-Headers` of an allowed preflight when it echoes the request
+    /// (`allow_headers: ["*"]` with credentials); `None` when the policy's value is fixed.
+    pub fn echoed_request_headers(&self, request_headers: &[&[u8]]) -> Option<String> {
+        self.headers.echoes().then(|| AllowedHeaders::echo_value(request_headers))
+    }
+
+    /// Headers of an allowed preflight's local reply; `echoed` is `echoed_request_headers`.
     pub fn preflight_headers<'a>(
         &'a self,
         allow: AllowOrigin<'a>,
         private_network_requested: bool,
+        echoed: Option<&'a str>,
     ) -> ResponseHeaders<'a> {
         let mut h = ResponseHeaders::default();
         h.push(ALLOW_ORIGIN, allow.value());
@@ -116,7 +124,7 @@ impl Policy {
         if let Some(v) = self.methods.header_value() {
             h.push(ALLOW_METHODS, v);
         }
-        if let Some(v) = self.headers.header_value() {
+        if let Some(v) = echoed.or(self.headers.header_value()).filter(|v| !v.is_empty()) {
             h.push(ALLOW_HEADERS, v);
         }
         if let Some(v) = self.max_age.as_deref() {

@@ -145,6 +145,9 @@ impl NameBuffer {
 #[derive(Debug, Default)]
 pub struct AllowedHeaders {
     any: bool,
+    /// `*` with credentials: browsers read a `*` answer as the literal name `*`, so an allowed
+    /// preflight is answered with the names it asked for instead of a precomputed value.
+    echo: bool,
     /// Lowercase names, the safelisted ones included, up to `INLINE_LEN` bytes...
     short_names: FastHashSet<InlineName>,
     /// ...and the longer ones.
@@ -160,12 +163,6 @@ impl AllowedHeaders {
         let mut listed: Vec<String> = Vec::new();
         for (i, h) in raw.iter().enumerate() {
             if h == "*" {
-                if credentials {
-                    return Err((
-                        i,
-                        "`*` is a literal header name when credentials are allowed: list the headers".into(),
-                    ));
-                }
                 any = true;
                 continue;
             }
@@ -177,7 +174,10 @@ impl AllowedHeaders {
                 listed.push(name);
             }
         }
-        let header_value = if any {
+        let echo = any && credentials;
+        let header_value = if echo {
+            None
+        } else if any {
             // `*` never covers Authorization (Fetch): it must be named to be allowed.
             Some(if listed.iter().any(|n| n == "authorization") { "*,authorization" } else { "*" }.into())
         } else {
@@ -197,7 +197,7 @@ impl AllowedHeaders {
                 None => long_names.insert(Box::from(name.as_bytes())),
             };
         }
-        Ok(AllowedHeaders { any, short_names, long_names, header_value, verdicts: RefCell::default() })
+        Ok(AllowedHeaders { any, echo, short_names, long_names, header_value, verdicts: RefCell::default() })
     }
 
     /// Checks every name of every `Access-Control-Request-Headers` line. Accepts any case,
@@ -268,9 +268,35 @@ impl AllowedHeaders {
         }
     }
 
-    /// The `Access-Control-Allow-Headers` value sent on allowed preflights.
+    /// The `Access-Control-Allow-Headers` value sent on allowed preflights, when it does not
+    /// depend on the request (see `echoes`).
     pub fn header_value(&self) -> Option<&str> {
         self.header_value.as_deref()
+    }
+
+    /// True when an allowed preflight is answered with the names it requested (`*` with
+    /// credentials), built by `echo_value`.
+    pub fn echoes(&self) -> bool {
+        self.echo
+    }
+
+    /// The requested names of an allowed preflight, lowercased and comma-separated, without
+    /// whitespace or empty elements. Call it only after `allows_request` accepted `lines`: the
+    /// names are then tokens and their total length is bounded by `MAX_REQUEST_HEADERS_LEN`.
+    /// One allocation, of at most the request's own size.
+    pub fn echo_value(lines: &[&[u8]]) -> String {
+        let mut out = String::with_capacity(lines.iter().map(|l| l.len()).sum());
+        for name in lines.iter().flat_map(|l| l.split(|&b| b == b',')) {
+            let name = name.trim_ascii();
+            if name.is_empty() {
+                continue;
+            }
+            if !out.is_empty() {
+                out.push(',');
+            }
+            out.extend(name.iter().map(|&b| char::from(b.to_ascii_lowercase())));
+        }
+        out
     }
 }
 
@@ -383,7 +409,26 @@ mod tests {
         let h = compile(&["*", "authorization"], false);
         assert!(allows(&h, &["x-anything,authorization"]));
         assert_eq!(h.header_value(), Some("*,authorization"));
-        assert!(AllowedHeaders::compile(&strings(&["*"]), true).is_err());
+    }
+
+    #[test]
+    fn wildcard_with_credentials_echoes_the_request() {
+        let h = compile(&["*"], true);
+        assert!(h.echoes());
+        assert_eq!(h.header_value(), None, "`*` is a literal name to a credentialed request");
+        assert!(allows(&h, &["X-Anything, x-else", "content-type"]));
+        assert!(!allows(&h, &["x-anything,Authorization"]), "Authorization must still be named");
+        assert!(!allows(&h, &["x a"]), "still only tokens");
+        assert!(!allows(&h, &[&"x".repeat(MAX_NAME_LEN + 1)]));
+        assert!(!allows(&h, &[&"x-a,".repeat(MAX_REQUEST_HEADERS_LEN / 4 + 1)]), "same byte bound");
+        let named = compile(&["*", "Authorization"], true);
+        assert!(allows(&named, &["authorization,x-a"]));
+        assert_eq!(
+            AllowedHeaders::echo_value(&[b" X-Anything ,,x-ELSE\t", b"", b"Authorization"]),
+            "x-anything,x-else,authorization"
+        );
+        assert_eq!(AllowedHeaders::echo_value(&[]), "");
+        assert!(!compile(&["*"], false).echoes() && !compile(&["x-a"], true).echoes());
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod header_list;
 pub mod method;
 pub mod origin;
 pub mod policy;
+pub mod request_path;
 pub mod response;
 pub mod routing;
 pub mod simulate;

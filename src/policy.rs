@@ -27,9 +27,21 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// True when the answer to a request depends on its `Origin`, so caches must `Vary` on it.
+    /// True when every actual response gets the same CORS headers whatever the request:
+    /// `Access-Control-Allow-Origin: *` without credentials. Fetch ("CORS protocol and HTTP
+    /// caches"): such a resource sends them on every response, CORS request or not, and no
+    /// `Vary`, so a cached copy made for any request serves every later one.
+    pub fn is_static(&self) -> bool {
+        self.origins.allows_any() && !self.credentials
+    }
+
+    /// True when the answer to a request depends on its `Origin`, so every response, to a
+    /// request with or without `Origin`, says `Vary: Origin` (Fetch, "CORS protocol and HTTP
+    /// caches"): otherwise a cache could serve a copy made without CORS headers to a CORS
+    /// request, or one origin's copy to another origin. A policy that allows no origin at all
+    /// answers everyone alike.
     pub fn varies_by_origin(&self) -> bool {
-        !self.origins.allows_any() || self.credentials
+        !self.is_static() && !self.origins.is_empty()
     }
 
     pub fn mode(&self) -> Mode {
@@ -68,7 +80,10 @@ impl Policy {
         origins.null(raw.allow_null_origin.unwrap_or(false));
         let origins =
             origins.build().map_err(|e| ConfigError::new(key("allow_origin_regexes"), None, first_line(&e)))?;
-        if require_origins && origins.is_empty() {
+        let mode = raw.mode.unwrap_or(Mode::Enforce);
+        // A policy that is `off` makes no decision, so it needs no origins (values it does set
+        // are still checked above and below: a typo must not wait for the day it is switched on).
+        if require_origins && mode != Mode::Off && origins.is_empty() {
             let reason = if raw.allow_origins.is_some() {
                 "is empty: list at least one origin (or use allow_origin_regexes)"
             } else {
@@ -118,7 +133,7 @@ impl Policy {
             private_network: raw.allow_private_network.unwrap_or(false),
             success_status,
             unmatched_preflight: raw.unmatched_preflight.unwrap_or(UnmatchedPreflight::Reject),
-            mode: raw.mode.unwrap_or(Mode::Enforce),
+            mode,
         })
     }
 }

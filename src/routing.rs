@@ -3,6 +3,7 @@
 use crate::config::raw::RawMatch;
 use crate::config::ConfigError;
 use crate::policy::Policy;
+use crate::request_path;
 use crate::token::is_header_value;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,12 +72,35 @@ impl Route {
         }
         let mut path_prefixes = Vec::new();
         for (i, p) in paths_list.iter().enumerate() {
+            let at = || format!("{prefix}match.path_prefixes[{i}]");
             if !p.starts_with('/') || !is_header_value(p.as_bytes()) || p.contains(' ') {
                 return Err(ConfigError::at(
-                    format!("{prefix}match.path_prefixes[{i}]"),
+                    at(),
                     p,
                     "must start with `/` and contain no spaces or control characters",
                 ));
+            }
+            // Requests are compared in normalized form, so a prefix in any other form could
+            // never match what it seems to say.
+            match request_path::normalize(p.as_bytes()) {
+                Some(n) if *n == *p.as_bytes() => {}
+                Some(n) => {
+                    return Err(ConfigError::at(
+                        at(),
+                        p,
+                        format!(
+                            "must be written as requests are compared (RFC 3986 normalized: no query, dot-segments or \
+                             encoded unreserved characters, uppercase escapes): `{}`",
+                            String::from_utf8_lossy(&n)
+                        ),
+                    ))
+                }
+                None => return Err(ConfigError::at(
+                    at(),
+                    p,
+                    "is ambiguous (an encoded slash or backslash, a backslash, a malformed escape or a dot-segment \
+                         above the root): no request could select it",
+                )),
             }
             path_prefixes.push(p.as_str().into());
         }
@@ -91,21 +115,20 @@ impl Route {
         !self.path_prefixes.is_empty()
     }
 
-    pub fn matches(&self, authority: Option<&[u8]>, path: Option<&[u8]>) -> bool {
-        let host_ok = self.hosts.is_empty()
-            || authority.is_some_and(|a| {
-                let host = host_of(a);
-                self.hosts.iter().any(|p| p.matches(host))
-            });
+    /// `host` as `host_of` gives it, `path` as `request_path::normalize` gives it; `None` for
+    /// a request without one, or with an ambiguous path: only entries that do not ask for it match.
+    pub fn matches(&self, host: Option<&[u8]>, path: Option<&[u8]>) -> bool {
+        let host_ok = self.hosts.is_empty() || host.is_some_and(|h| self.hosts.iter().any(|p| p.matches(h)));
         host_ok
             && (self.path_prefixes.is_empty()
                 || path.is_some_and(|p| self.path_prefixes.iter().any(|pre| p.starts_with(pre.as_bytes()))))
     }
 }
 
-/// The host of an `:authority`, without port (`[v6]:port` keeps its brackets) and without a
-/// trailing dot: `api.example.com.` is the same host, and must not escape its policy.
-fn host_of(authority: &[u8]) -> &[u8] {
+/// The host of an `:authority` as browsers and Envoy compare it (case is ignored by the
+/// patterns): without port (`[v6]:port` keeps its brackets) and without a trailing dot:
+/// `api.example.com.` is the same host, and must not escape its policy.
+pub fn host_of(authority: &[u8]) -> &[u8] {
     let host = host_and_dot(authority);
     host.strip_suffix(b".").unwrap_or(host)
 }

@@ -68,6 +68,13 @@ const SHADOW: &str =
 const FORWARD: &str =
     r#"{"allow_origins":["https://example.com"],"allow_methods":["PUT"],"unmatched_preflight":"forward"}"#;
 const PNA: &str = r#"{"allow_origins":["https://example.com"],"allow_private_network":true}"#;
+/// A strict top level with a path-scoped `*` (the path-confusion target).
+const PATHS: &str = r#"{"allow_origins":["https://example.com"],"allow_credentials":true,
+    "policies":[{"match":{"path_prefixes":["/public/"]},"allow_origins":["*"],"allow_credentials":false}]}"#;
+/// A shared gateway: the filter owns one host and leaves every other to its upstream.
+const GATEWAY: &str = r#"{"mode":"off","policies":[
+    {"match":{"hosts":["a.example.com"],"path_prefixes":["/legacy/"]},"mode":"off"},
+    {"match":{"hosts":["a.example.com"]},"allow_origins":["https://example.com"],"allow_credentials":true}]}"#;
 
 /// What each configuration may reflect: the test's own model of the policy.
 fn may_reflect(config: &str, origin: &str) -> bool {
@@ -93,7 +100,7 @@ fn may_reflect(config: &str, origin: &str) -> bool {
                 || origin == "https://b.com"
         }
         HOSTS => ["https://admin.example.com", "https://ops.example.com", "https://root.example.com"].contains(&origin),
-        SHADOW | FORWARD | PNA => origin == "https://example.com",
+        SHADOW | FORWARD | PNA | PATHS | GATEWAY => origin == "https://example.com",
         _ => false,
     }
 }
@@ -482,11 +489,11 @@ fn cases() -> Vec<Case> {
     let over_512 = format!("https://a.example.com:{}", "1".repeat(500));
     c.push(case("subdomain pattern: origin over 512 bytes", SUB, Req::get(&over_512), denied_vary(), &[ActualDenied]));
     c.push(case(
-        "open policy: 30 KB origin is not an origin",
+        "open policy: 30 KB origin still gets the static answer",
         OPEN,
         Req::get(format!("https://{}.com", "a".repeat(30 * 1024))),
-        untouched(),
-        &[ActualDenied],
+        open_actual(),
+        &[ActualAllowed],
     ));
     c.push(case(
         "subdomain pattern: 64-byte label",
@@ -507,7 +514,9 @@ fn cases() -> Vec<Case> {
         ("vertical tab", b"https://example.com\x0b"),
     ] {
         c.push(case(format!("Origin with {what} (actual)"), CRED, Req::get(o), denied_vary(), &[ActualDenied]));
-        c.push(case(format!("Origin with {what} (open policy)"), OPEN, Req::get(o), untouched(), &[ActualDenied]));
+        // A `*` policy's answer is the same for every request, so it reflects nothing and a
+        // cache may hand it to anyone (Fetch, "CORS protocol and HTTP caches").
+        c.push(case(format!("Origin with {what} (open policy)"), OPEN, Req::get(o), open_actual(), &[ActualAllowed]));
         c.push(case(
             format!("Origin with {what} (careless regex)"),
             RE_ANY,
@@ -926,6 +935,92 @@ fn cases() -> Vec<Case> {
         &[ActualAllowed],
     ));
 
+    // --- path confusion: a path-scoped `*` aimed at a path the upstream resolves elsewhere ---
+    let evil = "https://evil.net";
+    for (what, path) in [
+        ("dot-dot", "/public/../admin"),
+        ("encoded dot-dot", "/public/%2e%2e/admin"),
+        ("upper-case encoded dot-dot", "/public/%2E%2E/admin"),
+        ("half-encoded dot-dot", "/public/.%2e/admin"),
+        ("encoded slash", "/public/..%2Fadmin"),
+        ("lower-case encoded slash", "/public/..%2fadmin"),
+        ("encoded backslash", "/public/..%5Cadmin"),
+        ("raw backslash", "/public/..\\admin"),
+        ("climbing above the root", "/../public/x"),
+        ("empty segment before dot-dot", "/public//../admin"),
+        ("malformed escape", "/public/x%zz"),
+    ] {
+        c.push(case(
+            format!("path confusion ({what}): the path-scoped `*` does not apply"),
+            PATHS,
+            Req::get(evil).set(":path", path),
+            denied_vary(),
+            &[ActualDenied],
+        ));
+        c.push(case(
+            format!("path confusion ({what}): preflight"),
+            PATHS,
+            Req::preflight(evil, "GET").set(":path", path),
+            rejected(),
+            &[PreflightDeniedOrigin],
+        ));
+    }
+    for (what, path) in
+        [("plain", "/public/x"), ("query", "/public/x?to=/admin"), ("resolves inside", "/admin/../public/x")]
+    {
+        c.push(case(
+            format!("path-scoped `*` ({what}) still applies"),
+            PATHS,
+            Req::get(evil).set(":path", path),
+            open_star(),
+            &[ActualAllowed],
+        ));
+    }
+    c.push(case(
+        "path confusion: `/public/` in the query does not select the entry",
+        PATHS,
+        Req::get(evil).set(":path", "/admin?/public/"),
+        denied_vary(),
+        &[ActualDenied],
+    ));
+
+    // --- shared gateway: mode off leaves hosts it does not cover to their upstream ---
+    let upstream_cors: &'static [(&'static str, &'static str)] =
+        &[("access-control-allow-origin", "*"), ("vary", "Accept-Encoding")];
+    let on = |host: &str, req: Req| req.set(":authority", host);
+    for (what, req) in [
+        ("actual", on("b.example.com", Req::get(evil))),
+        ("preflight", on("b.example.com", Req::preflight(evil, "DELETE"))),
+        ("carve-out path", on("a.example.com", Req::get(evil)).set(":path", "/legacy/x")),
+        ("carve-out preflight", on("a.example.com", Req::preflight(evil, "PUT")).set(":path", "/legacy/x")),
+    ] {
+        let mut passed = case(
+            format!("mode off ({what}): the upstream's CORS arrives as sent"),
+            GATEWAY,
+            req,
+            Expect::Upstream(hs(upstream_cors)),
+            &[PassedThrough],
+        );
+        passed.upstream = upstream_cors;
+        c.push(passed);
+    }
+    let mut covered = case(
+        "mode off: the covered host is enforced (upstream's `*` removed)",
+        GATEWAY,
+        on("a.example.com", Req::get(evil)),
+        Expect::Upstream(hs(&[("vary", "Accept-Encoding,Origin")])),
+        &[ActualDenied],
+    );
+    covered.upstream = upstream_cors;
+    c.push(covered);
+    c.push(case(
+        "mode off: a carve-out cannot be reached by path confusion",
+        GATEWAY,
+        on("a.example.com", Req::get(evil)).set(":path", "/legacy/..%2Fapi"),
+        denied_vary(),
+        &[ActualDenied],
+    ));
+
     // --- per-host / per-path policy confusion ---
     let admin = "https://admin.example.com";
     let at = |authority: &str, origin: &str| Req::get(origin).set(":authority", authority);
@@ -1203,7 +1298,7 @@ fn run_case(configs: &HashMap<&'static str, Rc<Config>>, case: &Case) -> Result<
 }
 
 fn compiled() -> HashMap<&'static str, Rc<Config>> {
-    [CRED, OPEN, OPEN_AUTH, SUB, NULL_OK, RE_ANY, RE_LOOSE, HOSTS, SHADOW, FORWARD, PNA]
+    [CRED, OPEN, OPEN_AUTH, SUB, NULL_OK, RE_ANY, RE_LOOSE, HOSTS, SHADOW, FORWARD, PNA, PATHS, GATEWAY]
         .into_iter()
         .map(|c| (c, Rc::new(Config::from_json(c).unwrap_or_else(|e| panic!("{e}\n{c}")))))
         .collect()
@@ -1376,14 +1471,13 @@ fn refused_configs() -> Vec<(String, &'static str, &'static str)> {
     // `*` in methods, headers, expose headers with credentials (top level and inherited).
     for (key, extra) in [
         ("allow_methods[1]", r#""allow_methods":["PUT","*"]"#),
-        ("allow_headers[0]", r#""allow_headers":["*"]"#),
         ("expose_headers[2]", r#""expose_headers":["x-a","x-b","*"]"#),
     ] {
         v.push((format!("{{{BASE},{creds},{extra}}}"), key, "credentials"));
     }
     v.push((
-        format!(r#"{{{BASE},"allow_headers":["*"],"policies":[{{"match":{{"hosts":["a.example.com"]}},{creds}}}]}}"#),
-        "policies[0].allow_headers[0]",
+        format!(r#"{{{BASE},"expose_headers":["*"],"policies":[{{"match":{{"hosts":["a.example.com"]}},{creds}}}]}}"#),
+        "policies[0].expose_headers[0]",
         "credentials",
     ));
     // Methods: not tokens, forbidden.

@@ -210,6 +210,39 @@ fn explain_actual_request_replaces_upstream_cors_headers() {
     assert!(text.contains("  vary: Accept-Encoding,Origin   (changed by the filter)"), "{text}");
 }
 
+#[test]
+fn explain_names_what_mode_off_passes_through() {
+    let config = Temp::new(
+        "gateway.json",
+        r#"{"mode":"off","policies":[
+            {"match":{"hosts":["a.example.com"],"path_prefixes":["/legacy/"]},"mode":"off"},
+            {"match":{"hosts":["a.example.com"]},"allow_origins":["https://app.example.com"]}]}"#,
+    );
+    let explain = |host: &str, path: &str| {
+        let o = run(&["explain", config.path(), "--host", host, "--path", path, "--origin", "https://x.example"]);
+        (o.status.code(), stdout(&o))
+    };
+    let (code, out) = explain("b.example.com", "/x");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("decision:  passed through (mode off, chosen by the top level)"), "{out}");
+    assert!(out.contains("cors.passed_through"), "{out}");
+    let (_, out) = explain("a.example.com", "/legacy/x");
+    assert!(out.contains("passed through (mode off, chosen by policies[0])"), "{out}");
+    let (code, out) = explain("a.example.com", "/x");
+    assert_eq!(code, Some(3), "the covered host is enforced: {out}");
+    assert!(out.contains("denied"), "{out}");
+}
+
+#[test]
+fn validate_warns_when_mode_off_leaves_nothing_to_do() {
+    let config = Temp::new("off.json", r#"{"mode":"off"}"#);
+    let o = run(&["validate", config.path()]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("warning: `mode` is \"off\" and there are no `policies`: the filter does nothing"));
+    let quiet = run(&["validate", "-q", config.path()]);
+    assert!(stdout(&quiet).contains("warning:"), "a warning is shown even with --quiet");
+}
+
 fn convert(file: &str) -> (Option<i32>, serde_json::Value, String) {
     let out = run(&["convert", file]);
     let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);

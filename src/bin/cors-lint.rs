@@ -11,6 +11,7 @@ mod extract;
 use std::io::Read;
 use std::process::ExitCode;
 
+use envoy_cors::config::Mode;
 use envoy_cors::Config;
 
 /// Exit statuses (also in docs/cors-lint.md).
@@ -220,7 +221,21 @@ fn validate(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
             checked += 1;
             let result = c.config.clone().and_then(|json| Config::from_json(&json).map_err(|e| e.to_string()));
             match result {
-                Ok(config) if !quiet => {
+                Ok(config) => {
+                    // Valid, but almost certainly not what was meant.
+                    if config.routes().is_empty() && config.default_policy().mode() == Mode::Off {
+                        println!(
+                            "{}",
+                            at(
+                                file,
+                                &c.location,
+                                "warning: `mode` is \"off\" and there are no `policies`: the filter does nothing"
+                            )
+                        );
+                    }
+                    if quiet {
+                        continue;
+                    }
                     let n = config.routes().len();
                     let detail = match n {
                         0 => "ok".to_owned(),
@@ -229,7 +244,6 @@ fn validate(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
                     };
                     println!("{}", at(file, &c.location, &detail));
                 }
-                Ok(_) => {}
                 Err(e) => {
                     invalid += 1;
                     println!("{}", at(file, &c.location, &e));

@@ -9,7 +9,8 @@ pub use raw::{Mode, UnmatchedPreflight};
 use raw::{ObjectOnly, RawPolicy};
 
 use crate::policy::Policy;
-use crate::routing::Route;
+use crate::request_path;
+use crate::routing::{host_of, Route};
 
 /// Largest configuration accepted, so a hostile config cannot exhaust the VM at load.
 pub const MAX_CONFIG_LEN: usize = 16 << 20;
@@ -21,7 +22,6 @@ pub struct Config {
     default: Policy,
     needs_authority: bool,
     needs_path: bool,
-    vary_without_origin: bool,
 }
 
 impl Config {
@@ -76,8 +76,6 @@ impl Config {
         Ok(Config {
             needs_authority: routes.iter().any(Route::uses_hosts),
             needs_path: routes.iter().any(Route::uses_paths),
-            vary_without_origin: default.mode() == Mode::Enforce && default.varies_by_origin()
-                || routes.iter().any(|r| r.policy.mode() == Mode::Enforce && r.policy.varies_by_origin()),
             routes,
             default,
         })
@@ -89,9 +87,15 @@ impl Config {
     }
 
     /// The selected policy with its route index (`None` for the top level), which a stream
-    /// keeps between its request and response phases.
+    /// keeps between its request and response phases. `authority` and `path` are the raw
+    /// request values; both are normalized here, once, before any entry compares them.
     pub fn select_indexed(&self, authority: Option<&[u8]>, path: Option<&[u8]>) -> (Option<usize>, &Policy) {
-        match self.routes.iter().position(|r| r.matches(authority, path)) {
+        if self.routes.is_empty() {
+            return (None, &self.default);
+        }
+        let host = authority.map(host_of);
+        let path = path.and_then(request_path::normalize);
+        match self.routes.iter().position(|r| r.matches(host, path.as_deref())) {
             Some(i) => (Some(i), &self.routes[i].policy),
             None => (None, &self.default),
         }
@@ -109,12 +113,6 @@ impl Config {
 
     pub fn needs_path(&self) -> bool {
         self.needs_path
-    }
-
-    /// Whether a request without `Origin` still gets `Vary: Origin`: when some policy's answer
-    /// depends on the origin (a cache must not serve that response to a CORS request).
-    pub fn vary_without_origin(&self) -> bool {
-        self.vary_without_origin
     }
 
     pub fn default_policy(&self) -> &Policy {

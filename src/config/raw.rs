@@ -46,7 +46,8 @@ pub enum UnmatchedPreflight {
     Forward,
 }
 
-/// Whether decisions are applied (`enforce`, the default) or only counted and logged (`shadow`).
+/// Whether decisions are applied (`enforce`, the default), only counted and logged (`shadow`),
+/// or not made at all (`off`: the upstream's own CORS answers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
@@ -55,6 +56,10 @@ pub enum Mode {
     Enforce,
     /// Evaluate, count and log; change nothing.
     Shadow,
+    /// Pass through: no header added, replaced or removed, preflights go to the upstream; only
+    /// `cors.passed_through` counts it. At the top level it covers the requests no entry
+    /// matches and is not inherited by entries.
+    Off,
 }
 
 /// The request attributes that select a policy.
@@ -108,7 +113,7 @@ pub struct RawPolicy {
     /// A preflight the policy does not allow: `reject` (default: 403, never reaches the upstream)
     /// or `forward` (to the upstream, untouched).
     pub unmatched_preflight: Option<UnmatchedPreflight>,
-    /// `enforce` (default) or `shadow`.
+    /// `enforce` (default), `shadow` or `off`. A top-level `off` is not inherited by entries.
     pub mode: Option<Mode>,
 
     /// Opt-in for credentialed `http://` origins other than loopback (readable by any network attacker).
@@ -138,7 +143,10 @@ impl RawPolicy {
             allow_private_network: self.allow_private_network.or(parent.allow_private_network),
             preflight_success_status: self.preflight_success_status.or(parent.preflight_success_status),
             unmatched_preflight: self.unmatched_preflight.or(parent.unmatched_preflight),
-            mode: self.mode.or(parent.mode),
+            // A top-level `off` leaves alone what no entry covers; an entry is enforced unless it
+            // says otherwise, or a shared gateway's `{"mode": "off", "policies": [...]}` would
+            // switch every entry off.
+            mode: self.mode.or(parent.mode.filter(|m| *m != Mode::Off)),
             dangerously_allow_insecure_origins_with_credentials: self
                 .dangerously_allow_insecure_origins_with_credentials
                 .or(parent.dangerously_allow_insecure_origins_with_credentials),

@@ -73,11 +73,6 @@ fn errors_name_the_key_and_the_rule() {
         (r#"{"allow_origins":["https://ok.com","null"]}"#, "allow_origins[1]", "allow_null_origin"),
         (r#"{"allow_origins":["*"],"allow_credentials":true}"#, "allow_origins[0]", "credentials"),
         (
-            r#"{"allow_origins":["https://a.com"],"allow_credentials":true,"allow_headers":["*"]}"#,
-            "allow_headers[0]",
-            "credentials",
-        ),
-        (
             r#"{"allow_origins":["https://a.com"],"allow_credentials":true,"allow_methods":["*"]}"#,
             "allow_methods[0]",
             "credentials",
@@ -243,12 +238,94 @@ fn top_level_may_allow_nothing_when_policies_exist() {
 }
 
 #[test]
-fn vary_without_origin_only_when_some_answer_depends_on_origin() {
-    assert!(Config::from_json(r#"{"allow_origins":["https://a.com"]}"#).unwrap().vary_without_origin());
-    assert!(!Config::from_json(r#"{"allow_origins":["*"]}"#).unwrap().vary_without_origin());
-    assert!(!Config::from_json(r#"{"allow_origins":["https://a.com"],"mode":"shadow"}"#)
-        .unwrap()
-        .vary_without_origin());
+fn only_static_policies_answer_without_vary() {
+    let policy = |json: &str| Config::from_json(json).unwrap();
+    let exact = policy(r#"{"allow_origins":["https://a.com"]}"#);
+    assert!(exact.default_policy().varies_by_origin() && !exact.default_policy().is_static());
+    let any = policy(r#"{"allow_origins":["*"]}"#);
+    assert!(any.default_policy().is_static() && !any.default_policy().varies_by_origin());
+    let nothing = policy(r#"{"policies":[{"match":{"hosts":["a.com"]},"allow_origins":["https://a.com"]}]}"#);
+    assert!(!nothing.default_policy().varies_by_origin(), "a policy that allows no origin answers all alike");
+    let null_only = policy(r#"{"allow_null_origin":true}"#);
+    assert!(null_only.default_policy().varies_by_origin());
+}
+
+#[test]
+fn mode_off_at_the_top_level_is_not_inherited() {
+    let c = Config::from_json(
+        r#"{"mode":"off","policies":[
+            {"match":{"hosts":["a.example.com"],"path_prefixes":["/legacy/"]},"mode":"off"},
+            {"match":{"hosts":["a.example.com"]},"allow_origins":["https://app.example.com"]},
+            {"match":{"hosts":["s.example.com"]},"allow_origins":["https://app.example.com"],"mode":"shadow"}
+        ]}"#,
+    )
+    .unwrap();
+    let pick = |host: &str, path: &str| c.select(Some(host.as_bytes()), Some(path.as_bytes()));
+    assert_eq!(pick("b.example.com", "/x").mode(), Mode::Off, "no entry: the top level's off");
+    assert_eq!(pick("a.example.com", "/x").mode(), Mode::Enforce, "an entry without mode is enforced");
+    assert_eq!(pick("a.example.com", "/legacy/x").mode(), Mode::Off, "a carve-out placed first");
+    assert_eq!(pick("a.example.com", "/legacy/x").name, "policies[0]");
+    assert_eq!(pick("s.example.com", "/").mode(), Mode::Shadow);
+    // Shadow is inherited like every other key.
+    let c = Config::from_json(
+        r#"{"mode":"shadow","allow_origins":["https://a.com"],"policies":[{"match":{"hosts":["x.com"]}}]}"#,
+    )
+    .unwrap();
+    assert_eq!(c.select(Some(b"x.com"), None).mode(), Mode::Shadow);
+}
+
+#[test]
+fn mode_off_needs_no_origins_but_checks_what_is_set() {
+    assert!(Config::from_json(r#"{"mode":"off"}"#).is_ok(), "a filter that does nothing");
+    assert!(Config::from_json(r#"{"mode":"off","policies":[{"match":{"hosts":["a.com"]},"mode":"off"}]}"#).is_ok());
+    assert_eq!(
+        err(r#"{"mode":"off","policies":[{"match":{"hosts":["a.com"]}}]}"#).key,
+        "policies[0].allow_origins",
+        "an enforced entry still needs origins"
+    );
+    assert_eq!(err(r#"{"mode":"off","allow_origins":["https://a.com/"]}"#).key, "allow_origins[0]");
+    assert_eq!(err(r#"{"mode":"off","max_age":-5}"#).key, "max_age");
+    let e = err(r#"{"allow_origins":["*"],"mode":"pass"}"#);
+    assert_eq!(e.key, "mode");
+    assert!(e.reason.contains("enforce") && e.reason.contains("off"), "{}", e.reason);
+}
+
+#[test]
+fn path_prefixes_match_the_normalized_path() {
+    let c = Config::from_json(
+        r#"{"allow_origins":["https://app.example.com"],"policies":[
+            {"match":{"path_prefixes":["/public/"]},"allow_origins":["*"]},
+            {"match":{"hosts":["api.example.com"]},"allow_origins":["https://api-ui.example.com"]}
+        ]}"#,
+    )
+    .unwrap();
+    let pick = |host: &str, path: &str| c.select(Some(host.as_bytes()), Some(path.as_bytes())).name.clone();
+    assert_eq!(pick("x.com", "/public/a?b=/admin"), "policies[0]");
+    assert_eq!(pick("x.com", "/admin/../public/a"), "policies[0]");
+    assert_eq!(pick("x.com", "/%70ublic/a"), "policies[0]");
+    for confused in
+        ["/public/../admin", "/public/%2e%2e/admin", "/public/..%2Fadmin", "/public/..%5cadmin", "/../public/x"]
+    {
+        assert_eq!(pick("x.com", confused), "top level", "{confused}");
+        // An ambiguous path still selects entries that only match hosts.
+        assert_eq!(pick("api.example.com", confused), "policies[1]", "{confused}");
+    }
+    assert_eq!(pick("API.Example.COM.:8443", "/x"), "policies[1]", "hosts compare as browsers normalize them");
+}
+
+#[test]
+fn path_prefixes_are_written_normalized() {
+    let e = err(r#"{"allow_origins":["*"],"policies":[{"match":{"path_prefixes":["/a/../b/"]}}]}"#);
+    assert_eq!(e.key, "policies[0].match.path_prefixes[0]");
+    assert!(e.reason.contains("`/b/`"), "{}", e.reason);
+    assert!(err(r#"{"allow_origins":["*"],"policies":[{"match":{"path_prefixes":["/a%2Fb"]}}]}"#)
+        .reason
+        .contains("ambiguous"));
+    assert!(err(r#"{"allow_origins":["*"],"policies":[{"match":{"path_prefixes":["/a?x"]}}]}"#)
+        .reason
+        .contains("`/a`"));
+    assert!(Config::from_json(r#"{"allow_origins":["*"],"policies":[{"match":{"path_prefixes":["/caf%C3%A9/"]}}]}"#)
+        .is_ok());
 }
 
 #[test]

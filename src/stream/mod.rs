@@ -45,13 +45,13 @@ pub enum Verdict {
 /// What the request phase decided for the response phase.
 #[derive(Debug, Default)]
 enum State {
-    /// Leave the response alone: shadow mode, forwarded preflight, or no CORS concern.
+    /// Leave the response alone: mode off or shadow, a forwarded preflight.
     #[default]
     Untouched,
     /// Our own local reply: it passes back through this filter and must not be touched twice.
     LocalReply,
-    /// No `Origin`: only `Vary: Origin`.
-    NoOrigin,
+    /// The answer depends on `Origin` but this request granted nothing: only `Vary: Origin`.
+    VaryOnly,
     Allowed {
         route: Option<usize>,
         /// The origin to echo; `None` for `*`.
@@ -78,17 +78,33 @@ impl StreamFilter {
     /// of a repeated header is seen.
     pub fn on_request_headers(&mut self, host: &impl Host) -> Verdict {
         let all = host.request_headers();
+        // A clone of the Rc, so the policy can be borrowed while `self` records the decision.
+        let config = Rc::clone(&self.config);
+        let (route, policy) = select(&config, &all);
+        if policy.mode() == Mode::Off {
+            host.count(Counter::PassedThrough);
+            return Verdict::Continue;
+        }
         let mut origins = all.values(ORIGIN);
         let Some(first) = origins.next() else {
-            if self.config.vary_without_origin() {
-                self.state = State::NoOrigin;
+            // Not a CORS request, but a cache may serve its response to one (Fetch, "CORS
+            // protocol and HTTP caches"): a static answer is sent anyway, any other says
+            // `Vary: Origin`.
+            if policy.mode() == Mode::Enforce {
+                self.state = if policy.is_static() {
+                    State::Allowed { route, echo: None }
+                } else if policy.varies_by_origin() {
+                    State::VaryOnly
+                } else {
+                    State::Untouched
+                };
             }
             return Verdict::Continue;
         };
         // A preflight is an OPTIONS with Access-Control-Request-Method; any other request,
         // OPTIONS included, is an actual request.
         if all.first(METHOD) == Some(b"OPTIONS") && all.contains(REQUEST_METHOD) {
-            return self.on_preflight(host, &all);
+            return self.on_preflight(host, &all, policy);
         }
         // Several Origin lines are read as one value joined with ",", as Envoy joins them: never
         // a valid origin, so never allowed.
@@ -100,12 +116,14 @@ impl StreamFilter {
                 &joined
             }
         };
-        self.on_actual(host, &all, origin)
+        self.on_actual(host, route, policy, origin)
     }
 
-    fn on_actual(&mut self, host: &impl Host, all: &HeaderList, origin: &[u8]) -> Verdict {
-        let (route, policy) = select(&self.config, all);
-        match policy.check_origin(origin) {
+    fn on_actual(&mut self, host: &impl Host, route: Option<usize>, policy: &Policy, origin: &[u8]) -> Verdict {
+        // A static policy's response is the same for every request, a malformed `Origin`
+        // included: it is what a cache may hand to any later request.
+        let decision = if policy.is_static() { Some(AllowOrigin::Any) } else { policy.check_origin(origin) };
+        match decision {
             Some(allow) => {
                 host.count(Counter::ActualAllowed);
                 debug!("actual request allowed: origin {} by {}", Logged(origin), policy.name);
@@ -134,7 +152,7 @@ impl StreamFilter {
         Verdict::Continue
     }
 
-    fn on_preflight(&mut self, host: &impl Host, all: &HeaderList) -> Verdict {
+    fn on_preflight(&mut self, host: &impl Host, all: &HeaderList, policy: &Policy) -> Verdict {
         let values = |name: &'static str| -> Vec<&[u8]> { all.values(name).collect() };
         let origins = values(ORIGIN);
         // A browser sends one method; several lines are ambiguous, so none is allowed.
@@ -144,9 +162,6 @@ impl StreamFilter {
         };
         let request_headers = values(REQUEST_HEADERS);
         let private_network = values(REQUEST_PRIVATE_NETWORK).first().is_some_and(|v| v.eq_ignore_ascii_case(b"true"));
-        // A clone of the Rc, so the policy can be borrowed while `self` records the reply.
-        let config = Rc::clone(&self.config);
-        let (_, policy) = select(&config, all);
         let request =
             PreflightRequest { origins: &origins, method, request_headers: &request_headers, private_network };
         let origin_text = || Logged(origins.first().copied().unwrap_or_default());
@@ -157,7 +172,8 @@ impl StreamFilter {
                 if policy.mode() == Mode::Shadow {
                     return Verdict::Continue;
                 }
-                let headers = policy.preflight_headers(allow, private_network);
+                let echoed = policy.echoed_request_headers(&request_headers);
+                let headers = policy.preflight_headers(allow, private_network, echoed.as_deref());
                 self.reply(host, policy.preflight_status(), headers)
             }
             Err(reason) => {
@@ -189,7 +205,7 @@ impl StreamFilter {
     pub fn on_response_headers(&mut self, host: &impl Host) -> Verdict {
         let (route, echo, allowed) = match std::mem::take(&mut self.state) {
             State::Untouched | State::LocalReply => return Verdict::Continue,
-            State::NoOrigin => {
+            State::VaryOnly => {
                 host.add_response_header(VARY, "Origin");
                 return Verdict::Continue;
             }

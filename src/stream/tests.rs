@@ -270,11 +270,129 @@ fn requests_without_origin_only_gain_vary() {
     assert_eq!(host.response_value("access-control-allow-origin").as_deref(), Some("https://x.example"));
     assert!(host.counted.borrow().is_empty());
 
-    let mut f = filter(r#"{"allow_origins":["*"]}"#);
+    let mut f = filter(r#"{"allow_origins":["https://a.example"],"mode":"shadow"}"#);
     let host = get(None);
     f.on_request_headers(&host);
     f.on_response_headers(&host);
-    assert_eq!(host.calls(), 1, "a `*` policy does not depend on Origin: one host call, nothing written");
+    assert_eq!(host.calls(), 1, "shadow mode writes nothing");
+}
+
+/// Fetch, "CORS protocol and HTTP caches": a `*` resource sends the same CORS headers on every
+/// response, so a copy cached from a request without CORS serves a later CORS request.
+#[test]
+fn static_policy_answers_every_request_alike() {
+    let json = r#"{"allow_origins":["*"],"expose_headers":["x-total"]}"#;
+    let origin_lines: [&[&str]; 5] =
+        [&[], &["https://anyone.example"], &["not an origin"], &["https://a.example", "https://b.example"], &["null"]];
+    for lines in origin_lines {
+        let mut f = filter(json);
+        let mut h = vec![(":method", "GET"), (":path", "/img"), (":authority", "cdn.example.com")];
+        h.extend(lines.iter().map(|o| ("origin", *o)));
+        let host = FakeHost::request(&h);
+        f.on_request_headers(&host);
+        host.upstream(&[("cache-control", "public, max-age=600"), ("access-control-allow-credentials", "true")]);
+        f.on_response_headers(&host);
+        assert_eq!(host.response_value("access-control-allow-origin").as_deref(), Some("*"), "{lines:?}");
+        assert_eq!(host.response_value("access-control-expose-headers").as_deref(), Some("x-total"), "{lines:?}");
+        assert_eq!(host.response_value("access-control-allow-credentials"), None, "{lines:?}");
+        assert_eq!(host.response_value("vary"), None, "no Vary on a static answer: {lines:?}");
+    }
+    // HEAD and OPTIONS without Access-Control-Request-Method are actual requests too.
+    for method in ["HEAD", "OPTIONS"] {
+        let mut f = filter(json);
+        let host = FakeHost::request(&[(":method", method), (":path", "/img")]);
+        assert_eq!(f.on_request_headers(&host), Verdict::Continue);
+        f.on_response_headers(&host);
+        assert_eq!(host.response_value("access-control-allow-origin").as_deref(), Some("*"), "{method}");
+    }
+}
+
+/// The other side of the same section: an answer that depends on `Origin` says `Vary: Origin`
+/// on every response, whatever the request carried.
+#[test]
+fn origin_dependent_policy_varies_on_every_response() {
+    let origin_lines: [&[&str]; 5] = [
+        &[],
+        &["https://app.example.com"],
+        &["https://evil.example"],
+        &["not an origin"],
+        &["https://app.example.com", "https://app.example.com"],
+    ];
+    for lines in origin_lines {
+        for method in ["GET", "HEAD", "OPTIONS"] {
+            let mut f = filter(POLICY);
+            let mut h = vec![(":method", method), (":path", "/api")];
+            h.extend(lines.iter().map(|o| ("origin", *o)));
+            let host = FakeHost::request(&h);
+            f.on_request_headers(&host);
+            host.upstream(&[("cache-control", "public, max-age=600")]);
+            f.on_response_headers(&host);
+            assert_eq!(host.response_value("vary").as_deref(), Some("Origin"), "{method} {lines:?}");
+        }
+    }
+}
+
+#[test]
+fn mode_off_leaves_request_and_response_byte_for_byte() {
+    let json = r#"{"mode":"off","policies":[{"match":{"hosts":["a.example.com"]},"allow_origins":["https://app.example.com"]}]}"#;
+    let upstream = [
+        ("access-control-allow-origin", "*"),
+        ("access-control-allow-credentials", "true"),
+        ("access-control-expose-headers", "x-b"),
+        ("vary", "Accept-Encoding"),
+    ];
+    let requests: [&[(&str, &str)]; 3] = [
+        &[(":method", "GET"), (":authority", "b.example.com"), ("origin", "https://evil.example")],
+        &[(":method", "GET"), (":authority", "b.example.com")],
+        &[
+            (":method", "OPTIONS"),
+            (":authority", "b.example.com"),
+            ("origin", "https://evil.example"),
+            ("access-control-request-method", "DELETE"),
+        ],
+    ];
+    for request in requests {
+        let mut f = filter(json);
+        let host = FakeHost::request(request);
+        assert_eq!(f.on_request_headers(&host), Verdict::Continue, "{request:?}: a preflight goes upstream");
+        host.upstream(&upstream);
+        f.on_response_headers(&host);
+        assert!(host.sent.borrow().is_none());
+        let expected: Vec<(String, Vec<u8>)> =
+            upstream.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect();
+        assert_eq!(*host.response.borrow(), expected, "{request:?}");
+        assert_eq!(host.writes.get(), 0);
+        assert_eq!(*host.counted.borrow(), vec![Counter::PassedThrough]);
+    }
+    // The entry it covers is enforced.
+    let mut f = filter(json);
+    let host =
+        FakeHost::request(&[(":method", "GET"), (":authority", "a.example.com"), ("origin", "https://evil.example")]);
+    f.on_request_headers(&host);
+    host.upstream(&upstream);
+    f.on_response_headers(&host);
+    assert!(host.cors_response_headers().is_empty());
+    assert_eq!(*host.counted.borrow(), vec![Counter::ActualDenied]);
+}
+
+#[test]
+fn wildcard_headers_with_credentials_echo_the_requested_names() {
+    let json = r#"{"allow_origins":["https://app.example.com"],"allow_credentials":true,"allow_headers":["*"]}"#;
+    let mut f = filter(json);
+    let host = preflight("https://app.example.com", "GET", Some("X-Trace-Id, content-type,,X-Other"));
+    assert_eq!(f.on_request_headers(&host), Verdict::Stop);
+    assert_eq!(host.sent_header("access-control-allow-headers").as_deref(), Some("x-trace-id,content-type,x-other"));
+    assert_eq!(host.sent_header("access-control-allow-credentials").as_deref(), Some("true"));
+    // Nothing requested: nothing to allow.
+    let mut f = filter(json);
+    let host = preflight("https://app.example.com", "GET", None);
+    assert_eq!(f.on_request_headers(&host), Verdict::Stop);
+    assert_eq!(host.sent_header("access-control-allow-headers"), None);
+    // Authorization must still be named.
+    let mut f = filter(json);
+    let host = preflight("https://app.example.com", "GET", Some("x-a,authorization"));
+    f.on_request_headers(&host);
+    assert_eq!(host.sent.borrow().as_ref().map(|r| r.0), Some(403));
 }
 
 #[test]

@@ -145,6 +145,19 @@ fn explain(r: &Request, file: &str, location: &str, config: Rc<Config>, raw: &Ra
         println!("           note: no --host given, so policies that match on hosts cannot apply");
     }
 
+    if policy.mode() == Mode::Off {
+        let chosen_by = match route {
+            None => "the top level".to_owned(),
+            Some(i) => policy_name(i),
+        };
+        println!("decision:  passed through (mode off, chosen by {chosen_by})");
+        println!("counter:   {}", Counter::PassedThrough.name());
+        println!(
+            "response:  the request goes to the upstream untouched, preflight or not; its response arrives as sent"
+        );
+        return EXIT_OK;
+    }
+
     let effective = match route {
         Some(i) => raw.policies.as_deref().and_then(|p| p.get(i)).map(|p| p.inherit_from(raw)),
         None => Some(raw.clone()),
