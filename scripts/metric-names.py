@@ -4,8 +4,7 @@
 
 Starts $ENVOY_BIN (default .venv/bin/envoy) with dist/cors.wasm on free loopback ports, sends one
 request of each kind (allowed and denied actual requests, allowed preflight, preflights denied by
-origin, method and headers, a shadow-mode denial, a request for a host under mode "off" when the
-plugin supports it), then prints the admin's lines that mention cors. Envoy is stopped by its pid.
+origin, method and headers, shadow-mode denials, a request under mode "off"), then prints the admin's lines that mention cors. Envoy is stopped by its pid.
 
 Usage: scripts/metric-names.py   (after make build; make envoy installs Envoy)
 """
@@ -34,7 +33,10 @@ CONFIG = {
     "allow_origins": ["https://app.example.com"],
     "allow_methods": ["GET", "PUT"],
     "allow_headers": ["x-custom"],
-    "policies": [{"match": {"hosts": ["shadow.example.com"]}, "mode": "shadow"}],
+    "policies": [
+        {"match": {"hosts": ["shadow.example.com"]}, "mode": "shadow"},
+        {"match": {"hosts": ["off.example.com"]}, "mode": "off"},
+    ],
 }
 
 
@@ -105,6 +107,7 @@ def main():
                                                  {**app, **pre, "Access-Control-Request-Headers": "x-other"})),
             ("shadow: actual request enforce would deny", request(listen, "GET", "shadow.example.com", evil)),
             ("shadow: preflight enforce would deny", request(listen, "OPTIONS", "shadow.example.com", {**evil, **pre})),
+            ("mode off: passed through", request(listen, "GET", "off.example.com", evil)),
         ]
         for what, status in sent:
             print(f"# {what}: {status}")
