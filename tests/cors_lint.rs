@@ -387,6 +387,35 @@ fn convert_envoy_merges_virtual_host_and_route_policies() {
     envoy_cors::Config::from_json(&json.to_string()).unwrap();
 }
 
+/// Route conditions the plugin cannot match on are noted, never dropped silently; a path regex
+/// is refused.
+#[test]
+fn convert_envoy_route_conditions_are_noted_or_refused() {
+    let route = |m: &str| {
+        format!(
+            "virtual_hosts:\n- name: api\n  domains: [api.example.com]\n  routes:\n  - match: {m}\n    route: {{cluster: api}}\n\
+             \x20   typed_per_filter_config:\n      cors:\n        \"@type\": type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy\n\
+             \x20       allow_origin_string_match: [{{exact: https://a.example.com}}]\n        forward_not_matching_preflights: true\n"
+        )
+    };
+    let f = Temp::new(
+        "conditions.yaml",
+        &route("{prefix: /API, case_sensitive: false, headers: [{name: x-v, present_match: true}]}"),
+    );
+    let (code, json, notes) = convert(f.path());
+    assert_eq!(code, Some(0), "{notes}");
+    assert_eq!(
+        json["policies"][0]["match"],
+        serde_json::json!({"hosts": ["api.example.com"], "path_prefixes": ["/API"]})
+    );
+    assert!(notes.contains("case_sensitive false: Envoy matched the path in any case"), "{notes}");
+    assert!(notes.contains("[\"headers\"] have no equivalent in `match`"), "{notes}");
+    let f = Temp::new("regex.yaml", &route("{safe_regex: {regex: \"/v[0-9]+/.*\"}}"));
+    let (code, _, msg) = convert(f.path());
+    assert_eq!(code, Some(1), "{msg}");
+    assert!(msg.contains("has no equivalent in match.path_prefixes"), "{msg}");
+}
+
 /// Envoy's allow_headers "*" echoed Authorization: kept with and without credentials.
 #[test]
 fn convert_star_allow_headers_keeps_authorization() {

@@ -604,6 +604,12 @@ fn virtual_host(vh: &Map<String, Value>, location: &str, out: &mut Vec<Source>) 
                  entry applies whatever they are"
             ));
         }
+        if get("case_sensitive").and_then(Value::as_bool) == Some(false) && !all_paths {
+            notes.push(format!(
+                "{location}.{field}: case_sensitive false: Envoy matched the path in any case, path_prefixes match \
+                 it exactly (add the other spellings clients use)"
+            ));
+        }
         let path_prefixes = if all_paths { Vec::new() } else { prefixes };
         let (policy, where_) = match (own, &vhost_policy) {
             (Some((at, r)), Some((_, v))) => {
