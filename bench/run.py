@@ -111,6 +111,16 @@ SCENARIOS = [
     dict(key="get_no_origin", title="GET without Origin", method="GET",
          headers={}, variants="abcde", policy="normal",
          what="Same-origin style GET: only the cost of looking for Origin (e may add Vary: Origin)."),
+    # Right after get_no_origin, the denominator of the pass-through target (issue 9).
+    dict(key="passthrough", title="passed through (mode off)", method="GET",
+         headers={"Origin": ALLOWED}, variants="ace", policy="gateway",
+         what="Shared-gateway policy: top level `mode: off`, one entry for another host; this request's "
+              "host matches no entry, so the plugin selects, counts and leaves it alone. Compare e with "
+              "e on 'GET without Origin'."),
+    dict(key="star_no_origin", title="`*` policy, GET without Origin", method="GET",
+         headers={}, variants="ace", policy="star",
+         what="`allow_origins: [\"*\"]`: since issue 10 the static answer (ACAO *, ACEH) is written on "
+              "every response, CORS request or not (Fetch, CORS protocol and HTTP caches)."),
     dict(key="preflight_allowed", title="allowed preflight", method="OPTIONS",
          headers={"Origin": ALLOWED, "Access-Control-Request-Method": "PUT",
                   "Access-Control-Request-Headers": "content-type"},
@@ -125,6 +135,13 @@ SCENARIOS = [
               "allow_headers (b, e). b does not parse ACRH (echoes its configured list); d does not "
               "read it; a and c forward it. Compare e with e on 'allowed preflight'."
               % (len(ACRH_NAMES), len(ACRH_VALUE))),
+    dict(key="preflight_acrh_30k_echo", title="preflight, 30 KB ACRH, `*` with credentials", method="OPTIONS",
+         headers={"Origin": ALLOWED, "Access-Control-Request-Method": "PUT",
+                  "Access-Control-Request-Headers": ACRH_VALUE},
+         variants="e", policy="acrh_echo",
+         what="`allow_headers: [\"*\"]` with credentials: every requested name is checked and echoed "
+              "lowercased in a 30 KB Access-Control-Allow-Headers (issue 10). Compare e with e on "
+              "'allowed preflight'."),
     dict(key="preflight_rejected", title="rejected preflight", method="OPTIONS",
          headers={"Origin": DENIED, "Access-Control-Request-Method": "PUT"},
          variants="abcde", policy="normal",
@@ -196,6 +213,14 @@ def cors_policy_json(policy):
     elif policy == "acrh":
         cfg["allow_origins"] = [ALLOWED]
         cfg["allow_headers"] = HEADERS + ACRH_NAMES
+    elif policy == "acrh_echo":
+        cfg["allow_origins"] = [ALLOWED]
+        cfg["allow_headers"] = ["*"]
+    elif policy == "star":
+        cfg = {"allow_origins": ["*"], "expose_headers": EXPOSE, "max_age": MAX_AGE}
+    elif policy == "gateway":
+        cfg = {"mode": "off", "policies": [
+            {"match": {"hosts": ["api.example.com"]}, **cfg, "allow_origins": [ALLOWED]}]}
     return cfg
 
 
@@ -455,7 +480,7 @@ def unexpected(sc, v, status, headers):
     names = [k.lower() for k, _ in headers if k.lower().startswith("access-control-")]
     if len(names) != len(set(names)):
         return "an access-control-* header appears twice"
-    if v in "ac" or (sc["key"] in ("get_denied", "get_no_origin")):
+    if v in "ac" or (sc["key"] in ("get_denied", "get_no_origin", "passthrough")):
         if status != 200 or not forwarded or acao:
             return "expected the upstream's 200 without ACAO"
         return None
@@ -465,7 +490,7 @@ def unexpected(sc, v, status, headers):
         if status not in want_status or acao or forwarded:
             return "expected a local %s without ACAO" % "/".join(map(str, want_status))
         return None
-    want = LARGE_ORIGIN if sc["key"] == "large_policy" else ALLOWED
+    want = {"large_policy": LARGE_ORIGIN, "star_no_origin": "*"}.get(sc["key"], ALLOWED)
     if acao != [want]:
         return "expected ACAO %s" % want
     if local and (forwarded or status not in (200, 204)):
@@ -717,6 +742,10 @@ def build_report(args, info, command, results, checks, sizes, ready, variants, s
         ("30 KB ACRH preflight: e / e(normal preflight)",
          pr([("preflight_acrh_30k", "e"), ("preflight_allowed", "e")], div), 2.0,
          pr([("preflight_acrh_30k", "d"), ("preflight_allowed", "d")], div)),
+        ("pass-through (mode off): e / e(GET without Origin)",
+         pr([("passthrough", "e"), ("get_no_origin", "e")], div), 1.0, None),
+        ("30 KB ACRH echoed (`*` with credentials): e / e(normal preflight)",
+         pr([("preflight_acrh_30k_echo", "e"), ("preflight_allowed", "e")], div), 2.0, None),
         ("dist/cors.wasm size (KB)", sizes["e"] / 1024 if sizes.get("e") else None, 350.0,
          sizes["d"] / 1024 if sizes.get("d") else None),
     ]

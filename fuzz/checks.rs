@@ -10,6 +10,8 @@
 
 use std::rc::Rc;
 
+use envoy_cors::config::Mode;
+use envoy_cors::counter::Counter;
 use envoy_cors::simulate::{self, Outcome};
 use envoy_cors::Config;
 
@@ -17,7 +19,7 @@ use envoy_cors::Config;
 mod invariants;
 
 /// The policies requests are fuzzed against, each with the test's own model of what it may reflect.
-pub const POLICIES: [&str; 6] = [
+pub const POLICIES: [&str; 7] = [
     // 0: exact origins with credentials
     r#"{"allow_origins":["https://app.example.com","http://localhost:3000","http://[::1]:8080","https://xn--80ak6aa92e.com"],
         "allow_methods":["GET","PUT","PURGE","patch"],"allow_headers":["x-custom","authorization"],
@@ -37,6 +39,11 @@ pub const POLICIES: [&str; 6] = [
     // 5: forward unmatched preflights, private network access
     r#"{"allow_origins":["https://app.example.com"],"allow_methods":["PUT"],"unmatched_preflight":"forward",
         "allow_private_network":true,"preflight_success_status":200}"#,
+    // 6: a shared gateway: off except one host, with an `off` carve-out and a path-scoped `*`
+    r#"{"mode":"off","policies":[
+        {"match":{"hosts":["api.example.com"],"path_prefixes":["/legacy/"]},"mode":"off"},
+        {"match":{"hosts":["api.example.com"],"path_prefixes":["/public/"]},"allow_origins":["*"]},
+        {"match":{"hosts":["api.example.com"]},"allow_origins":["https://app.example.com"],"allow_credentials":true}]}"#,
 ];
 
 fn may_reflect(policy: usize, origin: &str) -> bool {
@@ -56,7 +63,7 @@ fn may_reflect(policy: usize, origin: &str) -> bool {
                 || origin.strip_prefix("http://localhost:").is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
         }
         3 => ["https://admin.example.com", "https://ops.example.com", "https://root.example.com"].contains(&origin),
-        5 => origin == "https://app.example.com",
+        5 | 6 => origin == "https://app.example.com",
         // 1 answers `*` only; 4 (shadow) never emits anything.
         _ => false,
     }
@@ -146,6 +153,16 @@ pub fn check_input(input: &Input) -> Outcome {
             fail(format!("a preflight with {origins} Origin lines was allowed"));
         }
     }
+    let config = config_of(input);
+    if config.select(first(":authority"), first(":path")).mode() == Mode::Off {
+        // Pass-through: nothing added, replaced or removed, no local reply, only the counter.
+        if out.local_reply.is_some() || out.response_headers != input.upstream {
+            fail("mode off changed the response".into());
+        }
+        if out.counters != [Counter::PassedThrough] {
+            fail(format!("mode off counted {:?}", out.counters));
+        }
+    }
     if input.policy == 4 {
         // Shadow mode: the response is exactly the upstream's.
         let mut got = out.response_headers.clone();
@@ -157,6 +174,10 @@ pub fn check_input(input: &Input) -> Outcome {
         }
     }
     out
+}
+
+fn config_of(input: &Input) -> Rc<Config> {
+    COMPILED.with(|c| c[input.policy].clone())
 }
 
 fn request_text(lines: &invariants::Lines) -> Vec<(String, String)> {

@@ -39,6 +39,27 @@ const FORBIDDEN_REQUEST: [&str; 21] = [
 /// Fetch "forbidden response-header" names: never exposed to scripts.
 const FORBIDDEN_RESPONSE: [&str; 2] = ["set-cookie", "set-cookie2"];
 
+/// CORS response headers (Fetch, "HTTP responses"): no request needs them, so in
+/// `allow_headers` they only let through a script that sets one by mistake.
+const RESPONSE_ONLY: [&str; 7] = [
+    "access-control-allow-credentials",
+    "access-control-allow-headers",
+    "access-control-allow-methods",
+    "access-control-allow-origin",
+    "access-control-allow-private-network",
+    "access-control-expose-headers",
+    "access-control-max-age",
+];
+
+/// Headers only ever on requests (set by the browser itself): no response carries them, so in
+/// `expose_headers` they expose nothing.
+const REQUEST_ONLY: [&str; 4] = [
+    "access-control-request-headers",
+    "access-control-request-method",
+    "access-control-request-private-network",
+    "origin",
+];
+
 /// Longest header name accepted, in the configuration and in requests (longer is denied).
 pub const MAX_NAME_LEN: usize = 128;
 
@@ -47,7 +68,14 @@ pub const MAX_NAME_LEN: usize = 128;
 pub const MAX_REQUEST_HEADERS_LEN: usize = 64 * 1024;
 
 fn is_forbidden_request(name: &str) -> bool {
-    FORBIDDEN_REQUEST.contains(&name) || name.starts_with("proxy-") || name.starts_with("sec-")
+    is_forbidden_request_bytes(name.as_bytes())
+}
+
+/// `is_forbidden_request` for a lowercase name read from a request.
+fn is_forbidden_request_bytes(lower: &[u8]) -> bool {
+    FORBIDDEN_REQUEST.iter().any(|f| f.as_bytes() == lower)
+        || lower.starts_with(b"proxy-")
+        || lower.starts_with(b"sec-")
 }
 
 /// Validates a configured header name and returns it lowercased.
@@ -170,6 +198,12 @@ impl AllowedHeaders {
             if is_forbidden_request(&name) {
                 return Err((i, "forbidden request header: browsers never let scripts set it".into()));
             }
+            if RESPONSE_ONLY.contains(&name.as_str()) {
+                return Err((
+                    i,
+                    "response-only CORS header: no request needs it (a script that sends it does so by mistake)".into(),
+                ));
+            }
             if !listed.contains(&name) {
                 listed.push(name);
             }
@@ -259,8 +293,10 @@ impl AllowedHeaders {
 
     fn allows(&self, name: &NameBuffer) -> bool {
         let lower = name.as_bytes();
+        // `*` covers every name a script may set: never Authorization (Fetch: it must be
+        // named), never a forbidden request-header (a browser never asks for one).
         if self.any && lower != b"authorization" {
-            return true;
+            return !is_forbidden_request_bytes(lower);
         }
         match name.inline() {
             Some(inline) => self.short_names.contains(inline),
@@ -314,6 +350,9 @@ pub fn compile_expose(raw: &[String], credentials: bool) -> Result<Option<Box<st
         let name = header_name(h).map_err(|e| (i, e))?;
         if FORBIDDEN_RESPONSE.contains(&name.as_str()) {
             return Err((i, "forbidden response header: browsers never expose Set-Cookie".into()));
+        }
+        if REQUEST_ONLY.contains(&name.as_str()) {
+            return Err((i, "request-only header: no response carries it, so there is nothing to expose".into()));
         }
         if !listed.contains(&name) {
             listed.push(name);
@@ -419,6 +458,7 @@ mod tests {
         assert!(allows(&h, &["X-Anything, x-else", "content-type"]));
         assert!(!allows(&h, &["x-anything,Authorization"]), "Authorization must still be named");
         assert!(!allows(&h, &["x a"]), "still only tokens");
+        assert!(!allows(&h, &["x-a,Cookie"]) && !allows(&h, &["sec-fetch-mode"]), "never a forbidden name");
         assert!(!allows(&h, &[&"x".repeat(MAX_NAME_LEN + 1)]));
         assert!(!allows(&h, &[&"x-a,".repeat(MAX_REQUEST_HEADERS_LEN / 4 + 1)]), "same byte bound");
         let named = compile(&["*", "Authorization"], true);
@@ -451,6 +491,10 @@ mod tests {
         assert!(e(&["Sec-Fetch-Mode"]).1.contains("forbidden"));
         assert!(e(&["origin"]).1.contains("forbidden"));
         assert!(e(&[&"x".repeat(200)]).1.contains("longer"));
+        for name in RESPONSE_ONLY {
+            assert!(e(&["x-ok", &name.to_uppercase()]).1.contains("response-only"), "{name}");
+        }
+        assert!(e(&["*", "Access-Control-Allow-Origin"]).1.contains("response-only"));
     }
 
     #[test]
@@ -464,5 +508,11 @@ mod tests {
         assert!(compile_expose(&strings(&["*"]), true).is_err());
         assert!(compile_expose(&strings(&["Set-Cookie"]), false).unwrap_err().1.contains("forbidden"));
         assert!(compile_expose(&strings(&["a b"]), false).is_err());
+        for name in REQUEST_ONLY {
+            let (i, why) = compile_expose(&strings(&["x-ok", &name.to_uppercase()]), false).unwrap_err();
+            assert!(i == 1 && why.contains("request-only"), "{name}: {why}");
+        }
+        // The response's own CORS headers may be exposed (a script reads them like any other).
+        assert!(compile_expose(&strings(&["access-control-allow-origin"]), false).is_ok());
     }
 }

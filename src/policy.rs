@@ -101,12 +101,17 @@ impl Policy {
 
         let max_age = match raw.max_age {
             None => None,
-            Some(s) if (-1..=MAX_AGE_LIMIT).contains(&s) => Some(s.to_string().into_boxed_str()),
+            // `-1` is accepted as "no caching", which on the wire is `0`: the header's grammar is
+            // a non-negative integer (Fetch, `Access-Control-Max-Age`); for `-1` the standard's
+            // parse fails and falls back to the default 5 s, as Safari does. (Chromium reads a
+            // negative value as 0 and Firefox caches nothing on a non-digit; `0` is read alike
+            // by all.)
+            Some(s) if (-1..=MAX_AGE_LIMIT).contains(&s) => Some(s.max(0).to_string().into_boxed_str()),
             Some(s) => {
                 return Err(ConfigError::new(
                     key("max_age"),
                     Some(s.to_string()),
-                    format!("must be from -1 (no caching) to {MAX_AGE_LIMIT} seconds: browsers cap it (Chromium at 7200, Firefox at 86400)"),
+                    format!("must be from 0 (no caching; -1 is read as 0) to {MAX_AGE_LIMIT} seconds: browsers cap it (Chromium at 7200, Firefox at 86400)"),
                 ))
             }
         };

@@ -75,6 +75,9 @@ const PATHS: &str = r#"{"allow_origins":["https://example.com"],"allow_credentia
 const GATEWAY: &str = r#"{"mode":"off","policies":[
     {"match":{"hosts":["a.example.com"],"path_prefixes":["/legacy/"]},"mode":"off"},
     {"match":{"hosts":["a.example.com"]},"allow_origins":["https://example.com"],"allow_credentials":true}]}"#;
+/// `max_age: -1` ("no caching"), and an IPv4-mapped IPv6 origin in the form browsers send.
+const NO_CACHE: &str =
+    r#"{"allow_origins":["https://example.com","http://[::ffff:7f7f:7f7f]:90"],"allow_methods":["PUT"],"max_age":-1}"#;
 
 /// What each configuration may reflect: the test's own model of the policy.
 fn may_reflect(config: &str, origin: &str) -> bool {
@@ -101,6 +104,7 @@ fn may_reflect(config: &str, origin: &str) -> bool {
         }
         HOSTS => ["https://admin.example.com", "https://ops.example.com", "https://root.example.com"].contains(&origin),
         SHADOW | FORWARD | PNA | PATHS | GATEWAY => origin == "https://example.com",
+        NO_CACHE => origin == "https://example.com" || origin == "http://[::ffff:7f7f:7f7f]:90",
         _ => false,
     }
 }
@@ -1246,7 +1250,68 @@ fn engine_gaps() -> Vec<Case> {
             denied_vary(),
             &[ActualDenied],
         ),
+        // `max_age: -1` was sent as `Access-Control-Max-Age: -1`, which the header's grammar
+        // forbids: the Fetch Standard (and Safari) then caches for the default 5 s.
+        case(
+            "max_age -1 is sent as 0",
+            NO_CACHE,
+            Req::preflight(ok, "PUT"),
+            no_cache_preflight(ok),
+            &[PreflightAllowed],
+        ),
+        // The browser's form of an IPv4-mapped origin could not be listed (the dotted form was
+        // required, and matched nothing a browser sends).
+        case(
+            "IPv4-mapped origin in the browser's form",
+            NO_CACHE,
+            Req::preflight("http://[::ffff:7f7f:7f7f]:90", "PUT"),
+            no_cache_preflight("http://[::ffff:7f7f:7f7f]:90"),
+            &[PreflightAllowed],
+        ),
+        case(
+            "IPv4-mapped origin, dotted (no browser sends it)",
+            NO_CACHE,
+            Req::preflight("http://[::ffff:127.127.127.127]:90", "PUT"),
+            rejected(),
+            &[PreflightDeniedOrigin],
+        ),
     ]
+    .into_iter()
+    // The request `Origin` check let non-canonical IPv6 through to the regexes.
+    .chain(
+        [
+            ("IPv6 not compressed", "http://[0:0:0:0:0:0:0:1]:4000"),
+            ("IPv6 leading zeros", "http://[::0001]"),
+            ("IPv6 zero run not compressed", "http://[1:0:0:2:0:0:0:3]"),
+            ("IPv6 single zero compressed", "http://[1::2:3:4:5:6:7]"),
+            ("IPv6 dotted IPv4-compatible", "http://[::127.0.0.1]"),
+            ("IPv6 dotted IPv4-mapped", "http://[::ffff:127.127.127.127]:90"),
+        ]
+        .into_iter()
+        .map(|(what, o)| case(format!("regex `.*`: {what}"), RE_ANY, Req::get(o), denied_vary(), &[ActualDenied])),
+    )
+    .chain([case(
+        "regex `.*`: IPv4-mapped IPv6 in the browser's form is reflected",
+        RE_ANY,
+        Req::get("http://[::ffff:7f7f:7f7f]:90"),
+        echo_only("http://[::ffff:7f7f:7f7f]:90", true),
+        &[ActualAllowed],
+    )])
+    .collect()
+}
+
+fn no_cache_preflight(origin: &str) -> Expect {
+    Expect::Reply(
+        204,
+        hs(&[
+            ("access-control-allow-origin", origin),
+            ("access-control-allow-methods", "PUT"),
+            ("access-control-allow-headers", "accept,accept-language,content-language,content-type"),
+            ("access-control-max-age", "0"),
+            ("vary", PREFLIGHT_VARY),
+            ("content-length", "0"),
+        ]),
+    )
 }
 
 fn open_star() -> Expect {
@@ -1298,7 +1363,7 @@ fn run_case(configs: &HashMap<&'static str, Rc<Config>>, case: &Case) -> Result<
 }
 
 fn compiled() -> HashMap<&'static str, Rc<Config>> {
-    [CRED, OPEN, OPEN_AUTH, SUB, NULL_OK, RE_ANY, RE_LOOSE, HOSTS, SHADOW, FORWARD, PNA, PATHS, GATEWAY]
+    [CRED, OPEN, OPEN_AUTH, SUB, NULL_OK, RE_ANY, RE_LOOSE, HOSTS, SHADOW, FORWARD, PNA, PATHS, GATEWAY, NO_CACHE]
         .into_iter()
         .map(|c| (c, Rc::new(Config::from_json(c).unwrap_or_else(|e| panic!("{e}\n{c}")))))
         .collect()
@@ -1382,6 +1447,15 @@ fn refused_configs() -> Vec<(String, &'static str, &'static str)> {
         ("http://[::1", "malformed"),
         ("http://[0:0:0:0:0:0:0:1]", "[::1]"),
         ("http://[::g]", "IPv6"),
+        ("http://[::0001]", "`[::1]`"),
+        ("http://[::127.0.0.1]", "`[::7f00:1]`"),
+        ("http://[::ffff:127.127.127.127]:90", "`[::ffff:7f7f:7f7f]`"),
+        ("http://[::ffff:10.0.0.1]:*", "`[::ffff:a00:1]`"),
+        ("https://xn--", "nothing follows `xn--`"),
+        ("https://xn--f.example", "punycode"),
+        ("https://app.xn--bcher-kv.example", "punycode"),
+        ("https://*.xn--99999999999.example", "punycode"),
+        ("https://xn--app-.example.com", "ASCII label `app`"),
         ("https://*", "leftmost label"),
         ("https://*example.com", "leftmost label"),
         ("https://a.*.example.com", "leftmost label"),
@@ -1405,6 +1479,12 @@ fn refused_configs() -> Vec<(String, &'static str, &'static str)> {
         ("javascript:alert(1)", "missing scheme"),
     ] {
         v.push((with_origin(origin, ""), "allow_origins[0]", why));
+    }
+    // A `*.` pattern whose shortest match (`x.` + suffix) is longer than any host name.
+    for last in [60, 61] {
+        // A suffix of 252, then 253 characters: valid names, listed exactly they load.
+        let suffix = format!("{0}.{0}.{0}.{1}", "a".repeat(63), "b".repeat(last));
+        v.push((with_origin(&format!("https://*.{suffix}"), ""), "allow_origins[0]", "longer than 253 characters"));
     }
     // With credentials: `*` anywhere, insecure origins, public-suffix wildcards.
     for (origin, why) in [
@@ -1531,6 +1611,14 @@ fn refused_configs() -> Vec<(String, &'static str, &'static str)> {
         ("sec-fetch-site", "forbidden"),
         ("Sec-CH-UA", "forbidden"),
         ("sec-websocket-key", "forbidden"),
+        // Response-only CORS headers: no request needs them.
+        ("access-control-allow-origin", "response-only"),
+        ("Access-Control-Allow-Credentials", "response-only"),
+        ("access-control-allow-methods", "response-only"),
+        ("access-control-allow-headers", "response-only"),
+        ("access-control-allow-private-network", "response-only"),
+        ("access-control-expose-headers", "response-only"),
+        ("ACCESS-CONTROL-MAX-AGE", "response-only"),
     ] {
         v.push((format!(r#"{{{BASE},"allow_headers":["x-ok",{}]}}"#, json_str(h)), "allow_headers[1]", why));
     }
@@ -1541,6 +1629,11 @@ fn refused_configs() -> Vec<(String, &'static str, &'static str)> {
         ("SET-COOKIE2", "forbidden"),
         ("x total", "token"),
         ("x-total\r\nset-cookie: a", "token"),
+        // Request-only headers: no response carries them.
+        ("access-control-request-method", "request-only"),
+        ("Access-Control-Request-Headers", "request-only"),
+        ("access-control-request-private-network", "request-only"),
+        ("origin", "request-only"),
     ] {
         v.push((format!(r#"{{{BASE},"expose_headers":["x-ok",{}]}}"#, json_str(h)), "expose_headers[1]", why));
     }
@@ -1627,6 +1720,9 @@ fn allowed_edges_load() {
         with_origin("http://app.example.com", ""),
         with_origin("https://app.example.com:65535", ""),
         with_origin("https://xn--80ak6aa92e.com", ""),
+        with_origin("https://*.xn--p1ai", ""),
+        with_origin("http://[::ffff:7f7f:7f7f]:90", ""),
+        with_origin(&format!("https://*.{0}.{0}.{0}.{1}", "a".repeat(63), "b".repeat(59)), ""),
         format!(r#"{{{BASE},"max_age":-1}}"#),
         format!(r#"{{{BASE},"max_age":0}}"#),
         format!(r#"{{{BASE},"max_age":86400}}"#),

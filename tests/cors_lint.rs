@@ -282,7 +282,7 @@ fn convert_istio_virtual_service() {
 
 /// A route-scoped corsPolicy: its hosts and uri prefixes, the routes around it kept in order
 /// (a route without corsPolicy before it stays "off"), allowHeaders "*" keeps Authorization,
-/// maxAge "-1" is accepted.
+/// maxAge "-1" becomes 0.
 #[test]
 fn convert_istio_policy_covers_only_its_route() {
     let (code, json, notes) = convert("tests/cors-lint/istio-routes.yaml");
@@ -299,7 +299,7 @@ fn convert_istio_policy_covers_only_its_route() {
                     "allow_origins": ["https://shop.example.com"],
                     "allow_methods": ["GET", "POST"],
                     "allow_headers": ["*", "authorization"],
-                    "max_age": -1,
+                    "max_age": 0,
                     "unmatched_preflight": "forward"
                 }
             ]
@@ -355,7 +355,7 @@ fn convert_envoy_cors_policy() {
 }
 
 /// A virtual-host policy plus a route policy: merged field by field (route first), as Envoy's
-/// CORS filter reads them; the other routes get the virtual host's; max_age "-1" is kept.
+/// CORS filter reads them; the other routes get the virtual host's; max_age "-1" becomes 0.
 #[test]
 fn convert_envoy_merges_virtual_host_and_route_policies() {
     let (code, json, notes) = convert("tests/cors-lint/envoy-vhost-and-route.yaml");
@@ -373,7 +373,7 @@ fn convert_envoy_merges_virtual_host_and_route_policies() {
     let mut rest = vhost;
     rest["match"] = serde_json::json!({"hosts": ["api.example.com"]});
     rest["allow_methods"] = serde_json::json!(["GET", "POST"]);
-    rest["max_age"] = (-1).into();
+    rest["max_age"] = 0.into();
     assert_eq!(json, serde_json::json!({"mode": "off", "policies": [upload, rest]}), "{notes}");
     assert!(
         notes.contains(
@@ -430,21 +430,11 @@ fn convert_star_allow_headers_keeps_authorization() {
         let (code, json, notes) = convert(f.path());
         assert_eq!(code, Some(0), "{notes}");
         assert_eq!(json["allow_headers"], serde_json::json!(["*", "authorization"]), "{notes}");
-        assert_eq!(json["max_age"], -1, "{notes}");
+        assert_eq!(json["max_age"], 0, "{notes}");
         assert!(notes.contains("Envoy echoed every requested header, Authorization included"), "{notes}");
     }
 }
 
-#[test]
-fn convert_refuses_negative_max_age_other_than_minus_one() {
-    let f = Temp::new("max-age.yaml", "allow_origin_string_match: [{exact: https://a.example.com}]\nmax_age: \"-5\"\n");
-    let (code, _, msg) = convert(f.path());
-    assert_eq!(code, Some(1), "{msg}");
-    assert!(msg.contains("`max_age`: \"-5\" is not a duration"), "{msg}");
-}
-
-/// Gateway API HTTPRoute CORS filter (experimental channel): origins with `*.` wildcards,
-/// integer maxAge; entries ranked as the Gateway API ranks matches (longer prefix first).
 #[test]
 fn convert_gateway_api_http_route() {
     let (code, json, notes) = convert("tests/cors-lint/gateway-api-httproute.yaml");
@@ -537,6 +527,23 @@ fn convert_refuses_what_the_plugin_refuses() {
     assert_eq!(code, Some(1));
     assert!(msg.contains("the converted configuration is refused by the plugin"), "{msg}");
     assert!(msg.contains("`allow_origins[0]`"), "{msg}");
+}
+
+#[test]
+fn convert_envoy_max_age_minus_one_to_zero() {
+    let f = Temp::new(
+        "no-cache.yaml",
+        "allow_origin_string_match: [{exact: \"https://app.example.com\"}]\nmax_age: \"-1\"\n",
+    );
+    let (code, json, notes) = convert(f.path());
+    assert_eq!(code, Some(0), "{notes}");
+    assert_eq!(json["max_age"], 0, "{json}");
+    assert!(notes.contains("-1 was sent as is, which is not a valid Access-Control-Max-Age"), "{notes}");
+    let f =
+        Temp::new("negative.yaml", "allow_origin_string_match: [{exact: \"https://a.example\"}]\nmax_age: \"-5\"\n");
+    let (code, _, msg) = convert(f.path());
+    assert_eq!(code, Some(1), "{msg}");
+    assert!(msg.contains("not a duration"), "{msg}");
 }
 
 #[test]

@@ -5,10 +5,8 @@
 mod support;
 
 use serde_json::json;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::*;
 
 const V1_ORIGIN: &str = "https://v1.example";
@@ -16,52 +14,6 @@ const V2_ORIGIN: &str = "https://v2.example";
 
 fn listener(plugin: serde_json::Value, port: u16) -> ListenerSpec {
     ListenerSpec::new("main", &plugin.to_string(), "upstream").port(port)
-}
-
-/// Drives preflights and GETs from `origin` in a loop (bounded in time) and records every
-/// response that `ok` rejects, and every transport error.
-struct Load {
-    stop: Arc<AtomicBool>,
-    handle: Option<thread::JoinHandle<(usize, Vec<String>)>>,
-}
-
-impl Load {
-    fn start(port: u16, origin: &'static str, ok: fn(bool, &Response) -> bool) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop2 = stop.clone();
-        let handle = thread::spawn(move || {
-            let deadline = Instant::now() + Duration::from_secs(60);
-            let mut n = 0;
-            let mut bad = Vec::new();
-            while !stop2.load(Ordering::SeqCst) && Instant::now() < deadline && n < 20_000 {
-                let preflight = n % 2 == 0;
-                let req = if preflight {
-                    Request::preflight("/", origin, "PUT", None)
-                } else {
-                    Request::get("/").origin(origin)
-                };
-                n += 1;
-                match req.try_send(port) {
-                    Ok(r) if ok(preflight, &r) => {}
-                    Ok(r) => bad.push(format!("request {n}: unexpected\n{}", r.dump())),
-                    Err(e) => bad.push(format!("request {n}: transport error {e}")),
-                }
-            }
-            (n, bad)
-        });
-        Load { stop, handle: Some(handle) }
-    }
-
-    fn finish(mut self) -> (usize, Vec<String>) {
-        self.stop.store(true, Ordering::SeqCst);
-        self.handle.take().unwrap().join().expect("load thread")
-    }
-}
-
-impl Drop for Load {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-    }
 }
 
 fn acao(r: &Response) -> Option<String> {

@@ -353,7 +353,8 @@ proptest! {
         }
     }
 
-    /// A denied origin gets no ACAO; an allowed origin on a GET gets exactly itself (or `*`).
+    /// A denied origin gets no ACAO; an allowed origin on a GET gets exactly itself; a `*`
+    /// policy without credentials answers `*` to every GET.
     #[test]
     fn decision_matches_the_model(p in policy(), o in origin()) {
         let config = load(&p);
@@ -368,6 +369,10 @@ proptest! {
         let acac = values(out.client_headers(), "access-control-allow-credentials");
         if p.shadow {
             prop_assert!(acao.is_empty() && acac.is_empty(), "shadow mode changed the response");
+        } else if p.any && !p.credentials {
+            // A static answer, whatever the Origin (Fetch, "CORS protocol and HTTP caches").
+            prop_assert_eq!(acao, vec!["*"], "static policy, origin {:?}", String::from_utf8_lossy(&o));
+            prop_assert!(acac.is_empty());
         } else if p.allows(&o) {
             let want = if p.any && !p.credentials { "*".to_string() } else { String::from_utf8(o.clone()).unwrap() };
             prop_assert_eq!(acao, vec![want.as_str()], "allowed origin {:?} by {}", String::from_utf8_lossy(&o), p.json());

@@ -102,7 +102,7 @@ pub struct RawPolicy {
     pub expose_headers: Option<Vec<String>>,
     /// Send `Access-Control-Allow-Credentials: true` (cookies, HTTP auth); forbids `*` everywhere.
     pub allow_credentials: Option<bool>,
-    /// `Access-Control-Max-Age` in seconds; -1 disables caching.
+    /// `Access-Control-Max-Age` in seconds; 0 disables caching, and -1 is the same as 0 (sent as `0`).
     #[cfg_attr(feature = "schema", schemars(range(min = -1, max = 86400)))]
     pub max_age: Option<i64>,
     /// Answer Private Network Access preflights (`Access-Control-Allow-Private-Network: true`).

@@ -90,7 +90,30 @@ fn errors_name_the_key_and_the_rule() {
         (r#"{"allow_origins":["https://a.com"],"allow_headers":["cookie"]}"#, "allow_headers[0]", "forbidden"),
         (r#"{"allow_origins":["https://a.com"],"expose_headers":["set-cookie"]}"#, "expose_headers[0]", "forbidden"),
         (r#"{"allow_origins":["https://a.com"],"max_age":86401}"#, "max_age", "86400"),
-        (r#"{"allow_origins":["https://a.com"],"max_age":-2}"#, "max_age", "-1"),
+        (r#"{"allow_origins":["https://a.com"],"max_age":-2}"#, "max_age", "-1 is read as 0"),
+        (
+            r#"{"allow_origins":["https://a.com"],"allow_headers":["x-a","Access-Control-Allow-Origin"]}"#,
+            "allow_headers[1]",
+            "response-only",
+        ),
+        (
+            r#"{"allow_origins":["https://a.com"],"allow_headers":["access-control-max-age"]}"#,
+            "allow_headers[0]",
+            "response-only",
+        ),
+        (
+            r#"{"allow_origins":["https://a.com"],"expose_headers":["x-a","Origin"]}"#,
+            "expose_headers[1]",
+            "request-only",
+        ),
+        (
+            r#"{"allow_origins":["https://a.com"],"expose_headers":["access-control-request-private-network"]}"#,
+            "expose_headers[0]",
+            "request-only",
+        ),
+        (r#"{"allow_origins":["https://a.com","https://xn--f.example"]}"#, "allow_origins[1]", "punycode"),
+        (r#"{"allow_origins":["http://[::ffff:127.127.127.127]:90"]}"#, "allow_origins[0]", "`[::ffff:7f7f:7f7f]`"),
+        (r#"{"allow_origins":["http://[0:0:0:0:0:0:0:1]:4000"]}"#, "allow_origins[0]", "`[::1]`"),
         (
             r#"{"allow_origins":["https://a.com"],"preflight_success_status":201}"#,
             "preflight_success_status",
@@ -151,6 +174,40 @@ fn errors_name_the_key_and_the_rule() {
         assert!(e.to_string().contains(words), "{json}: `{e}` should mention {words:?}");
         assert!(!e.to_string().contains('\n'), "one line: {e}");
     }
+}
+
+#[test]
+fn max_age_minus_one_is_sent_as_zero() {
+    // `Access-Control-Max-Age` is a non-negative integer: for `-1` the Fetch Standard (and
+    // Safari) falls back to the default 5 s, so "no caching" is sent as `0`.
+    for (age, sent) in [(-1, "0"), (0, "0"), (1, "1"), (600, "600"), (86_400, "86400")] {
+        let c = Config::from_json(&format!(r#"{{"allow_origins":["https://a.com"],"max_age":{age}}}"#)).unwrap();
+        assert_eq!(c.default_policy().max_age.as_deref(), Some(sent), "max_age {age}");
+    }
+    // Inherited by a policy, too.
+    let c = Config::from_json(
+        r#"{"allow_origins":["https://a.com"],"max_age":-1,"policies":[{"match":{"hosts":["a.com"]}}]}"#,
+    )
+    .unwrap();
+    assert_eq!(c.routes()[0].policy.max_age.as_deref(), Some("0"));
+}
+
+#[test]
+fn long_subdomain_patterns_are_refused() {
+    let suffix = format!("{0}.{0}.{0}.{1}", "a".repeat(63), "a".repeat(60)); // 252 characters
+    assert_eq!(suffix.len(), 252);
+    let e = err(&format!(r#"{{"allow_origins":["https://a.com","https://*.{suffix}"]}}"#));
+    assert_eq!(e.key, "allow_origins[1]");
+    assert!(e.reason.contains("longer than 253"), "{e}");
+    Config::from_json(&format!(r#"{{"allow_origins":["https://*.{}"]}}"#, &suffix[1..])).unwrap();
+}
+
+#[test]
+fn ipv4_mapped_ipv6_origins_are_allowed_as_browsers_send_them() {
+    let c = Config::from_json(r#"{"allow_origins":["http://[::ffff:7f7f:7f7f]:90"]}"#).unwrap();
+    let p = c.default_policy();
+    assert!(p.check_origin(b"http://[::ffff:7f7f:7f7f]:90").is_some());
+    assert!(p.check_origin(b"http://[::ffff:127.127.127.127]:90").is_none());
 }
 
 #[test]

@@ -888,6 +888,133 @@ pub fn atomic_write(path: &Path, contents: &str) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// ECDS: the filter delivered the way istiod delivers a WasmPlugin
+// ---------------------------------------------------------------------------------------------
+
+pub const WASM_HTTP_TYPE: &str = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm";
+pub const RBAC_HTTP_TYPE: &str = "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC";
+pub const TYPED_EXTENSION_CONFIG_TYPE: &str = "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig";
+
+/// An HTTP filter whose configuration Envoy gets by ECDS from the watched file `path`, as Istio
+/// builds it for a WasmPlugin (pilot/pkg/networking/core/extension/extensionfilter.go): filter
+/// name = ECDS resource name, `initial_fetch_timeout: 0s` (the listener waits for its first
+/// config), `type_urls` Wasm and RBAC (the agent may substitute an RBAC filter, see
+/// `rbac_extension_config`). Istio's config source is ADS; here it is a file (`path_config_source`,
+/// the directory watched so a rename over the file is seen).
+pub fn ecds_filter(resource_name: &str, path: &Path) -> Value {
+    let dir = path.parent().expect("ecds file has a directory");
+    json!({
+        "name": resource_name,
+        "config_discovery": {
+            "config_source": {
+                "resource_api_version": "V3",
+                "initial_fetch_timeout": "0s",
+                "path_config_source": {
+                    "path": path.to_string_lossy(),
+                    "watched_directory": { "path": dir.to_string_lossy() }
+                }
+            },
+            "type_urls": [WASM_HTTP_TYPE, RBAC_HTTP_TYPE]
+        }
+    })
+}
+
+/// One ECDS resource for the plugin.
+#[derive(Clone, Debug)]
+pub struct WasmResource {
+    /// The ECDS resource name (the HTTP filter's name).
+    pub name: String,
+    pub plugin_json: String,
+    /// Istio sets `root_id` from `pluginName` and leaves it empty when that is unset.
+    pub root_id: Option<String>,
+    /// Istio sets no `vm_id`.
+    pub vm_id: Option<String>,
+    /// Envoy's `failure_policy`: Istio maps FAIL_CLOSE (the default) to `FAIL_CLOSED`,
+    /// FAIL_OPEN to `FAIL_OPEN`, FAIL_RELOAD to `FAIL_RELOAD`.
+    pub failure_policy: String,
+}
+
+impl WasmResource {
+    pub fn new(name: &str, plugin_json: &str) -> WasmResource {
+        WasmResource {
+            name: name.to_string(),
+            plugin_json: plugin_json.to_string(),
+            root_id: None,
+            vm_id: None,
+            failure_policy: "FAIL_CLOSED".to_string(),
+        }
+    }
+
+    pub fn failure_policy(mut self, policy: &str) -> WasmResource {
+        self.failure_policy = policy.to_string();
+        self
+    }
+
+    pub fn root_id(mut self, root_id: &str) -> WasmResource {
+        self.root_id = Some(root_id.to_string());
+        self
+    }
+
+    pub fn vm_id(mut self, vm_id: &str) -> WasmResource {
+        self.vm_id = Some(vm_id.to_string());
+        self
+    }
+
+    /// The `TypedExtensionConfig` an Istio proxy's Envoy receives for a WasmPlugin once
+    /// pilot-agent has fetched the module (pilot/pkg/model/extensions.go builds it, pkg/wasm/
+    /// convert.go swaps the remote code for the local file and strips the ISTIO_META_* env):
+    /// config name `<namespace>.<name>`, `root_id` = `pluginName`, the JSON `pluginConfig` as a
+    /// StringValue, V8, `failure_policy` from `failStrategy`.
+    pub fn to_json(&self) -> Value {
+        let mut config = json!({
+            "name": "istio-system.cors",
+            "configuration": {
+                "@type": "type.googleapis.com/google.protobuf.StringValue",
+                "value": self.plugin_json
+            },
+            "vm_config": {
+                "runtime": "envoy.wasm.runtime.v8",
+                "code": { "local": { "filename": cors_wasm().to_string_lossy() } }
+            },
+            "failure_policy": self.failure_policy
+        });
+        if let Some(r) = &self.root_id {
+            config["root_id"] = json!(r);
+        }
+        if let Some(v) = &self.vm_id {
+            config["vm_config"]["vm_id"] = json!(v);
+        }
+        json!({
+            "@type": TYPED_EXTENSION_CONFIG_TYPE,
+            "name": self.name,
+            "typed_config": { "@type": WASM_HTTP_TYPE, "config": config }
+        })
+    }
+}
+
+/// The resource pilot-agent sends instead of the plugin when it cannot fetch the module
+/// (pkg/wasm/convert.go, `createHTTPDefaultFilter`): an RBAC filter with empty rules (deny
+/// every request) unless the fail strategy is FAIL_OPEN (no rules: allow every request).
+pub fn rbac_extension_config(resource_name: &str, fail_open: bool) -> Value {
+    let rbac = if fail_open {
+        json!({ "@type": RBAC_HTTP_TYPE, "rules_stat_prefix": "wasm-default-allow" })
+    } else {
+        json!({ "@type": RBAC_HTTP_TYPE, "rules": {}, "rules_stat_prefix": "wasm-default-deny" })
+    };
+    json!({ "@type": TYPED_EXTENSION_CONFIG_TYPE, "name": resource_name, "typed_config": rbac })
+}
+
+/// A filesystem-xDS ECDS file: a DiscoveryResponse holding these `TypedExtensionConfig`s.
+pub fn ecds_document(version: &str, resources: &[Value]) -> String {
+    serde_json::to_string_pretty(&json!({
+        "version_info": version,
+        "type_url": TYPED_EXTENSION_CONFIG_TYPE,
+        "resources": resources
+    }))
+    .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
 // Envoy process
 // ---------------------------------------------------------------------------------------------
 
@@ -1058,6 +1185,17 @@ impl Envoy {
         out
     }
 
+    /// A text readout from `/stats?format=json` (e.g. an ECDS `version_text`), by full name.
+    pub fn text_stat(&self, name: &str) -> Option<String> {
+        let v: Value = serde_json::from_str(&self.admin("/stats?format=json")).expect("stats json");
+        v["stats"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["name"].as_str() == Some(name))
+            .and_then(|s| s["value"].as_str().map(str::to_string))
+    }
+
     /// Sum of the counters whose name ends with `suffix` (e.g. `cors.actual_allowed`);
     /// `None` if no such stat exists.
     pub fn counter_opt(&self, suffix: &str) -> Option<u64> {
@@ -1167,5 +1305,53 @@ impl Fixture {
         let resp = r.send(self.port());
         resp.assert_well_formed();
         resp
+    }
+}
+
+/// Drives preflights and GETs from `origin` at one port in a loop, bounded in count (20 000) and
+/// time (60 s), and records every response that `ok` rejects and every transport error. Used
+/// while a configuration changes underneath (`ok(preflight, response)`).
+pub struct Load {
+    stop: Arc<AtomicBool>,
+    handle: Option<thread::JoinHandle<(usize, Vec<String>)>>,
+}
+
+impl Load {
+    pub fn start(port: u16, origin: &'static str, ok: fn(bool, &Response) -> bool) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let handle = thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let mut n = 0;
+            let mut bad = Vec::new();
+            while !stop2.load(Ordering::SeqCst) && Instant::now() < deadline && n < 20_000 {
+                let preflight = n % 2 == 0;
+                let req = if preflight {
+                    Request::preflight("/", origin, "PUT", None)
+                } else {
+                    Request::get("/").origin(origin)
+                };
+                n += 1;
+                match req.try_send(port) {
+                    Ok(r) if ok(preflight, &r) => {}
+                    Ok(r) => bad.push(format!("request {n}: unexpected\n{}", r.dump())),
+                    Err(e) => bad.push(format!("request {n}: transport error {e}")),
+                }
+            }
+            (n, bad)
+        });
+        Load { stop, handle: Some(handle) }
+    }
+
+    /// Stops the loop; (requests sent, failures).
+    pub fn finish(mut self) -> (usize, Vec<String>) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.handle.take().unwrap().join().expect("load thread")
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
     }
 }

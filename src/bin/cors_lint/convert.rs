@@ -1171,9 +1171,12 @@ fn max_age(key: &str, value: &Value, notes: &mut Vec<String>, refusals: &mut Vec
         Value::String(s) => parse_duration(s.trim()),
         _ => None,
     };
-    // -1: "do not cache" for Envoy (sent as is); the plugin sends -1 too (browsers treat it as 0).
     if seconds == Some(-1.0) {
-        return Some(-1);
+        notes.push(format!(
+            "`{key}`: -1 was sent as is, which is not a valid Access-Control-Max-Age (Safari and the \
+             Fetch Standard then cache for the default 5 s); max_age 0, which every browser reads as \"do not cache\""
+        ));
+        return Some(0);
     }
     let Some(seconds) = seconds.filter(|s| s.is_finite() && *s >= 0.0) else {
         refusals.push(format!("`{key}`: {value} is not a duration (\"24h\", \"600s\"), a number of seconds or -1"));
