@@ -464,13 +464,13 @@ fn main() -> ExitCode {
     for (what, run) in tables {
         match run(&filter, &mut report) {
             Ok(n) => sizes.push(format!("{n} {what}")),
-            Err(e) => broken.push(e),
+            Err(e) => broken.push(format!("{what}: {e}")),
         }
     }
     if filter.list {
         return ExitCode::SUCCESS;
     }
-    println!("\n{} run of {}: {} failed", report.run, sizes.join(", "), report.failed);
+    println!("\n{} run, {} failed (tables: {})", report.run, report.failed, sizes.join(", "));
     for e in &broken {
         println!("BROKEN TABLE: {e}");
     }
