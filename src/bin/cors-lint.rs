@@ -35,7 +35,8 @@ USAGE:
     cors-lint schema
 
 FILE is the plugin JSON, a YAML/JSON file holding it (Istio WasmPlugin `spec.pluginConfig`,
-Envoy `envoy.filters.http.wasm` `configuration`), or `-` for standard input.
+Envoy Gateway EnvoyExtensionPolicy `spec.wasm[].config`, Envoy `envoy.filters.http.wasm`
+`configuration`), or `-` for standard input.
 
 validate   Check every configuration in each FILE with the plugin's loader; print the error
            line the plugin would log. Exit 0 when all are valid, 1 otherwise.
@@ -44,9 +45,12 @@ explain    Run one request through the filter's stream logic: decision, policy, 
            Access-Control-Request-Method (--method, default GET) and -Headers (--header);
            without it the request is an actual request with method --method (default GET).
            Exit 0 allowed, 3 denied, 1 invalid configuration.
-convert    Turn an Istio VirtualService `corsPolicy` or an Envoy `CorsPolicy` into this
-           plugin's JSON (stdout; notes on stderr). Refuses (exit 1) what it cannot express
-           safely, such as prefix or contains origin matches.
+convert    Turn an Istio VirtualService `corsPolicy`, an Envoy `CorsPolicy`, a Gateway API
+           HTTPRoute `CORS` filter or an Envoy Gateway SecurityPolicy `cors` into this
+           plugin's JSON (stdout; every change of meaning as a note on stderr). A route's
+           policy becomes a `policies` entry for its hosts and paths, the rest `mode: off`.
+           Refuses (exit 1) what it cannot express safely, such as prefix or contains
+           origin matches.
 schema     Print the JSON Schema of the configuration.
 
 --index N  picks the Nth configuration (1-based) when FILE holds several.
