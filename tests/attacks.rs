@@ -248,22 +248,25 @@ fn case(data: CaseData) -> Result<Case, String> {
 // Running and reporting
 // ---------------------------------------------------------------------------------------------
 
-/// The command line: positional arguments select cases by name (substring), libtest's own
+/// The command line, as libtest reads it: positional arguments select cases by name (substring,
+/// or whole with `--exact`), `--skip NAME` leaves some out, `--list` lists them; libtest's other
 /// options (`--test-threads 2`, `--nocapture`, ...) are accepted and ignored.
 struct Filter {
     names: Vec<String>,
     skip: Vec<String>,
+    exact: bool,
     list: bool,
 }
 
 impl Filter {
     fn from_args() -> Filter {
-        let mut f = Filter { names: Vec::new(), skip: Vec::new(), list: false };
+        let mut f = Filter { names: Vec::new(), skip: Vec::new(), exact: false, list: false };
         let mut args = std::env::args().skip(1);
         while let Some(a) = args.next() {
             match a.as_str() {
                 "--skip" => f.skip.extend(args.next()),
                 "--list" => f.list = true,
+                "--exact" => f.exact = true,
                 "--test-threads" | "--format" | "--color" | "--logfile" | "-Z" | "--shuffle-seed" => {
                     args.next();
                 }
@@ -275,8 +278,8 @@ impl Filter {
     }
 
     fn selects(&self, name: &str) -> bool {
-        (self.names.is_empty() || self.names.iter().any(|n| name.contains(n.as_str())))
-            && !self.skip.iter().any(|s| name.contains(s.as_str()))
+        let hit = |n: &String| if self.exact { name == n } else { name.contains(n.as_str()) };
+        (self.names.is_empty() || self.names.iter().any(hit)) && !self.skip.iter().any(hit)
     }
 }
 
