@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 
+use crate::config::{ItemError, Rule};
 use crate::fast_hash::FastHashSet;
 use crate::header_names::{
     header_name, is_forbidden_request, is_forbidden_request_bytes, MAX_NAME_LEN, MAX_REQUEST_HEADERS_LEN,
@@ -107,27 +108,41 @@ pub struct AllowedHeaders {
 }
 
 impl AllowedHeaders {
-    pub fn compile(raw: &[String], credentials: bool) -> Result<Self, (usize, String)> {
+    /// Validates `allow_headers`; every refused element is reported.
+    pub fn compile(raw: &[String], credentials: bool) -> Result<Self, Vec<ItemError>> {
         let mut any = false;
         let mut listed: Vec<String> = Vec::new();
+        let mut errors = Vec::new();
         for (i, h) in raw.iter().enumerate() {
             if h == "*" {
                 any = true;
                 continue;
             }
-            let name = header_name(h).map_err(|e| (i, e))?;
+            let name = match header_name(h) {
+                Ok(name) => name,
+                Err(reason) => {
+                    errors.push(ItemError::new(i, Rule::HeaderName, reason));
+                    continue;
+                }
+            };
             if is_forbidden_request(&name) {
-                return Err((i, "forbidden request header: browsers never let scripts set it".into()));
-            }
-            if RESPONSE_ONLY.contains(&name.as_str()) {
-                return Err((
+                errors.push(ItemError::new(
                     i,
-                    "response-only CORS header: no request needs it (a script that sends it does so by mistake)".into(),
+                    Rule::HeaderName,
+                    "forbidden request header: browsers never let scripts set it",
                 ));
-            }
-            if !listed.contains(&name) {
+            } else if RESPONSE_ONLY.contains(&name.as_str()) {
+                errors.push(ItemError::new(
+                    i,
+                    Rule::HeaderName,
+                    "response-only CORS header: no request needs it (a script that sends it does so by mistake)",
+                ));
+            } else if !listed.contains(&name) {
                 listed.push(name);
             }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
         }
         let echo = any && credentials;
         let header_value = if echo {
@@ -380,8 +395,13 @@ mod tests {
 
     #[test]
     fn config_errors() {
-        let e = |list: &[&str]| AllowedHeaders::compile(&strings(list), false).unwrap_err();
+        let all = |list: &[&str]| AllowedHeaders::compile(&strings(list), false).unwrap_err();
+        let e = |list: &[&str]| {
+            let first = all(list).remove(0);
+            (first.index, first.reason)
+        };
         assert_eq!(e(&["x-ok", "bad name"]).0, 1);
+        assert_eq!(all(&["cookie", "x-ok", "bad name", "origin"]).len(), 3, "every element reported");
         assert!(e(&["Cookie"]).1.contains("forbidden"));
         assert!(e(&["proxy-authorization"]).1.contains("forbidden"));
         assert!(e(&["Sec-Fetch-Mode"]).1.contains("forbidden"));

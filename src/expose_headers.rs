@@ -1,28 +1,50 @@
 //! `expose_headers`: validation at load and the precomputed `Access-Control-Expose-Headers`.
 
+use crate::config::{ItemError, Rule};
 use crate::header_names::{header_name, FORBIDDEN_RESPONSE, REQUEST_ONLY};
 
 /// Compiles `expose_headers` into the `Access-Control-Expose-Headers` value.
-pub fn compile_expose(raw: &[String], credentials: bool) -> Result<Option<Box<str>>, (usize, String)> {
+/// Every refused element is reported.
+pub fn compile_expose(raw: &[String], credentials: bool) -> Result<Option<Box<str>>, Vec<ItemError>> {
     let mut listed: Vec<String> = Vec::new();
+    let mut errors = Vec::new();
     for (i, h) in raw.iter().enumerate() {
         if h == "*" {
             if credentials {
-                return Err((i, "`*` is a literal header name when credentials are allowed: list the headers".into()));
+                errors.push(ItemError::new(
+                    i,
+                    Rule::WildcardWithCredentials,
+                    "`*` is a literal header name when credentials are allowed: list the headers",
+                ));
             }
             listed.push("*".into());
             continue;
         }
-        let name = header_name(h).map_err(|e| (i, e))?;
+        let name = match header_name(h) {
+            Ok(name) => name,
+            Err(reason) => {
+                errors.push(ItemError::new(i, Rule::HeaderName, reason));
+                continue;
+            }
+        };
         if FORBIDDEN_RESPONSE.contains(&name.as_str()) {
-            return Err((i, "forbidden response header: browsers never expose Set-Cookie".into()));
-        }
-        if REQUEST_ONLY.contains(&name.as_str()) {
-            return Err((i, "request-only header: no response carries it, so there is nothing to expose".into()));
-        }
-        if !listed.contains(&name) {
+            errors.push(ItemError::new(
+                i,
+                Rule::HeaderName,
+                "forbidden response header: browsers never expose Set-Cookie",
+            ));
+        } else if REQUEST_ONLY.contains(&name.as_str()) {
+            errors.push(ItemError::new(
+                i,
+                Rule::HeaderName,
+                "request-only header: no response carries it, so there is nothing to expose",
+            ));
+        } else if !listed.contains(&name) {
             listed.push(name);
         }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
     }
     Ok((!listed.is_empty()).then(|| listed.join(",").into_boxed_str()))
 }
@@ -47,11 +69,11 @@ mod tests {
         assert_eq!(compile_expose(&[], false).unwrap(), None);
         assert_eq!(compile_expose(&strings(&["*"]), false).unwrap().as_deref(), Some("*"));
         assert!(compile_expose(&strings(&["*"]), true).is_err());
-        assert!(compile_expose(&strings(&["Set-Cookie"]), false).unwrap_err().1.contains("forbidden"));
+        assert!(compile_expose(&strings(&["Set-Cookie"]), false).unwrap_err()[0].reason.contains("forbidden"));
         assert!(compile_expose(&strings(&["a b"]), false).is_err());
         for name in REQUEST_ONLY {
-            let (i, why) = compile_expose(&strings(&["x-ok", &name.to_uppercase()]), false).unwrap_err();
-            assert!(i == 1 && why.contains("request-only"), "{name}: {why}");
+            let e = compile_expose(&strings(&["x-ok", &name.to_uppercase()]), false).unwrap_err().remove(0);
+            assert!(e.index == 1 && e.rule == Rule::HeaderName && e.reason.contains("request-only"), "{name}: {e:?}");
         }
         // The response's own CORS headers may be exposed (a script reads them like any other).
         assert!(compile_expose(&strings(&["access-control-allow-origin"]), false).is_ok());

@@ -139,6 +139,9 @@ struct ExpectData {
 struct Refused {
     config: Box<RawValue>,
     key: Option<String>,
+    /// The rule's name (`Rule`'s variant, e.g. `InsecureOrigin`): tests match rules, the
+    /// words only check that the message says why.
+    rule: String,
     #[serde(default)]
     words: String,
     value: Option<String>,
@@ -392,18 +395,30 @@ fn attack_cases(filter: &Filter, report: &mut Report) -> Result<usize, String> {
 }
 
 fn refused(entry: &Refused) -> Result<(), String> {
-    let e = match Config::from_json(entry.config.get()) {
+    let errors = match Config::from_json(entry.config.get()) {
         Ok(_) => return Err("accepted".into()),
         Err(e) => e,
     };
-    let line = e.to_string();
-    if line.contains(['\n', '\r']) {
-        return Err(format!("not one line: {line:?}"));
+    for e in &errors {
+        let line = e.to_string();
+        if line.contains(['\n', '\r']) {
+            return Err(format!("not one line: {line:?}"));
+        }
     }
+    // Every refusal is reported; the entry names the one it is about (by key), else the first.
+    let e = match &entry.key {
+        Some(key) => errors.iter().find(|e| e.key == *key),
+        None => errors.first(),
+    }
+    .ok_or_else(|| format!("want key {:?}, got {errors}", entry.key))?;
+    let line = e.to_string();
     if let Some(key) = &entry.key {
-        if e.key != *key || !line.contains(&format!("`{key}`")) {
+        if !line.contains(&format!("`{key}`")) {
             return Err(format!("want key {key}, got {line}"));
         }
+    }
+    if format!("{:?}", e.rule) != entry.rule {
+        return Err(format!("want rule {}, got {:?}: {line}", entry.rule, e.rule));
     }
     if !line.contains(&entry.words) {
         return Err(format!("want {:?} in {line}", entry.words));

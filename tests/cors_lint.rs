@@ -234,6 +234,21 @@ fn explain_names_what_mode_off_passes_through() {
 }
 
 #[test]
+fn validate_shows_every_error() {
+    let config = Temp::new(
+        "broken.json",
+        r#"{"allow_origins":["https://a.com/","http://b.com"],"allow_credentials":true,"max_age":-7}"#,
+    );
+    let o = run(&["validate", config.path()]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    for key in ["`allow_origins[0]`", "`allow_origins[1]`", "`max_age`"] {
+        assert_eq!(out.lines().filter(|l| l.contains(key)).count(), 1, "{key} once:\n{out}");
+    }
+    assert!(out.contains("1 configuration(s) checked, 3 error(s)"), "{out}");
+}
+
+#[test]
 fn validate_warns_when_mode_off_leaves_nothing_to_do() {
     let config = Temp::new("off.json", r#"{"mode":"off"}"#);
     let o = run(&["validate", config.path()]);

@@ -95,7 +95,7 @@ fn extraction_finds_wasm_plugin_and_envoy_configs() {
          "value": "{\"allow_origins\": [\"https://a.example.com/\"]}"}}}}]}}]}]}]}}"#;
     let found = extract::extract(envoy).unwrap();
     assert_eq!(found.configs.len(), 1);
-    let err = Config::from_json(found.configs[0].config.as_ref().unwrap()).unwrap_err();
+    let err = Config::from_json(found.configs[0].config.as_ref().unwrap()).unwrap_err().into_vec().remove(0);
     assert_eq!(err.key, "allow_origins[0]");
 }
 
@@ -119,6 +119,6 @@ spec:
     assert_eq!(found.skipped, ["EnvoyExtensionPolicy gw/p spec.wasm[0].config"]);
     assert_eq!(found.configs.len(), 1);
     assert_eq!(found.configs[0].location, "EnvoyExtensionPolicy gw/p spec.wasm[1].config");
-    let err = Config::from_json(found.configs[0].config.as_ref().unwrap()).unwrap_err();
+    let err = Config::from_json(found.configs[0].config.as_ref().unwrap()).unwrap_err().into_vec().remove(0);
     assert_eq!(err.key, "allow_origins[0]");
 }

@@ -223,7 +223,10 @@ fn validate(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
         }
         for c in &found.configs {
             checked += 1;
-            let result = c.config.clone().and_then(|json| Config::from_json(&json).map_err(|e| e.to_string()));
+            // Every refusal of a configuration, one line each.
+            let result = c.config.clone().map_err(|e| vec![e]).and_then(|json| {
+                Config::from_json(&json).map_err(|errors| errors.iter().map(ToString::to_string).collect())
+            });
             match result {
                 Ok(config) => {
                     // Valid, but almost certainly not what was meant.
@@ -248,9 +251,11 @@ fn validate(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
                     };
                     println!("{}", at(file, &c.location, &detail));
                 }
-                Err(e) => {
-                    invalid += 1;
-                    println!("{}", at(file, &c.location, &e));
+                Err(lines) => {
+                    invalid += lines.len();
+                    for line in lines {
+                        println!("{}", at(file, &c.location, &line));
+                    }
                 }
             }
         }

@@ -5,7 +5,7 @@
 mod error;
 pub mod raw;
 
-pub use error::ConfigError;
+pub use error::{ConfigError, ConfigErrors, ItemError, Rule};
 
 use raw::{ObjectOnly, RawPolicy};
 
@@ -16,10 +16,16 @@ pub const MAX_CONFIG_LEN: usize = 16 << 20;
 /// checked here.
 pub fn parse(text: &str) -> Result<RawPolicy, ConfigError> {
     if text.len() > MAX_CONFIG_LEN {
-        return Err(ConfigError::new("(root)", None, format!("configuration larger than {MAX_CONFIG_LEN} bytes")));
+        return Err(ConfigError::new(
+            Rule::Size,
+            "(root)",
+            None,
+            format!("configuration larger than {MAX_CONFIG_LEN} bytes"),
+        ));
     }
     if text.trim().is_empty() {
         return Err(ConfigError::new(
+            Rule::Size,
             "(root)",
             None,
             "the configuration is empty: give a JSON object with at least `allow_origins`",
@@ -30,10 +36,11 @@ pub fn parse(text: &str) -> Result<RawPolicy, ConfigError> {
         .map_err(|e| {
             let path = e.path().to_string();
             let key = if path == "." || path == "?" { "(root)".to_owned() } else { path };
-            ConfigError::new(key, None, e.into_inner().to_string())
+            ConfigError::new(Rule::Syntax, key, None, e.into_inner().to_string())
         })?
         .0;
-    de.end()
-        .map_err(|e| ConfigError::new("(root)", None, format!("trailing characters after the JSON object: {e}")))?;
+    de.end().map_err(|e| {
+        ConfigError::new(Rule::Syntax, "(root)", None, format!("trailing characters after the JSON object: {e}"))
+    })?;
     Ok(raw)
 }

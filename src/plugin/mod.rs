@@ -107,8 +107,11 @@ impl Plugin {
                 }
                 true
             }
-            Err(e) => {
-                error!("{e}");
+            Err(errors) => {
+                // One line per refusal, so every broken key shows in Envoy's log at once.
+                for e in &errors {
+                    error!("{e}");
+                }
                 false
             }
         }

@@ -10,7 +10,7 @@ pub use path::normalize as normalize_path;
 pub use route::Route;
 
 use crate::config::raw::RawPolicy;
-use crate::config::{self, ConfigError};
+use crate::config::{self, ConfigError, ConfigErrors, Rule};
 use crate::header_map::{HeaderMap, AUTHORITY, PATH};
 use crate::policy::Policy;
 
@@ -34,33 +34,48 @@ pub struct Config {
 
 impl Config {
     /// Parses and compiles the plugin configuration (Envoy `configuration` / Istio `pluginConfig`).
-    pub fn from_json(text: &str) -> Result<Config, ConfigError> {
-        Config::from_raw(&config::parse(text)?)
+    /// Every key is checked: the error lists every refusal, in the order of the keys.
+    pub fn from_json(text: &str) -> Result<Config, ConfigErrors> {
+        Config::from_raw(&config::parse(text).map_err(ConfigErrors::one)?)
     }
 
-    pub fn from_raw(raw: &RawPolicy) -> Result<Config, ConfigError> {
+    pub fn from_raw(raw: &RawPolicy) -> Result<Config, ConfigErrors> {
+        let mut errors = Vec::new();
         if raw.match_.is_some() {
-            return Err(ConfigError::new("match", None, "only entries of `policies` have a `match`"));
+            errors.push(ConfigError::new(Rule::Placement, "match", None, "only entries of `policies` have a `match`"));
         }
         let nested = raw.policies.as_deref().unwrap_or_default();
         // With per-route policies, a top level without origins is a valid "deny by default".
-        let default = Policy::compile(raw, "", nested.is_empty())?;
+        let default = Policy::compile(raw, "", nested.is_empty(), &mut errors);
         let mut routes = Vec::with_capacity(nested.len());
         for (i, p) in nested.iter().enumerate() {
             let prefix = format!("policies[{i}].");
             if p.policies.is_some() {
-                return Err(ConfigError::new(format!("{prefix}policies"), None, "policies do not nest"));
+                errors.push(ConfigError::new(
+                    Rule::Placement,
+                    format!("{prefix}policies"),
+                    None,
+                    "policies do not nest",
+                ));
             }
-            let Some(m) = &p.match_ else {
-                return Err(ConfigError::new(
+            let policy = Policy::compile(&p.inherit_from(raw), &prefix, true, &mut errors);
+            match &p.match_ {
+                Some(m) => routes.extend(Route::compile(m, &prefix, policy, &mut errors)),
+                None => errors.push(ConfigError::new(
+                    Rule::Required,
                     format!("{prefix}match"),
                     None,
                     "is required in every entry of `policies`",
-                ));
-            };
-            let policy = Policy::compile(&p.inherit_from(raw), &prefix, true)?;
-            routes.push(Route::compile(m, &prefix, policy)?);
+                )),
+            }
         }
+        if let Some(errors) = ConfigErrors::from_vec(errors) {
+            return Err(errors);
+        }
+        let default = default.ok_or_else(|| {
+            // Unreachable: a policy that did not compile pushed an error.
+            ConfigErrors::one(ConfigError::new(Rule::Syntax, "(root)", None, "the configuration did not compile"))
+        })?;
         Ok(Config {
             needs_authority: routes.iter().any(Route::uses_hosts),
             needs_path: routes.iter().any(Route::uses_paths),

@@ -2,7 +2,7 @@
 
 use super::path;
 use crate::config::raw::RawMatch;
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Rule};
 use crate::policy::Policy;
 use crate::token::is_header_value;
 
@@ -25,6 +25,47 @@ impl HostPattern {
     }
 }
 
+/// A `match.hosts` entry: a host name, optionally `*.`-prefixed, or a bracketed IPv6 address.
+fn host_pattern(text: &str) -> Option<HostPattern> {
+    let lower = text.to_ascii_lowercase();
+    let (wild, name) = match lower.strip_prefix("*.") {
+        Some(rest) => (true, rest),
+        None => (false, lower.as_str()),
+    };
+    let valid = !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+        && !name.starts_with('.')
+        && !name.ends_with('.');
+    let bracketed_v6 = !wild && name.starts_with('[') && name.ends_with(']');
+    if !valid && !bracketed_v6 {
+        return None;
+    }
+    Some(if wild {
+        HostPattern::Subdomains(format!(".{name}").into_boxed_str())
+    } else {
+        HostPattern::Exact(name.into())
+    })
+}
+
+/// A `match.path_prefixes` entry must be written as requests are compared, or it could never
+/// match what it seems to say.
+fn path_prefix(p: &str) -> Result<(), String> {
+    if !p.starts_with('/') || !is_header_value(p.as_bytes()) || p.contains(' ') {
+        return Err("must start with `/` and contain no spaces or control characters".into());
+    }
+    match path::normalize(p.as_bytes()) {
+        Some(n) if *n == *p.as_bytes() => Ok(()),
+        Some(n) => Err(format!(
+            "must be written as requests are compared (RFC 3986 normalized: no query, dot-segments or \
+             encoded unreserved characters, uppercase escapes): `{}`",
+            String::from_utf8_lossy(&n)
+        )),
+        None => Err("is ambiguous (an encoded slash or backslash, a backslash, a malformed escape or a dot-segment \
+                     above the root): no request could select it"
+            .into()),
+    }
+}
+
 /// A policy with the requests it applies to.
 #[derive(Debug)]
 pub struct Route {
@@ -34,11 +75,15 @@ pub struct Route {
 }
 
 impl Route {
-    pub fn compile(m: &RawMatch, prefix: &str, policy: Policy) -> Result<Route, ConfigError> {
+    /// Validates one entry's `match`; every refusal is pushed onto `errors`. `None` when there
+    /// was any, or when the entry's policy did not compile.
+    pub fn compile(m: &RawMatch, prefix: &str, policy: Option<Policy>, errors: &mut Vec<ConfigError>) -> Option<Route> {
+        let errors_before = errors.len();
         let hosts_list = m.hosts.as_deref().unwrap_or_default();
         let paths_list = m.path_prefixes.as_deref().unwrap_or_default();
         if hosts_list.is_empty() && paths_list.is_empty() {
-            return Err(ConfigError::new(
+            errors.push(ConfigError::new(
+                Rule::Required,
                 format!("{prefix}match"),
                 None,
                 "must list hosts or path_prefixes (a policy for every request belongs at the top level)",
@@ -46,65 +91,32 @@ impl Route {
         }
         let mut hosts = Vec::new();
         for (i, h) in hosts_list.iter().enumerate() {
-            let at = format!("{prefix}match.hosts[{i}]");
-            let lower = h.to_ascii_lowercase();
-            let (wild, name) = match lower.strip_prefix("*.") {
-                Some(rest) => (true, rest),
-                None => (false, lower.as_str()),
-            };
-            let valid = !name.is_empty()
-                && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
-                && !name.starts_with('.')
-                && !name.ends_with('.');
-            let bracketed_v6 = !wild && name.starts_with('[') && name.ends_with(']');
-            if !valid && !bracketed_v6 {
-                return Err(ConfigError::at(
-                    at,
+            match host_pattern(h) {
+                Some(pattern) => hosts.push(pattern),
+                None => errors.push(ConfigError::at(
+                    Rule::Host,
+                    format!("{prefix}match.hosts[{i}]"),
                     h,
                     "must be a host name (ports are ignored, leave them out), optionally starting with `*.`",
-                ));
+                )),
             }
-            hosts.push(if wild {
-                HostPattern::Subdomains(format!(".{name}").into_boxed_str())
-            } else {
-                HostPattern::Exact(name.into())
-            });
         }
         let mut path_prefixes = Vec::new();
         for (i, p) in paths_list.iter().enumerate() {
-            let at = || format!("{prefix}match.path_prefixes[{i}]");
-            if !p.starts_with('/') || !is_header_value(p.as_bytes()) || p.contains(' ') {
-                return Err(ConfigError::at(
-                    at(),
+            match path_prefix(p) {
+                Ok(()) => path_prefixes.push(p.as_str().into()),
+                Err(reason) => errors.push(ConfigError::at(
+                    Rule::PathPrefix,
+                    format!("{prefix}match.path_prefixes[{i}]"),
                     p,
-                    "must start with `/` and contain no spaces or control characters",
-                ));
-            }
-            // Requests are compared in normalized form, so a prefix in any other form could
-            // never match what it seems to say.
-            match path::normalize(p.as_bytes()) {
-                Some(n) if *n == *p.as_bytes() => {}
-                Some(n) => {
-                    return Err(ConfigError::at(
-                        at(),
-                        p,
-                        format!(
-                            "must be written as requests are compared (RFC 3986 normalized: no query, dot-segments or \
-                             encoded unreserved characters, uppercase escapes): `{}`",
-                            String::from_utf8_lossy(&n)
-                        ),
-                    ))
-                }
-                None => return Err(ConfigError::at(
-                    at(),
-                    p,
-                    "is ambiguous (an encoded slash or backslash, a backslash, a malformed escape or a dot-segment \
-                         above the root): no request could select it",
+                    reason,
                 )),
             }
-            path_prefixes.push(p.as_str().into());
         }
-        Ok(Route { hosts, path_prefixes, policy })
+        if errors.len() > errors_before {
+            return None;
+        }
+        Some(Route { hosts, path_prefixes, policy: policy? })
     }
 
     pub fn uses_hosts(&self) -> bool {

@@ -4,9 +4,15 @@
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
 use super::*;
+use crate::config::Rule;
 use crate::mode::Mode;
 
+/// The first refusal of `json`.
 fn err(json: &str) -> ConfigError {
+    errors(json).into_vec().remove(0)
+}
+
+fn errors(json: &str) -> ConfigErrors {
     match Config::from_json(json) {
         Ok(_) => panic!("accepted: {json}"),
         Err(e) => e,
@@ -43,138 +49,254 @@ fn minimal_and_full_configs_load() {
 #[test]
 fn errors_name_the_key_and_the_rule() {
     // (config, key, words the reason must contain)
-    let cases: &[(&str, &str, &str)] = &[
-        ("", "(root)", "empty"),
-        ("[]", "(root)", "JSON object"),
-        ("null", "(root)", "JSON object"),
-        ("[null,[\"https://a.com\"]]", "(root)", "JSON object"),
-        ("{", "(root)", "EOF"),
+    let cases: &[(&str, &str, Rule, &str)] = &[
+        ("", "(root)", Rule::Size, "empty"),
+        ("[]", "(root)", Rule::Syntax, "JSON object"),
+        ("null", "(root)", Rule::Syntax, "JSON object"),
+        ("[null,[\"https://a.com\"]]", "(root)", Rule::Syntax, "JSON object"),
+        ("{", "(root)", Rule::Syntax, "EOF"),
         (
             r#"{"allow_origins":["https://a.com"],"policies":[{"match":[["a.com"],["/api"]],"allow_origins":["https://b.com"]}]}"#,
             "policies[0].match",
+            Rule::Syntax,
             "JSON object",
         ),
-        (r#"{"allow_origins":["https://a.com"]} x"#, "(root)", "trailing"),
-        (r#"{"allow_origins":["https://a.com"],"policies":[[{"hosts":["a"]}]]}"#, "policies[0]", "JSON object"),
-        (r#"{"allow_origins":["https://a.com"],"policies":[{"match":[["a"]]}]}"#, "policies[0].match", "JSON object"),
-        (r#"{"allow_orgins":["https://a.com"]}"#, "allow_orgins", "unknown field"),
-        (r#"{"allow_origins":"https://a.com"}"#, "allow_origins", "invalid type"),
-        (r#"{"allow_origins":[1]}"#, "allow_origins[0]", "invalid type"),
-        (r#"{"allow_origins":["https://a.com"],"allow_credentials":"yes"}"#, "allow_credentials", "invalid type"),
-        (r#"{"allow_origins":["https://a.com"],"max_age":"600"}"#, "max_age", "invalid type"),
-        (r#"{"allow_origins":["https://a.com"],"mode":"audit"}"#, "mode", "unknown variant"),
+        (r#"{"allow_origins":["https://a.com"]} x"#, "(root)", Rule::Syntax, "trailing"),
+        (
+            r#"{"allow_origins":["https://a.com"],"policies":[[{"hosts":["a"]}]]}"#,
+            "policies[0]",
+            Rule::Syntax,
+            "JSON object",
+        ),
+        (
+            r#"{"allow_origins":["https://a.com"],"policies":[{"match":[["a"]]}]}"#,
+            "policies[0].match",
+            Rule::Syntax,
+            "JSON object",
+        ),
+        (r#"{"allow_orgins":["https://a.com"]}"#, "allow_orgins", Rule::Syntax, "unknown field"),
+        (r#"{"allow_origins":"https://a.com"}"#, "allow_origins", Rule::Syntax, "invalid type"),
+        (r#"{"allow_origins":[1]}"#, "allow_origins[0]", Rule::Syntax, "invalid type"),
+        (
+            r#"{"allow_origins":["https://a.com"],"allow_credentials":"yes"}"#,
+            "allow_credentials",
+            Rule::Syntax,
+            "invalid type",
+        ),
+        (r#"{"allow_origins":["https://a.com"],"max_age":"600"}"#, "max_age", Rule::Syntax, "invalid type"),
+        (r#"{"allow_origins":["https://a.com"],"mode":"audit"}"#, "mode", Rule::Syntax, "unknown variant"),
         (
             r#"{"allow_origins":["https://a.com"],"unmatched_preflight":"drop"}"#,
             "unmatched_preflight",
+            Rule::Syntax,
             "unknown variant",
         ),
-        (r#"{}"#, "allow_origins", "required"),
-        (r#"{"allow_origins":[]}"#, "allow_origins", "empty"),
-        (r#"{"allow_origins":["https://a.com/"]}"#, "allow_origins[0]", "trailing slash"),
-        (r#"{"allow_origins":["https://ok.com","null"]}"#, "allow_origins[1]", "allow_null_origin"),
-        (r#"{"allow_origins":["*"],"allow_credentials":true}"#, "allow_origins[0]", "credentials"),
+        (r#"{}"#, "allow_origins", Rule::Required, "required"),
+        (r#"{"allow_origins":[]}"#, "allow_origins", Rule::Required, "empty"),
+        (r#"{"allow_origins":["https://a.com/"]}"#, "allow_origins[0]", Rule::Origin, "trailing slash"),
+        (r#"{"allow_origins":["https://ok.com","null"]}"#, "allow_origins[1]", Rule::Origin, "allow_null_origin"),
+        (
+            r#"{"allow_origins":["*"],"allow_credentials":true}"#,
+            "allow_origins[0]",
+            Rule::WildcardWithCredentials,
+            "credentials",
+        ),
         (
             r#"{"allow_origins":["https://a.com"],"allow_credentials":true,"allow_methods":["*"]}"#,
             "allow_methods[0]",
+            Rule::WildcardWithCredentials,
             "credentials",
         ),
         (
             r#"{"allow_origins":["https://a.com"],"allow_credentials":true,"expose_headers":["*"]}"#,
             "expose_headers[0]",
+            Rule::WildcardWithCredentials,
             "credentials",
         ),
-        (r#"{"allow_origins":["https://a.com"],"allow_methods":["GET","TRACE"]}"#, "allow_methods[1]", "forbidden"),
-        (r#"{"allow_origins":["https://a.com"],"allow_methods":["connect"]}"#, "allow_methods[0]", "forbidden"),
-        (r#"{"allow_origins":["https://a.com"],"allow_methods":["TRACK"]}"#, "allow_methods[0]", "forbidden"),
-        (r#"{"allow_origins":["https://a.com"],"allow_methods":["GET, PUT"]}"#, "allow_methods[0]", "token"),
-        (r#"{"allow_origins":["https://a.com"],"allow_headers":["x ok"]}"#, "allow_headers[0]", "token"),
-        (r#"{"allow_origins":["https://a.com"],"allow_headers":["cookie"]}"#, "allow_headers[0]", "forbidden"),
-        (r#"{"allow_origins":["https://a.com"],"expose_headers":["set-cookie"]}"#, "expose_headers[0]", "forbidden"),
-        (r#"{"allow_origins":["https://a.com"],"max_age":86401}"#, "max_age", "86400"),
-        (r#"{"allow_origins":["https://a.com"],"max_age":-2}"#, "max_age", "-1 is read as 0"),
+        (
+            r#"{"allow_origins":["https://a.com"],"allow_methods":["GET","TRACE"]}"#,
+            "allow_methods[1]",
+            Rule::Method,
+            "forbidden",
+        ),
+        (
+            r#"{"allow_origins":["https://a.com"],"allow_methods":["connect"]}"#,
+            "allow_methods[0]",
+            Rule::Method,
+            "forbidden",
+        ),
+        (
+            r#"{"allow_origins":["https://a.com"],"allow_methods":["TRACK"]}"#,
+            "allow_methods[0]",
+            Rule::Method,
+            "forbidden",
+        ),
+        (
+            r#"{"allow_origins":["https://a.com"],"allow_methods":["GET, PUT"]}"#,
+            "allow_methods[0]",
+            Rule::Method,
+            "token",
+        ),
+        (
+            r#"{"allow_origins":["https://a.com"],"allow_headers":["x ok"]}"#,
+            "allow_headers[0]",
+            Rule::HeaderName,
+            "token",
+        ),
+        (
+            r#"{"allow_origins":["https://a.com"],"allow_headers":["cookie"]}"#,
+            "allow_headers[0]",
+            Rule::HeaderName,
+            "forbidden",
+        ),
+        (
+            r#"{"allow_origins":["https://a.com"],"expose_headers":["set-cookie"]}"#,
+            "expose_headers[0]",
+            Rule::HeaderName,
+            "forbidden",
+        ),
+        (r#"{"allow_origins":["https://a.com"],"max_age":86401}"#, "max_age", Rule::MaxAge, "86400"),
+        (r#"{"allow_origins":["https://a.com"],"max_age":-2}"#, "max_age", Rule::MaxAge, "-1 is read as 0"),
         (
             r#"{"allow_origins":["https://a.com"],"allow_headers":["x-a","Access-Control-Allow-Origin"]}"#,
             "allow_headers[1]",
+            Rule::HeaderName,
             "response-only",
         ),
         (
             r#"{"allow_origins":["https://a.com"],"allow_headers":["access-control-max-age"]}"#,
             "allow_headers[0]",
+            Rule::HeaderName,
             "response-only",
         ),
         (
             r#"{"allow_origins":["https://a.com"],"expose_headers":["x-a","Origin"]}"#,
             "expose_headers[1]",
+            Rule::HeaderName,
             "request-only",
         ),
         (
             r#"{"allow_origins":["https://a.com"],"expose_headers":["access-control-request-private-network"]}"#,
             "expose_headers[0]",
+            Rule::HeaderName,
             "request-only",
         ),
-        (r#"{"allow_origins":["https://a.com","https://xn--f.example"]}"#, "allow_origins[1]", "punycode"),
-        (r#"{"allow_origins":["http://[::ffff:127.127.127.127]:90"]}"#, "allow_origins[0]", "`[::ffff:7f7f:7f7f]`"),
-        (r#"{"allow_origins":["http://[0:0:0:0:0:0:0:1]:4000"]}"#, "allow_origins[0]", "`[::1]`"),
+        (
+            r#"{"allow_origins":["https://a.com","https://xn--f.example"]}"#,
+            "allow_origins[1]",
+            Rule::Origin,
+            "punycode",
+        ),
+        (
+            r#"{"allow_origins":["http://[::ffff:127.127.127.127]:90"]}"#,
+            "allow_origins[0]",
+            Rule::Origin,
+            "`[::ffff:7f7f:7f7f]`",
+        ),
+        (r#"{"allow_origins":["http://[0:0:0:0:0:0:0:1]:4000"]}"#, "allow_origins[0]", Rule::Origin, "`[::1]`"),
         (
             r#"{"allow_origins":["https://a.com"],"preflight_success_status":201}"#,
             "preflight_success_status",
+            Rule::Status,
             "204 or 200",
         ),
-        (r#"{"allow_origin_regexes":["("]}"#, "allow_origin_regexes[0]", "("),
-        (r#"{"allow_origins":["https://a.com"],"match":{"hosts":["a"]}}"#, "match", "policies"),
+        (r#"{"allow_origin_regexes":["("]}"#, "allow_origin_regexes[0]", Rule::Regex, "("),
+        (r#"{"allow_origins":["https://a.com"],"match":{"hosts":["a"]}}"#, "match", Rule::Placement, "policies"),
         (
             r#"{"allow_origins":["https://a.com"],"policies":[{"allow_origins":["https://b.com"]}]}"#,
             "policies[0].match",
+            Rule::Required,
             "required",
         ),
         (
             r#"{"allow_origins":["https://a.com"],"policies":[{"match":{}}]}"#,
             "policies[0].match",
+            Rule::Required,
             "hosts or path_prefixes",
         ),
         (
             r#"{"allow_origins":["https://a.com"],"policies":[{"match":{"hosts":["a.com:443"]}}]}"#,
             "policies[0].match.hosts[0]",
+            Rule::Host,
             "ports",
         ),
         (
             r#"{"allow_origins":["https://a.com"],"policies":[{"match":{"path_prefixes":["api"]}}]}"#,
             "policies[0].match.path_prefixes[0]",
+            Rule::PathPrefix,
             "/",
         ),
         (
             r#"{"allow_origins":["https://a.com"],"policies":[{"match":{"hosts":["a.com"]},"policies":[]}]}"#,
             "policies[0].policies",
+            Rule::Placement,
             "nest",
         ),
         (
             r#"{"allow_origins":["https://a.com"],"policies":[{"match":{"hosts":["a.com"]},"allow_origins":["ftp://x.com"]}]}"#,
             "policies[0].allow_origins[0]",
+            Rule::Origin,
             "scheme",
         ),
         (
             r#"{"allow_origins":["https://a.com"],"policies":[{"match":{"hosts":["a.com"]},"bogus":1}]}"#,
             "policies[0].bogus",
+            Rule::Syntax,
             "unknown field",
         ),
         (
             r#"{"allow_origins":["https://a.com"],"policies":[{"match":{"hosts":["a.com"],"paths":[]}}]}"#,
             "policies[0].match.paths",
+            Rule::Syntax,
             "unknown field",
         ),
         // Inherited values are checked in the policy that inherits them.
         (
             r#"{"allow_origins":["*"],"policies":[{"match":{"hosts":["a.com"]},"allow_credentials":true}]}"#,
             "policies[0].allow_origins[0]",
+            Rule::WildcardWithCredentials,
             "credentials",
         ),
     ];
-    for (json, key, words) in cases {
+    for (json, key, rule, words) in cases {
         let e = err(json);
         assert_eq!(e.key, *key, "{json}: {e}");
+        assert_eq!(e.rule, *rule, "{json}: {e}");
         assert!(e.to_string().contains(words), "{json}: `{e}` should mention {words:?}");
         assert!(!e.to_string().contains('\n'), "one line: {e}");
     }
+}
+
+#[test]
+fn every_refusal_is_reported_in_key_order() {
+    let all = errors(
+        r#"{"allow_origins":["https://a.com/","*"],"allow_credentials":true,"allow_methods":["TRACE"],
+            "max_age":-5,"policies":[{"match":{"hosts":["a.com:1"]},"allow_headers":["cookie"]},{}]}"#,
+    );
+    let got: Vec<(&str, Rule)> = all.iter().map(|e| (e.key.as_str(), e.rule)).collect();
+    assert_eq!(
+        got,
+        [
+            ("allow_origins[0]", Rule::Origin),
+            ("allow_origins[1]", Rule::WildcardWithCredentials),
+            ("allow_methods[0]", Rule::Method),
+            ("max_age", Rule::MaxAge),
+            // Inherited values are checked again in each entry that inherits them.
+            ("policies[0].allow_origins[0]", Rule::Origin),
+            ("policies[0].allow_origins[1]", Rule::WildcardWithCredentials),
+            ("policies[0].allow_methods[0]", Rule::Method),
+            ("policies[0].allow_headers[0]", Rule::HeaderName),
+            ("policies[0].max_age", Rule::MaxAge),
+            ("policies[0].match.hosts[0]", Rule::Host),
+            ("policies[1].allow_origins[0]", Rule::Origin),
+            ("policies[1].allow_origins[1]", Rule::WildcardWithCredentials),
+            ("policies[1].allow_methods[0]", Rule::Method),
+            ("policies[1].max_age", Rule::MaxAge),
+            ("policies[1].match", Rule::Required),
+        ]
+        .as_slice()
+    );
+    assert!(all.to_string().lines().count() == all.len(), "one line per refusal");
 }
 
 #[test]

@@ -12,6 +12,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use envoy_cors::config::{ConfigErrors, Rule};
 use envoy_cors::policy::MAX_AGE_LIMIT;
 use envoy_cors::Config;
 
@@ -234,8 +235,11 @@ pub fn command(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
     };
     if let Err(e) = Config::from_json(&json) {
         eprintln!("{file}: the converted configuration is refused by the plugin:");
-        eprintln!("  {e}");
-        if e.reason.contains("credentials") {
+        for line in &e {
+            eprintln!("  {line}");
+        }
+        let credentials = [Rule::WildcardWithCredentials, Rule::InsecureOrigin, Rule::PublicSuffixWildcard];
+        if e.iter().any(|line| credentials.contains(&line.rule)) {
             eprintln!(
                 "  ({} would send Access-Control-Allow-Credentials with this, which exposes credentialed \
                  responses; list the origins that need credentials)",
@@ -1004,7 +1008,7 @@ fn wildcard_origin(key: &str, text: &str, who: &str, out: &mut Converted, refusa
 /// Does the plugin accept this as an `allow_origins` entry? Its error otherwise.
 fn check_origin_entry(entry: &str) -> Result<(), String> {
     let json = serde_json::json!({ "allow_origins": [entry] }).to_string();
-    Config::from_json(&json).map(|_| ()).map_err(|e| e.reason)
+    Config::from_json(&json).map(|_| ()).map_err(first_reason)
 }
 
 fn exact(key: &str, text: &str, who: &str, out: &mut Converted, notes: &mut Vec<String>, refusals: &mut Vec<String>) {
@@ -1120,9 +1124,14 @@ fn regex(key: &str, re: &str, out: &mut Converted, refusals: &mut Vec<String>) {
             "`{key}`: regex {re:?} does not compile in the plugin: {}. Envoy and Istio use RE2; the plugin uses \
              regex-lite: no Unicode classes (\\p{{..}}, \\pL), and \\d \\w \\s \\b are ASCII-only. Rewrite it with \
              ASCII classes such as [0-9] and [a-z0-9-]",
-            e.reason
+            first_reason(e)
         )),
     }
+}
+
+/// The words of the plugin's first refusal (a one-key configuration has one).
+fn first_reason(errors: ConfigErrors) -> String {
+    errors.into_vec().into_iter().next().map(|e| e.reason).unwrap_or_default()
 }
 
 fn regex_escape(s: &str) -> String {

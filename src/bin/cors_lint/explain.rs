@@ -91,8 +91,10 @@ pub fn command(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
     };
     let config = match Config::from_json(&json) {
         Ok(c) => Rc::new(c),
-        Err(e) => {
-            println!("{}", at(file, &location, &e.to_string()));
+        Err(errors) => {
+            for e in &errors {
+                println!("{}", at(file, &location, &e.to_string()));
+            }
             return Ok(EXIT_INVALID);
         }
     };
