@@ -57,21 +57,21 @@ run: envoy build
 
 lint: toolchain
 	cargo fmt --all -- --check
-	cargo clippy --all-targets --all-features -- -D warnings
-	cargo clippy --all-targets --target $(WASM_TARGET) -- -D warnings
+	cargo clippy --workspace --all-targets --all-features -- -D warnings
+	cargo clippy --workspace --exclude cors-lint --all-targets --target $(WASM_TARGET) -- -D warnings
 
 # Engine unit tests and cors-lint's (feature `cli` builds the native command and its schema).
 test-unit:
-	cargo test --all-features --lib --bins
+	cargo test --workspace --all-features --lib --bins
 
 test-wasm: toolchain wasm-bindgen-cli
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-	  cargo test --target wasm32-unknown-unknown --lib
+	  cargo test -p cors-engine --target wasm32-unknown-unknown --lib
 
 # Integration tests: e2e against real Envoy, attack cases, properties, fuzz corpora, cors-lint,
 # examples. Every one that needs Envoy starts its own on free ports.
 test-e2e: envoy build
-	cargo test --all-features --tests -- --test-threads 2
+	cargo test --workspace --all-features --tests -- --test-threads 2
 
 # Kubernetes manifests under examples/ against their CRDs (tests/schemas/, vendored) as
 # `kubectl apply --validate=strict` would, CEL rules re-checked by hand, and their plugin
@@ -80,7 +80,7 @@ test-manifests:
 	@[ -x "$(VENV)/bin/python" ] || python3 -m venv "$(VENV)"
 	@"$(VENV)/bin/python" -c 'import jsonschema, yaml, pytest' 2>/dev/null || \
 	  "$(VENV)/bin/pip" install --quiet -r tests/manifests/requirements.txt
-	cargo build --quiet --features cli --bin cors-lint
+	cargo build --quiet -p cors-lint
 	CORS_LINT=target/debug/cors-lint "$(VENV)/bin/python" -m pytest tests/manifests -p no:cacheprovider -q
 
 # Real-browser suite in three engines (docs/browser-tests.md), driven by Selenium (PyPI, in
@@ -141,14 +141,14 @@ soak: envoy build
 	python3 scripts/soak.py
 
 # cors-lint (native CLI, feature `cli`): install it, and regenerate the committed JSON Schema
-# (tests/cors_lint.rs fails when schema/cors-config.schema.json is not current).
+# (crates/cors-lint/tests/cors_lint.rs fails when schema/cors-config.schema.json is not current).
 .PHONY: install-lint schema
 install-lint:
-	cargo install --path . --features cli --bin cors-lint
+	cargo install --path crates/cors-lint
 
 schema:
 	@mkdir -p schema
-	cargo run --quiet --features cli --bin cors-lint -- schema > schema/cors-config.schema.json
+	cargo run --quiet -p cors-lint -- schema > schema/cors-config.schema.json
 
 clean:
 	cargo clean

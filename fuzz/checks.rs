@@ -10,10 +10,10 @@
 
 use std::rc::Rc;
 
-use envoy_cors::counter::Counter;
-use envoy_cors::mode::Mode;
-use envoy_cors::simulate::{self, Outcome};
-use envoy_cors::Config;
+use cors_engine::counter::Counter;
+use cors_engine::mode::Mode;
+use cors_engine::simulate::{self, Outcome};
+use cors_engine::Config;
 
 #[path = "../tests/invariants/mod.rs"]
 mod invariants;

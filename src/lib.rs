@@ -1,31 +1,15 @@
-//! A CORS policy engine and its proxy-wasm adapter for Envoy and Istio.
+//! envoy-cors, the proxy-wasm plugin: a thin adapter between Envoy and the CORS engine
+//! (`cors-engine`, which holds every rule and has no proxy-wasm types).
 //!
-//! The engine (everything but `plugin`) has no proxy-wasm types: it is tested natively and
-//! under wasm. Only `plugin` talks to the host, and only when built for `wasm32-wasip1`.
-
-pub mod allow_headers;
-pub mod config;
-pub mod counter;
-pub mod expose_headers;
-pub mod fake_host;
-mod fast_hash;
-pub mod header_map;
-pub mod header_names;
-pub mod host;
-pub mod host_port;
-pub mod method;
-pub mod mode;
-pub mod origin;
-pub mod policy;
-pub mod response_headers;
-pub mod routing;
-pub mod simulate;
-pub mod stream;
-pub mod token;
-pub mod vary;
+//! No proxy-wasm SDK: `abi` is the ABI, fenced (the exports Envoy calls, only the callbacks a
+//! CORS filter needs, and the host calls made, statuses as values, never unwrapped; the only
+//! module where `unsafe` is allowed), `logger` routes `log` to the host, `filter` is the
+//! adapter itself.
+//! Everything here builds for `wasm32-wasip1` only; natively this crate is empty.
 
 #[cfg(target_os = "wasi")]
-mod plugin;
-
-pub use config::ConfigError;
-pub use routing::Config;
+mod abi;
+#[cfg(target_os = "wasi")]
+mod filter;
+#[cfg(target_os = "wasi")]
+mod logger;

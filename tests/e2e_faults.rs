@@ -1,6 +1,8 @@
 //! Issue 2 item 6 and issue 3 "Faults": responses Envoy makes itself after the plugin ran
 //! (upstream down, timeout, reset, local replies of later filters) carry the same CORS headers
 //! for an allowed origin and none for a denied one.
+// Test code: a failed unwrap or assertion is how a test reports (the workspace denies them elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod support;
 

@@ -10,51 +10,27 @@
 //!
 //! Native only: proptest is a native dev-dependency (the engine's own tests also run on wasm).
 #![cfg(not(target_arch = "wasm32"))]
+// Test code: a failed unwrap or assertion is how a test reports (the workspace denies them elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod invariants;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use envoy_cors::simulate::{self, Outcome};
-use envoy_cors::Config;
+use cors_engine::simulate::{self, Outcome};
+use cors_engine::Config;
 use invariants::{borrow, check, is_serialized_origin, values, Lines};
 use proptest::prelude::*;
 
-// ---------------------------------------------------------------------------------------------
-// Allocation accounting (per thread, so parallel tests do not disturb each other)
-// ---------------------------------------------------------------------------------------------
-
-struct Counting;
-
-thread_local! {
-    static ALLOCATED: Cell<usize> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATED.try_with(|a| a.set(a.get() + layout.size()));
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCATED.try_with(|a| a.set(a.get() + new_size));
-        System.realloc(ptr, layout, new_size)
-    }
-}
-
+// Allocation accounting (per thread, so parallel tests do not disturb each other).
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static ALLOCATOR: testkit::alloc_counter::Counting = testkit::alloc_counter::Counting;
 
 /// Bytes allocated (not net: every allocation counts) while running `f`.
 fn allocated_by<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let before = ALLOCATED.with(Cell::get);
-    let out = f();
-    (out, ALLOCATED.with(Cell::get) - before)
+    let (out, allocated) = testkit::alloc_counter::measure(f);
+    (out, allocated.bytes)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@
 //! the engine's parser cannot hide itself here.
 #![allow(dead_code)]
 
-use envoy_cors::simulate::Outcome;
+use cors_engine::simulate::Outcome;
 
 /// A request as header lines (name, raw bytes), pseudo-headers included.
 pub type Lines = Vec<(String, Vec<u8>)>;

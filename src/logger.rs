@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
-use super::abi::{self, LogLevel};
+use crate::abi::{self, LogLevel};
 
 struct HostLogger;
 

@@ -85,17 +85,18 @@ pub fn default_port(scheme: &str) -> Option<u16> {
 
 /// RFC 3986 scheme, lowercase only (browsers serialize schemes lowercase).
 fn is_scheme(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 32
-        && b[0].is_ascii_lowercase()
-        && b[1..].iter().all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.'))
+    let Some((first, rest)) = s.as_bytes().split_first() else {
+        return false;
+    };
+    s.len() <= 32
+        && first.is_ascii_lowercase()
+        && rest.iter().all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.'))
 }
 
 /// A decimal port, 1..=65535, without sign or leading zero.
 pub(crate) fn parse_port(p: &str) -> Option<u16> {
     let b = p.as_bytes();
-    if b.is_empty() || b.len() > 5 || b[0] == b'0' || !b.iter().all(u8::is_ascii_digit) {
+    if b.is_empty() || b.len() > 5 || b.first() == Some(&b'0') || !b.iter().all(u8::is_ascii_digit) {
         return None;
     }
     p.parse::<u16>().ok()
@@ -139,7 +140,7 @@ pub(crate) struct Ipv6Text {
 impl Ipv6Text {
     pub(crate) fn as_str(&self) -> &str {
         // Only ASCII hex digits and colons are ever written.
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+        std::str::from_utf8(self.buf.get(..self.len).unwrap_or_default()).unwrap_or_default()
     }
 
     fn push(&mut self, b: u8) {
@@ -161,7 +162,7 @@ pub(crate) fn serialize_ipv6(addr: Ipv6Addr) -> Ipv6Text {
     let mut i = 0;
     while i < pieces.len() {
         let start = i;
-        while i < pieces.len() && pieces[i] == 0 {
+        while pieces.get(i) == Some(&0) {
             i += 1;
         }
         if i - start > best_len {
@@ -182,7 +183,9 @@ pub(crate) fn serialize_ipv6(addr: Ipv6Addr) -> Ipv6Text {
             i += best_len;
             continue;
         }
-        let piece = pieces[i];
+        let Some(&piece) = pieces.get(i) else {
+            break;
+        };
         let mut started = false;
         for shift in [12u32, 8, 4, 0] {
             let digit = ((piece >> shift) & 0xf) as u8;

@@ -1,25 +1,22 @@
-//! The proxy-wasm adapter: root contexts compile the configuration, each HTTP stream runs a
-//! `StreamFilter` over host calls. No proxy-wasm SDK: `exports.rs` is the ABI Envoy calls,
-//! `abi.rs` the host calls made. Host errors are never unwrapped: a panic here would break every
-//! stream of the worker, so a failed read is "absent" and a failed write is logged.
+//! The host adapter: root contexts compile the configuration, each HTTP stream runs the engine's
+//! `StreamFilter` over `ProxyHost` calls made through `abi`. Host errors are never unwrapped: a
+//! panic here would break every stream of the worker, so a failed read is "absent" and a failed
+//! write is logged.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use log::{error, info, warn};
 
-mod abi;
-mod exports;
-mod logger;
+use cors_engine::counter::Counter;
+use cors_engine::fast_hash::FastHashMap;
+use cors_engine::header_map::HeaderMap;
+use cors_engine::host::ProxyHost;
+use cors_engine::routing::Config;
+use cors_engine::stream::{StreamFilter, Verdict};
 
-use crate::counter::Counter;
-use crate::fast_hash::FastHashMap;
-use crate::header_map::HeaderMap;
-use crate::host::ProxyHost;
-use crate::routing::Config;
-use crate::stream::{StreamFilter, Verdict};
-use abi::MapType;
-use exports::{CONTINUE, PAUSE};
+use crate::abi::{self, Action, MapType};
+use crate::logger;
 
 thread_local! {
     // The VM runs one thread; Envoy calls in one callback at a time.
@@ -29,7 +26,7 @@ thread_local! {
 /// Runs `f` on the plugin state. Were the host to call back while a callback is running (it
 /// defers local replies until the callback returns, so it does not), the nested call gets
 /// `fallback` instead of a panic.
-fn with_plugin<R>(fallback: R, f: impl FnOnce(&mut Plugin) -> R) -> R {
+pub(crate) fn with_plugin<R>(fallback: R, f: impl FnOnce(&mut Plugin) -> R) -> R {
     PLUGIN.with(|cell| match cell.try_borrow_mut() {
         Ok(mut plugin) => f(&mut plugin),
         Err(_) => {
@@ -50,7 +47,11 @@ impl Metrics {
         let mut m = Metrics::default();
         for c in Counter::ALL {
             match abi::define_counter(c.name()) {
-                Ok(id) => m.ids[c.index()] = Some(id),
+                Ok(id) => {
+                    if let Some(slot) = m.ids.get_mut(c.index()) {
+                        *slot = Some(id);
+                    }
+                }
                 Err(status) => warn!("cannot define metric {}: {status:?}", c.name()),
             }
         }
@@ -59,7 +60,7 @@ impl Metrics {
 }
 
 #[derive(Default)]
-struct Plugin {
+pub(crate) struct Plugin {
     /// Root contexts (one per plugin configuration sharing this VM) and their configuration,
     /// `None` until configured.
     roots: FastHashMap<u32, Option<Rc<Config>>>,
@@ -69,7 +70,7 @@ struct Plugin {
 }
 
 impl Plugin {
-    fn create_context(&mut self, context_id: u32, parent_context_id: u32) {
+    pub(crate) fn create_context(&mut self, context_id: u32, parent_context_id: u32) {
         if parent_context_id == 0 {
             self.roots.entry(context_id).or_default();
         } else if let Some(Some(config)) = self.roots.get(&parent_context_id) {
@@ -79,13 +80,13 @@ impl Plugin {
         }
     }
 
-    fn delete_context(&mut self, context_id: u32) {
+    pub(crate) fn delete_context(&mut self, context_id: u32) {
         if self.streams.remove(&context_id).is_none() {
             self.roots.remove(&context_id);
         }
     }
 
-    fn configure(&mut self, root_context_id: u32, configuration_size: usize) -> bool {
+    pub(crate) fn configure(&mut self, root_context_id: u32, configuration_size: usize) -> bool {
         logger::follow_host_level();
         let bytes = match abi::plugin_configuration(configuration_size) {
             Ok(bytes) => bytes,
@@ -117,21 +118,21 @@ impl Plugin {
         }
     }
 
-    fn on_request_headers(&mut self, context_id: u32) -> u32 {
+    pub(crate) fn on_request_headers(&mut self, context_id: u32) -> Action {
         let Some(filter) = self.streams.get_mut(&context_id) else {
-            return CONTINUE;
+            return Action::Continue;
         };
         match filter.on_request_headers(&WasmHost { metrics: self.metrics.as_ref() }) {
-            Verdict::Stop => PAUSE,
-            Verdict::Continue => CONTINUE,
+            Verdict::Stop => Action::Pause,
+            Verdict::Continue => Action::Continue,
         }
     }
 
-    fn on_response_headers(&mut self, context_id: u32) -> u32 {
+    pub(crate) fn on_response_headers(&mut self, context_id: u32) -> Action {
         if let Some(filter) = self.streams.get_mut(&context_id) {
             filter.on_response_headers(&WasmHost { metrics: self.metrics.as_ref() });
         }
-        CONTINUE
+        Action::Continue
     }
 }
 
@@ -166,7 +167,7 @@ impl ProxyHost for WasmHost<'_> {
     }
 
     fn count(&self, counter: Counter) {
-        if let Some(id) = self.metrics.and_then(|m| m.ids[counter.index()]) {
+        if let Some(id) = self.metrics.and_then(|m| m.ids.get(counter.index()).copied().flatten()) {
             // A failed increment only loses a count.
             let _ = abi::increment_metric(id, 1);
         }

@@ -1,18 +1,16 @@
 //! `cors-lint`: check, explain and migrate CORS plugin configurations with the plugin's own
-//! engine (native build of the same crate; `cargo install --path . --features cli`).
+//! engine (`cargo install --path crates/cors-lint`).
 
-#[path = "cors_lint/convert.rs"]
 mod convert;
-#[path = "cors_lint/explain.rs"]
 mod explain;
-#[path = "cors_lint/extract.rs"]
-mod extract;
+
+use cors_lint::extract;
 
 use std::io::Read;
 use std::process::ExitCode;
 
-use envoy_cors::mode::Mode;
-use envoy_cors::Config;
+use cors_engine::mode::Mode;
+use cors_engine::Config;
 
 /// Exit statuses (also in docs/cors-lint.md).
 pub const EXIT_OK: u8 = 0;
@@ -120,7 +118,7 @@ fn run() -> Result<u8, UsageError> {
 
 /// The JSON Schema, as committed in `schema/cors-config.schema.json`.
 fn schema_json() -> String {
-    let mut schema = schemars::schema_for!(envoy_cors::config::raw::RawPolicy);
+    let mut schema = schemars::schema_for!(cors_engine::config::raw::RawPolicy);
     schema.insert("title".into(), "envoy-cors plugin configuration".into());
     schema.insert(
         "description".into(),
@@ -172,7 +170,9 @@ pub fn pick_config(file: &str, text: &str, index: Option<usize>) -> Result<(Stri
         }
         (Some(i), _) => i - 1,
     };
-    let c = &configs[chosen];
+    let Some(c) = configs.get(chosen) else {
+        return Err((EXIT_USAGE, format!("--index: {file} has no configuration {}", chosen + 1)));
+    };
     match &c.config {
         Ok(json) => Ok((c.location.clone(), json.clone())),
         Err(e) => Err((EXIT_INVALID, at(file, &c.location, e))),

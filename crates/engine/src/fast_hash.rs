@@ -2,5 +2,7 @@
 //! short keys; its per-process random seed keeps request-controlled keys from being steered
 //! into collisions, and the only table that grows at request time is bounded.
 
-pub(crate) type FastHashSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
-pub(crate) type FastHashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+/// A hash set with foldhash.
+pub type FastHashSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
+/// A hash map with foldhash.
+pub type FastHashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;

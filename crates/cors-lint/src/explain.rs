@@ -1,14 +1,14 @@
 //! `cors-lint explain`: one request through the plugin's real stream logic
-//! (`envoy_cors::simulate::run`), so the headers printed are the ones the filter sends.
+//! (`cors_engine::simulate::run`), so the headers printed are the ones the filter sends.
 
 use std::rc::Rc;
 
-use envoy_cors::config::raw::RawPolicy;
-use envoy_cors::counter::Counter;
-use envoy_cors::mode::{Mode, UnmatchedPreflight};
-use envoy_cors::routing::PolicyId;
-use envoy_cors::simulate;
-use envoy_cors::Config;
+use cors_engine::config::raw::RawPolicy;
+use cors_engine::counter::Counter;
+use cors_engine::mode::{Mode, UnmatchedPreflight};
+use cors_engine::routing::PolicyId;
+use cors_engine::simulate;
+use cors_engine::Config;
 
 use super::{at, pick_config, read_input, UsageError, EXIT_DENIED, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 

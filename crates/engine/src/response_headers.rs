@@ -40,6 +40,6 @@ impl<'a> ResponseHeaders<'a> {
     }
 
     pub fn as_slice(&self) -> &[(&'static str, &'a str)] {
-        &self.items[..self.len]
+        self.items.get(..self.len).unwrap_or_default()
     }
 }

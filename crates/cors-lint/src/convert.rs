@@ -12,12 +12,12 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use envoy_cors::config::{ConfigErrors, Rule};
-use envoy_cors::policy::MAX_AGE_LIMIT;
-use envoy_cors::Config;
+use cors_engine::config::{ConfigErrors, Rule};
+use cors_engine::policy::MAX_AGE_LIMIT;
+use cors_engine::Config;
 
-use super::extract::documents;
 use super::{read_input, UsageError, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
+use cors_lint::extract::documents;
 
 /// Where a policy comes from: decides how origins are read and the wording of notes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,7 +137,7 @@ pub fn command(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
         let label = if many { format!("document {}: ", i + 1) } else { String::new() };
         find(doc, &label, "", None, &mut sources);
     }
-    let with_policy: Vec<usize> = (0..sources.len()).filter(|&i| sources[i].policy.is_some()).collect();
+    let with_policy: Vec<&Source> = sources.iter().filter(|s| s.policy.is_some()).collect();
     let chosen: Vec<&Source> = match (index, with_policy.len()) {
         (_, 0) => {
             eprintln!(
@@ -151,7 +151,7 @@ pub fn command(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
             eprintln!("cors-lint: --index {i}: {file} holds {n} CORS policies");
             return Ok(EXIT_USAGE);
         }
-        (Some(i), _) => vec![&sources[with_policy[i - 1]]],
+        (Some(i), _) => with_policy.get(i - 1).copied().into_iter().collect(),
         (None, _) => sources.iter().collect(),
     };
 
@@ -179,7 +179,7 @@ pub fn command(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
     let mut notes: Vec<String> = Vec::new();
     let converted = if scoped == 0 {
         // Policies for wherever the plugin runs: one top-level configuration.
-        if outputs.windows(2).any(|w| w[0].1 != w[1].1) {
+        if outputs.windows(2).any(|w| matches!(w, [a, b] if a.1 != b.1)) {
             eprintln!("{file}: holds {} different CORS policies; convert one at a time:", outputs.len());
             for (i, (s, _, _)) in outputs.iter().enumerate() {
                 eprintln!("  --index {}: {}", i + 1, s.location);
@@ -243,7 +243,7 @@ pub fn command(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
             eprintln!(
                 "  ({} would send Access-Control-Allow-Credentials with this, which exposes credentialed \
                  responses; list the origins that need credentials)",
-                chosen[0].flavor.name()
+                chosen.first().map_or("the source", |s| s.flavor.name())
             );
         }
         return Ok(EXIT_INVALID);
@@ -736,7 +736,7 @@ fn http_route(map: &Map<String, Value>, label: &str, out: &mut Vec<Source>) {
             found.push((rank, source));
         }
     }
-    let in_rule_order = found.windows(2).all(|w| w[0].0 <= w[1].0);
+    let in_rule_order = found.windows(2).all(|w| matches!(w, [a, b] if a.0 <= b.0));
     found.sort_by_key(|(rank, _)| *rank);
     if !in_rule_order {
         if let Some((_, first)) = found.iter_mut().find(|(_, s)| s.policy.is_some()) {

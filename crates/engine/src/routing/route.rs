@@ -19,7 +19,7 @@ impl HostPattern {
             HostPattern::Exact(h) => host.eq_ignore_ascii_case(h.as_bytes()),
             HostPattern::Subdomains(suffix) => {
                 let s = suffix.as_bytes();
-                host.len() > s.len() && host[host.len() - s.len()..].eq_ignore_ascii_case(s)
+                host.len() > s.len() && host.get(host.len() - s.len()..).is_some_and(|end| end.eq_ignore_ascii_case(s))
             }
         }
     }

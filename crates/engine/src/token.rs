@@ -9,6 +9,8 @@ pub(crate) const fn is_tchar(b: u8) -> bool {
 
 /// `LOWER_TCHAR[b]` is `b` lowercased when `b` is a tchar, 0 otherwise: one table lookup per
 /// byte both checks and folds a header name.
+// Indexing in a constant is checked when it is evaluated, at compile time: it cannot panic.
+#[allow(clippy::indexing_slicing)]
 pub(crate) static LOWER_TCHAR: [u8; 256] = {
     let mut table = [0u8; 256];
     let mut b = 0;

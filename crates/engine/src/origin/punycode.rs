@@ -37,11 +37,12 @@ pub fn check_label(label: &str) -> Result<(), PunycodeError> {
     }
     let bytes = encoded.as_bytes();
     // Basic code points are everything before the last delimiter; with no delimiter, none.
-    let (basic_len, digits) = match bytes.iter().rposition(|&b| b == b'-') {
-        Some(d) if d > 0 => (d, &bytes[d + 1..]),
-        _ => (0, bytes),
+    let (basic, digits) = match bytes.iter().rposition(|&b| b == b'-') {
+        Some(d) if d > 0 => (bytes.get(..d).unwrap_or_default(), bytes.get(d + 1..).unwrap_or_default()),
+        _ => (&b""[..], bytes),
     };
-    if !bytes[..basic_len].is_ascii() {
+    let basic_len = basic.len();
+    if !basic.is_ascii() {
         return Err(PunycodeError::Invalid);
     }
     if digits.is_empty() {

@@ -31,7 +31,7 @@ struct InlineName {
 impl std::hash::Hash for InlineName {
     /// Only the name's bytes: most names are short and take the hasher's fast path.
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write(&self.bytes[..usize::from(self.len).min(INLINE_LEN)]);
+        state.write(self.bytes.get(..usize::from(self.len)).unwrap_or(&self.bytes));
     }
 }
 
@@ -64,27 +64,29 @@ impl NameBuffer {
     fn clear(&mut self) {
         // Zero what was written, so the inline form compares equal to the table's.
         let inline_len = self.len.min(INLINE_LEN);
-        self.inline.bytes[..inline_len].fill(0);
+        if let Some(written) = self.inline.bytes.get_mut(..inline_len) {
+            written.fill(0);
+        }
         self.inline.len = 0;
         self.len = 0;
     }
 
     /// Appends a byte; false when the name is longer than any name the filter accepts.
     fn push(&mut self, b: u8) -> bool {
-        if self.len >= MAX_NAME_LEN {
+        let Some(slot) = self.long.get_mut(self.len) else {
             return false;
-        }
-        if self.len < INLINE_LEN {
-            self.inline.bytes[self.len] = b;
+        };
+        *slot = b;
+        if let Some(inline) = self.inline.bytes.get_mut(self.len) {
+            *inline = b;
             self.inline.len += 1;
         }
-        self.long[self.len] = b;
         self.len += 1;
         true
     }
 
     fn as_bytes(&self) -> &[u8] {
-        &self.long[..self.len]
+        self.long.get(..self.len).unwrap_or_default()
     }
 
     fn inline(&self) -> Option<&InlineName> {
@@ -217,7 +219,7 @@ impl AllowedHeaders {
                 }
                 b' ' | b'\t' => name_ended = !name.is_empty(),
                 _ => {
-                    let lower = LOWER_TCHAR[usize::from(b)];
+                    let lower = LOWER_TCHAR.get(usize::from(b)).copied().unwrap_or(0);
                     if lower == 0 || name_ended || !name.push(lower) {
                         return false;
                     }

@@ -3,6 +3,8 @@
 //!
 //! cargo bench --bench engine            (full)
 //! cargo bench --bench engine -- --quick (short)
+// Test code: a failed unwrap or assertion is how a test reports (the workspace denies them elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 // Criterion is a native dev-dependency; built for wasm this bench is empty.
 #[cfg(target_arch = "wasm32")]
@@ -15,43 +17,24 @@ fn main() {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
-    use std::alloc::{GlobalAlloc, Layout, System};
     use std::hint::black_box;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
+    use cors_engine::policy::PreflightRequest;
+    use cors_engine::Config;
     use criterion::{criterion_group, Criterion};
-    use envoy_cors::policy::PreflightRequest;
-    use envoy_cors::Config;
-
-    struct Counting;
-
-    static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-    unsafe impl GlobalAlloc for Counting {
-        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-            System.alloc(layout)
-        }
-        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-            System.dealloc(ptr, layout)
-        }
-        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-            System.realloc(ptr, layout, new_size)
-        }
-    }
 
     #[global_allocator]
-    static GLOBAL: Counting = Counting;
+    static ALLOCATOR: testkit::alloc_counter::Counting = testkit::alloc_counter::Counting;
 
     /// Heap allocations per call of `f`, averaged over 1000 calls after a warm-up.
     fn allocations_per_call(mut f: impl FnMut()) -> f64 {
         f();
-        let before = ALLOCATIONS.load(Ordering::Relaxed);
-        for _ in 0..1000 {
-            f();
-        }
-        (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / 1000.0
+        let ((), allocated) = testkit::alloc_counter::measure(|| {
+            for _ in 0..1000 {
+                f();
+            }
+        });
+        allocated.count as f64 / 1000.0
     }
 
     const ORIGIN: &[u8] = b"https://app.example.com";

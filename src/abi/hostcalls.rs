@@ -1,62 +1,12 @@
-//! The proxy-wasm host calls the plugin makes, declared here with the ABI's integer codes (the
-//! ABI is proxy-wasm 0.2.1, as Envoy implements it). Every status the host returns is a value:
-//! an unexpected one is an error, never a panic (a panic breaks every stream of the worker), and
-//! header maps stay in the host's serialized format (`HeaderMap`), read in place.
+//! The host calls the plugin makes, each wrapped in a safe function that turns the host's
+//! status into a `Result`. Header maps stay in the host's serialized format (`HeaderMap`),
+//! read in place.
 
-use std::fmt;
 use std::ptr::{null, null_mut};
 
-use crate::header_map::HeaderMap;
+use cors_engine::header_map::HeaderMap;
 
-/// A header map of the current stream (the ABI's `MapType`).
-#[derive(Debug, Clone, Copy)]
-#[repr(u32)]
-pub enum MapType {
-    HttpRequestHeaders = 0,
-    HttpResponseHeaders = 2,
-}
-
-/// The ABI's `BufferType` of the plugin configuration.
-const BUFFER_PLUGIN_CONFIGURATION: u32 = 7;
-/// The ABI's `MetricType::Counter`.
-const METRIC_COUNTER: u32 = 0;
-
-/// The ABI's log levels, `Trace` (0) to `Critical` (5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-#[repr(u32)]
-pub enum LogLevel {
-    Trace = 0,
-    Debug = 1,
-    Info = 2,
-    Warn = 3,
-    Error = 4,
-    Critical = 5,
-}
-
-/// A status the host returned other than `Ok` (0): 1 is `NotFound`, 2 `BadArgument`, ...
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Status(u32);
-
-const OK: u32 = 0;
-const NOT_FOUND: u32 = 1;
-const EMPTY: u32 = 7;
-
-impl fmt::Debug for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = match self.0 {
-            NOT_FOUND => "NotFound",
-            2 => "BadArgument",
-            3 => "SerializationFailure",
-            4 => "ParseFailure",
-            EMPTY => "Empty",
-            8 => "CasMismatch",
-            10 => "InternalFailure",
-            12 => "Unimplemented",
-            _ => "Unknown",
-        };
-        write!(f, "{name} ({})", self.0)
-    }
-}
+use super::{BufferType, LogLevel, MapType, MetricType, Status, EMPTY, NOT_FOUND, OK};
 
 fn ok(status: u32) -> Result<(), Status> {
     if status == OK {
@@ -70,16 +20,17 @@ fn ok(status: u32) -> Result<(), Status> {
 // host adds later.
 #[link(wasm_import_module = "env")]
 extern "C" {
-    fn proxy_log(level: u32, message_data: *const u8, message_size: usize) -> u32;
+    fn proxy_log(level: LogLevel, message_data: *const u8, message_size: usize) -> u32;
     fn proxy_get_log_level(return_level: *mut u32) -> u32;
     fn proxy_get_buffer_bytes(
-        buffer_type: u32,
+        buffer_type: BufferType,
         start: usize,
         max_size: usize,
         return_buffer_data: *mut *mut u8,
         return_buffer_size: *mut usize,
     ) -> u32;
-    fn proxy_define_metric(metric_type: u32, name_data: *const u8, name_size: usize, return_id: *mut u32) -> u32;
+    fn proxy_define_metric(metric_type: MetricType, name_data: *const u8, name_size: usize, return_id: *mut u32)
+        -> u32;
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
     fn proxy_replace_header_map_value(
         map_type: MapType,
@@ -110,27 +61,33 @@ extern "C" {
     ) -> u32;
 }
 
-/// The buffer the host fills through `proxy_on_memory_allocate` (see `exports.rs`): a `Vec`
-/// whose capacity is exactly the requested size, left to the host.
+/// The buffer the host fills through `proxy_on_memory_allocate` (see `exports.rs`): a boxed
+/// slice of exactly `size` bytes, not initialized (the host writes every byte of it), whose
+/// ownership passes to the host until it hands the buffer back in a host call's out-parameters.
 pub fn allocate_for_host(size: usize) -> *mut u8 {
-    let mut buffer: Vec<u8> = Vec::with_capacity(size);
-    let data = buffer.as_mut_ptr();
-    std::mem::forget(buffer);
-    data
+    let buffer: Box<[std::mem::MaybeUninit<u8>]> = Box::new_uninit_slice(size);
+    Box::into_raw(buffer).cast::<u8>()
 }
 
-/// Takes ownership of a buffer the host filled, allocated by `allocate_for_host(size)`.
+/// Takes back a buffer the host filled and returned with its `size`.
 fn take_host_buffer(data: *mut u8, size: usize) -> Vec<u8> {
     if data.is_null() || size == 0 {
+        // Nothing was allocated for a zero size (a boxed empty slice owns no memory).
         return Vec::new();
     }
-    // SAFETY: see above; the host hands the buffer over and never touches it again.
-    unsafe { Vec::from_raw_parts(data, size, size) }
+    let slice = std::ptr::slice_from_raw_parts_mut(data, size);
+    // SAFETY: the host returns exactly what `allocate_for_host(size)` gave it, with the same
+    // `size` (proxy-wasm ABI: the returned buffer is the one the host asked the module to
+    // allocate, and it wrote all `size` bytes), so `slice` is that boxed slice's pointer and
+    // length, initialized; the host no longer touches it, so ownership comes back exactly once.
+    let buffer: Box<[u8]> = unsafe { Box::from_raw(slice) };
+    buffer.into_vec()
 }
 
 /// Replaces every value of `name` with `value`, or removes the header.
 pub fn set_header(map: MapType, name: &str, value: Option<&str>) -> Result<(), Status> {
-    // SAFETY: the host only reads the given slices during the call.
+    // SAFETY: each pointer/length pair is a live `&str` borrowed for the call; the host only
+    // reads them during it.
     let status = unsafe {
         match value {
             Some(v) => proxy_replace_header_map_value(map, name.as_ptr(), name.len(), v.as_ptr(), v.len()),
@@ -145,7 +102,8 @@ pub fn set_header(map: MapType, name: &str, value: Option<&str>) -> Result<(), S
 
 /// Appends a header line.
 pub fn add_header(map: MapType, name: &str, value: &str) -> Result<(), Status> {
-    // SAFETY: the host only reads the given slices during the call.
+    // SAFETY: each pointer/length pair is a live `&str` borrowed for the call; the host only
+    // reads them during it.
     ok(unsafe { proxy_add_header_map_value(map, name.as_ptr(), name.len(), value.as_ptr(), value.len()) })
 }
 
@@ -153,7 +111,8 @@ pub fn add_header(map: MapType, name: &str, value: &str) -> Result<(), Status> {
 pub fn get_header_map(map: MapType) -> Result<HeaderMap, Status> {
     let mut data = null_mut();
     let mut size = 0;
-    // SAFETY: the host writes the two out-parameters.
+    // SAFETY: the out-parameters are live locals the host writes during the call; the buffer it
+    // returns in them is taken back by `take_host_buffer`.
     ok(unsafe { proxy_get_header_map_pairs(map, &mut data, &mut size) })?;
     Ok(HeaderMap::from_bytes(take_host_buffer(data, size)))
 }
@@ -161,22 +120,23 @@ pub fn get_header_map(map: MapType) -> Result<HeaderMap, Status> {
 /// Sends a local reply without a body. `details` shows in Envoy's `%RESPONSE_CODE_DETAILS%`.
 pub fn send_local_response(status_code: u32, details: &str, headers: &HeaderMap) -> Result<(), Status> {
     let h = headers.as_bytes();
-    // SAFETY: the host only reads the given slices during the call.
+    // SAFETY: each pointer/length pair is a live slice borrowed for the call (the body is the
+    // null, zero-length one the ABI allows); the host only reads them during it.
     ok(unsafe {
         proxy_send_local_response(status_code, details.as_ptr(), details.len(), null(), 0, h.as_ptr(), h.len(), -1)
     })
 }
 
 pub fn increment_metric(id: u32, offset: i64) -> Result<(), Status> {
-    // SAFETY: plain values.
+    // SAFETY: plain integers; no memory is shared.
     ok(unsafe { proxy_increment_metric(id, offset) })
 }
 
 /// Defines a counter; its id is valid for the VM's lifetime.
 pub fn define_counter(name: &str) -> Result<u32, Status> {
     let mut id = 0;
-    // SAFETY: the host reads `name` during the call and writes `id`.
-    ok(unsafe { proxy_define_metric(METRIC_COUNTER, name.as_ptr(), name.len(), &mut id) })?;
+    // SAFETY: `name` is a live `&str` the host reads during the call; `id` a live local it writes.
+    ok(unsafe { proxy_define_metric(MetricType::Counter, name.as_ptr(), name.len(), &mut id) })?;
     Ok(id)
 }
 
@@ -184,8 +144,9 @@ pub fn define_counter(name: &str) -> Result<u32, Status> {
 pub fn plugin_configuration(size: usize) -> Result<Vec<u8>, Status> {
     let mut data = null_mut();
     let mut len = 0;
-    // SAFETY: the host writes the two out-parameters.
-    match unsafe { proxy_get_buffer_bytes(BUFFER_PLUGIN_CONFIGURATION, 0, size, &mut data, &mut len) } {
+    // SAFETY: the out-parameters are live locals the host writes during the call; the buffer it
+    // returns in them is taken back by `take_host_buffer`.
+    match unsafe { proxy_get_buffer_bytes(BufferType::PluginConfiguration, 0, size, &mut data, &mut len) } {
         OK => Ok(take_host_buffer(data, len)),
         NOT_FOUND | EMPTY => Ok(Vec::new()),
         status => Err(Status(status)),
@@ -193,14 +154,14 @@ pub fn plugin_configuration(size: usize) -> Result<Vec<u8>, Status> {
 }
 
 pub fn log(level: LogLevel, message: &str) -> Result<(), Status> {
-    // SAFETY: the host only reads `message` during the call.
-    ok(unsafe { proxy_log(level as u32, message.as_ptr(), message.len()) })
+    // SAFETY: `message` is a live `&str` the host only reads during the call.
+    ok(unsafe { proxy_log(level, message.as_ptr(), message.len()) })
 }
 
 /// The host's log level for wasm (`--component-log-level wasm:debug`).
 pub fn log_level() -> Result<LogLevel, Status> {
     let mut level = 0;
-    // SAFETY: the host writes `level`.
+    // SAFETY: `level` is a live local the host writes during the call.
     ok(unsafe { proxy_get_log_level(&mut level) })?;
     Ok(match level {
         0 => LogLevel::Trace,

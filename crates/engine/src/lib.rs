@@ -1,0 +1,31 @@
+//! The CORS policy engine of envoy-cors: the configuration as written (`config`), compiled into
+//! policies (`policy`) and selected per request (`routing`), decisions and the response headers
+//! that answer them, and one stream's logic (`stream`) against the `ProxyHost` trait. It has no
+//! proxy-wasm types and no `unsafe`; it is tested natively and under wasm. The plugin crate
+//! adapts it to Envoy; `cors-lint` and the tests run it through `simulate`.
+
+#![forbid(unsafe_code)]
+
+pub mod allow_headers;
+pub mod config;
+pub mod counter;
+pub mod expose_headers;
+pub mod fake_host;
+pub mod fast_hash;
+pub mod header_map;
+pub mod header_names;
+pub mod host;
+pub mod host_port;
+pub mod method;
+pub mod mode;
+pub mod origin;
+pub mod policy;
+pub mod response_headers;
+pub mod routing;
+pub mod simulate;
+pub mod stream;
+pub mod token;
+pub mod vary;
+
+pub use config::ConfigError;
+pub use routing::Config;
