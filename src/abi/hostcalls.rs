@@ -62,11 +62,18 @@ extern "C" {
 }
 
 /// The buffer the host fills through `proxy_on_memory_allocate` (see `exports.rs`): a boxed
-/// slice of exactly `size` bytes, not initialized (the host writes every byte of it), whose
+/// slice of exactly `size` bytes (zeroed, so it never holds uninitialized memory), whose
 /// ownership passes to the host until it hands the buffer back in a host call's out-parameters.
+/// A size the VM cannot hold is null, which the host reports to the call that wanted the buffer
+/// as `InvalidMemoryAccess`: an infallible allocation would abort the VM instead
+/// (tests/wasm_abi.rs).
 pub fn allocate_for_host(size: usize) -> *mut u8 {
-    let buffer: Box<[std::mem::MaybeUninit<u8>]> = Box::new_uninit_slice(size);
-    Box::into_raw(buffer).cast::<u8>()
+    let mut buffer: Vec<u8> = Vec::new();
+    if buffer.try_reserve_exact(size).is_err() {
+        return null_mut();
+    }
+    buffer.resize(size, 0);
+    Box::into_raw(buffer.into_boxed_slice()).cast::<u8>()
 }
 
 /// Takes back a buffer the host filled and returned with its `size`.
@@ -78,8 +85,8 @@ fn take_host_buffer(data: *mut u8, size: usize) -> Vec<u8> {
     let slice = std::ptr::slice_from_raw_parts_mut(data, size);
     // SAFETY: the host returns exactly what `allocate_for_host(size)` gave it, with the same
     // `size` (proxy-wasm ABI: the returned buffer is the one the host asked the module to
-    // allocate, and it wrote all `size` bytes), so `slice` is that boxed slice's pointer and
-    // length, initialized; the host no longer touches it, so ownership comes back exactly once.
+    // allocate), so `slice` is that boxed slice's pointer and length; the host no longer touches
+    // it, so ownership comes back exactly once.
     let buffer: Box<[u8]> = unsafe { Box::from_raw(slice) };
     buffer.into_vec()
 }
