@@ -111,9 +111,14 @@ extern "C" {
 }
 
 /// The buffer the host fills through `proxy_on_memory_allocate` (see `exports.rs`): a `Vec`
-/// whose capacity is exactly the requested size, left to the host.
+/// whose capacity is exactly the requested size, left to the host. A size the VM cannot hold is
+/// null, which the host reports to the call that wanted the buffer as `InvalidMemoryAccess`:
+/// `Vec::with_capacity` would abort the VM instead (tests/wasm_abi.rs).
 pub fn allocate_for_host(size: usize) -> *mut u8 {
-    let mut buffer: Vec<u8> = Vec::with_capacity(size);
+    let mut buffer: Vec<u8> = Vec::new();
+    if buffer.try_reserve_exact(size).is_err() {
+        return null_mut();
+    }
     let data = buffer.as_mut_ptr();
     std::mem::forget(buffer);
     data
