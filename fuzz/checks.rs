@@ -10,8 +10,8 @@
 
 use std::rc::Rc;
 
-use envoy_cors::config::Mode;
 use envoy_cors::counter::Counter;
+use envoy_cors::mode::Mode;
 use envoy_cors::simulate::{self, Outcome};
 use envoy_cors::Config;
 
@@ -154,7 +154,7 @@ pub fn check_input(input: &Input) -> Outcome {
         }
     }
     let config = config_of(input);
-    if config.select(first(":authority"), first(":path")).mode() == Mode::Off {
+    if config.select(first(":authority"), first(":path")).1.mode() == Mode::Off {
         // Pass-through: nothing added, replaced or removed, no local reply, only the counter.
         if out.local_reply.is_some() || out.response_headers != input.upstream {
             fail("mode off changed the response".into());
@@ -227,13 +227,15 @@ pub fn check_config(data: &[u8]) {
         return;
     };
     match Config::from_json(text) {
-        Err(e) => {
-            // One log line that names a key.
-            let line = e.to_string();
-            // One log line, even for a key or value holding control characters.
-            assert!(!line.contains('\n') && !line.contains('\r'), "multi-line error: {line:?}");
-            // The key path; empty only when the offending key itself is `""` (then the reason says so).
-            assert!(!e.key.is_empty() || line.contains("unknown field ``"), "error without a key: {line}");
+        Err(errors) => {
+            assert!(!errors.is_empty(), "a refusal without an error");
+            for e in &errors {
+                // One log line per refusal, even for a key or value holding control characters.
+                let line = e.to_string();
+                assert!(!line.contains('\n') && !line.contains('\r'), "multi-line error: {line:?}");
+                // The key path; empty only when the offending key itself is `""` (then the reason says so).
+                assert!(!e.key.is_empty() || line.contains("unknown field ``"), "error without a key: {line}");
+            }
         }
         Ok(config) => {
             let config = Rc::new(config);

@@ -1,6 +1,7 @@
 //! `allow_methods`: validation at load, the precomputed `Access-Control-Allow-Methods` value,
 //! and the check of `Access-Control-Request-Method`.
 
+use crate::config::{ItemError, Rule};
 use crate::token::is_token;
 
 /// Methods browsers refuse to send (Fetch "forbidden method"); listing them is a mistake.
@@ -24,25 +25,34 @@ pub struct AllowedMethods {
 
 impl AllowedMethods {
     /// Compiles `allow_methods`; on error returns the index of the bad entry and why.
-    pub fn compile(raw: &[String], credentials: bool) -> Result<Self, (usize, String)> {
+    /// Validates `allow_methods`; every refused element is reported.
+    pub fn compile(raw: &[String], credentials: bool) -> Result<Self, Vec<ItemError>> {
         let mut any = false;
         let mut methods: Vec<Box<str>> = Vec::new();
+        let mut errors = Vec::new();
         for (i, m) in raw.iter().enumerate() {
             if m == "*" {
                 if credentials {
-                    return Err((
+                    errors.push(ItemError::new(
                         i,
-                        "`*` is a literal method name when credentials are allowed: list the methods".into(),
+                        Rule::WildcardWithCredentials,
+                        "`*` is a literal method name when credentials are allowed: list the methods",
                     ));
                 }
                 any = true;
                 continue;
             }
             if !is_token(m.as_bytes()) {
-                return Err((i, "not an HTTP method (must be an RFC 9110 token)".into()));
+                errors.push(ItemError::new(i, Rule::Method, "not an HTTP method (must be an RFC 9110 token)"));
+                continue;
             }
             if is_forbidden(m.as_bytes()) {
-                return Err((i, "forbidden method: browsers never send CONNECT, TRACE or TRACK".into()));
+                errors.push(ItemError::new(
+                    i,
+                    Rule::Method,
+                    "forbidden method: browsers never send CONNECT, TRACE or TRACK",
+                ));
+                continue;
             }
             let m = match NORMALIZED.iter().find(|n| n.eq_ignore_ascii_case(m)) {
                 Some(n) => (*n).to_owned(),
@@ -51,6 +61,9 @@ impl AllowedMethods {
             if !methods.iter().any(|x| **x == *m) {
                 methods.push(m.into_boxed_str());
             }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
         }
         let header_value = if any {
             Some("*".into())
@@ -94,7 +107,7 @@ mod tests {
 
     use super::*;
 
-    fn compile(list: &[&str], credentials: bool) -> Result<AllowedMethods, (usize, String)> {
+    fn compile(list: &[&str], credentials: bool) -> Result<AllowedMethods, Vec<ItemError>> {
         AllowedMethods::compile(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>(), credentials)
     }
 
@@ -124,15 +137,16 @@ mod tests {
         assert!(m.allows(b"PURGE") && m.allows(b"patch"));
         assert!(!m.allows(b"TRACE") && !m.allows(b"GET, DELETE") && !m.allows(b""));
         assert_eq!(m.header_value(), Some("*"));
-        assert!(compile(&["*"], true).unwrap_err().1.contains("credentials"));
+        assert!(compile(&["*"], true).unwrap_err()[0].reason.contains("credentials"));
     }
 
     #[test]
     fn invalid_methods() {
-        assert_eq!(compile(&["GET", "TRACE"], false).unwrap_err().0, 1);
-        assert!(compile(&["connect"], false).unwrap_err().1.contains("forbidden"));
+        assert_eq!(compile(&["GET", "TRACE"], false).unwrap_err()[0].index, 1);
+        assert_eq!(compile(&["TRACE", "P T", "*"], true).unwrap_err().len(), 3, "every element reported");
+        assert!(compile(&["connect"], false).unwrap_err()[0].reason.contains("forbidden"));
         assert!(compile(&["track"], false).is_err());
-        assert!(compile(&["GET, PUT"], false).unwrap_err().1.contains("token"));
+        assert!(compile(&["GET, PUT"], false).unwrap_err()[0].reason.contains("token"));
         assert!(compile(&[""], false).is_err());
         assert!(compile(&["P\u{fc}T"], false).is_err());
     }

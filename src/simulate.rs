@@ -2,16 +2,15 @@
 //! Used by `cors-lint explain`, the attack-case suite and the fuzz targets, so all of them
 //! exercise exactly the code the plugin runs.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::config::Config;
 use crate::counter::Counter;
-use crate::header_list::HeaderList;
-use crate::stream::{Host, StreamFilter, Verdict};
+use crate::fake_host::FakeHost;
+use crate::routing::Config;
+use crate::stream::{StreamFilter, Verdict};
 
 /// A reply the filter made itself: status and headers.
-pub type LocalReply = (u32, Vec<(String, String)>);
+pub use crate::fake_host::Reply as LocalReply;
 
 /// What the filter did with one request and the upstream's response to it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -38,73 +37,15 @@ impl Outcome {
     }
 }
 
-struct SimHost {
-    request: Vec<(String, Vec<u8>)>,
-    response: RefCell<HeaderLines>,
-    reply: RefCell<Option<LocalReply>>,
-    counters: RefCell<Vec<Counter>>,
-}
-
-impl Host for SimHost {
-    fn request_headers(&self) -> HeaderList {
-        HeaderList::from_pairs(self.request.iter().map(|(k, v)| (k.as_bytes(), v.as_slice())))
-    }
-
-    fn set_response_header(&self, name: &str, value: Option<&str>) {
-        set_header(&mut self.response.borrow_mut(), name, value);
-    }
-
-    fn add_response_header(&self, name: &str, value: &str) {
-        add_header(&mut self.response.borrow_mut(), name, value);
-    }
-
-    fn send_response(&self, status: u32, headers: &[(&str, &str)]) {
-        let headers = headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        *self.reply.borrow_mut() = Some((status, headers));
-    }
-
-    fn count(&self, counter: Counter) {
-        self.counters.borrow_mut().push(counter);
-    }
-}
-
-/// A header map edited the way Envoy edits one: `set` replaces every line of `name` (or removes
-/// them), `add` appends a line. Shared with the stream tests' fake host.
-pub(crate) type HeaderLines = Vec<(String, Vec<u8>)>;
-
-pub(crate) fn set_header(map: &mut HeaderLines, name: &str, value: Option<&str>) {
-    map.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
-    if let Some(v) = value {
-        map.push((name.to_owned(), v.as_bytes().to_vec()));
-    }
-}
-
-pub(crate) fn add_header(map: &mut HeaderLines, name: &str, value: &str) {
-    // Like Envoy: `vary` is an inline header, and adding to it appends ",value".
-    if name == "vary" {
-        if let Some((_, v)) = map.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
-            v.push(b',');
-            v.extend_from_slice(value.as_bytes());
-            return;
-        }
-    }
-    map.push((name.to_owned(), value.as_bytes().to_vec()));
-}
-
 /// Runs one request through the filter. `request` holds header lines in order, pseudo-headers
 /// included (`:method`, `:authority`, `:path`); values are bytes, as on the wire.
 /// `upstream` is what the upstream answers when the request reaches it.
 pub fn run(config: Rc<Config>, request: &[(&str, &[u8])], upstream: &[(&str, &str)]) -> Outcome {
-    let host = SimHost {
-        request: request.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.to_vec())).collect(),
-        response: RefCell::new(Vec::new()),
-        reply: RefCell::new(None),
-        counters: RefCell::new(Vec::new()),
-    };
+    let host = FakeHost::from_lines(request);
     let mut filter = StreamFilter::new(config);
     if filter.on_request_headers(&host) == Verdict::Continue {
-        *host.response.borrow_mut() =
-            upstream.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.as_bytes().to_vec())).collect();
+        let lower: Vec<(String, &str)> = upstream.iter().map(|(k, v)| (k.to_ascii_lowercase(), *v)).collect();
+        host.upstream(&lower.iter().map(|(k, v)| (k.as_str(), *v)).collect::<Vec<_>>());
     }
     // A local reply passes back through the response phase too, as in Envoy.
     filter.on_response_headers(&host);
@@ -112,7 +53,7 @@ pub fn run(config: Rc<Config>, request: &[(&str, &[u8])], upstream: &[(&str, &st
         .into_iter()
         .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
         .collect();
-    Outcome { local_reply: host.reply.into_inner(), response_headers, counters: host.counters.into_inner() }
+    Outcome { local_reply: host.sent.into_inner(), response_headers, counters: host.counted.into_inner() }
 }
 
 #[cfg(test)]

@@ -234,6 +234,21 @@ fn explain_names_what_mode_off_passes_through() {
 }
 
 #[test]
+fn validate_shows_every_error() {
+    let config = Temp::new(
+        "broken.json",
+        r#"{"allow_origins":["https://a.com/","http://b.com"],"allow_credentials":true,"max_age":-7}"#,
+    );
+    let o = run(&["validate", config.path()]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    for key in ["`allow_origins[0]`", "`allow_origins[1]`", "`max_age`"] {
+        assert_eq!(out.lines().filter(|l| l.contains(key)).count(), 1, "{key} once:\n{out}");
+    }
+    assert!(out.contains("1 configuration(s) checked, 3 error(s)"), "{out}");
+}
+
+#[test]
 fn validate_warns_when_mode_off_leaves_nothing_to_do() {
     let config = Temp::new("off.json", r#"{"mode":"off"}"#);
     let o = run(&["validate", config.path()]);
@@ -249,6 +264,8 @@ fn convert(file: &str) -> (Option<i32>, serde_json::Value, String) {
     (out.status.code(), json, stderr(&out))
 }
 
+/// The policy of a route becomes a `policies` entry for that route's hosts (and paths), under a
+/// top-level "off" that leaves the proxy's other hosts alone.
 #[test]
 fn convert_istio_virtual_service() {
     let (code, json, notes) = convert("tests/cors-lint/istio-virtualservice.yaml");
@@ -256,31 +273,244 @@ fn convert_istio_virtual_service() {
     assert_eq!(
         json,
         serde_json::json!({
-            "allow_origins": ["https://shop.example.com"],
-            "allow_origin_regexes": ["https://storefront-pr-[0-9]+\\.preview\\.example\\.com"],
-            "allow_methods": ["GET", "POST", "PUT"],
-            "allow_headers": ["content-type", "authorization"],
-            "expose_headers": ["x-request-id"],
-            "allow_credentials": true,
-            "max_age": 86400,
-            "unmatched_preflight": "reject"
+            "mode": "off",
+            "policies": [{
+                "match": {"hosts": ["shop.example.com"]},
+                "allow_origins": ["https://shop.example.com"],
+                "allow_origin_regexes": ["https://storefront-pr-[0-9]+\\.preview\\.example\\.com"],
+                "allow_methods": ["GET", "POST", "PUT"],
+                "allow_headers": ["content-type", "authorization"],
+                "expose_headers": ["x-request-id"],
+                "allow_credentials": true,
+                "max_age": 86400,
+                "unmatched_preflight": "reject"
+            }]
         })
     );
     assert!(notes.contains("unmatchedPreflights: IGNORE"), "{notes}");
+    assert!(
+        notes.contains("note: top-level \"mode\": \"off\": requests that match none of the converted routes"),
+        "{notes}"
+    );
     envoy_cors::Config::from_json(&json.to_string()).unwrap();
+}
+
+/// A route-scoped corsPolicy: its hosts and uri prefixes, the routes around it kept in order
+/// (a route without corsPolicy before it stays "off"), allowHeaders "*" keeps Authorization,
+/// maxAge "-1" becomes 0.
+#[test]
+fn convert_istio_policy_covers_only_its_route() {
+    let (code, json, notes) = convert("tests/cors-lint/istio-routes.yaml");
+    assert_eq!(code, Some(0), "{notes}");
+    let hosts = serde_json::json!(["shop.example.com", "*.shop.example.com"]);
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "mode": "off",
+            "policies": [
+                {"match": {"hosts": hosts, "path_prefixes": ["/api/internal/"]}, "mode": "off"},
+                {
+                    "match": {"hosts": hosts, "path_prefixes": ["/api/", "/graphql"]},
+                    "allow_origins": ["https://shop.example.com"],
+                    "allow_methods": ["GET", "POST"],
+                    "allow_headers": ["*", "authorization"],
+                    "max_age": 0,
+                    "unmatched_preflight": "forward"
+                }
+            ]
+        }),
+        "{notes}"
+    );
+    assert!(notes.contains("the exact path \"/graphql\" becomes the prefix \"/graphql\""), "{notes}");
+    assert!(notes.contains("so \"authorization\" is added to keep it allowed"), "{notes}");
+    envoy_cors::Config::from_json(&json.to_string()).unwrap();
+    // The converted policy answers as the route's did: Authorization passes; other hosts and the
+    // internal route are passed through.
+    let f = Temp::new("istio-routes.json", &json.to_string());
+    let explain = |args: &[&str]| stdout(&run(&[&["explain", f.path()], args].concat()));
+    let api = explain(&[
+        "--origin",
+        "https://shop.example.com",
+        "--preflight",
+        "--method",
+        "POST",
+        "--header",
+        "authorization",
+        "--host",
+        "shop.example.com",
+        "--path",
+        "/api/cart",
+    ]);
+    assert!(api.contains("decision:  allowed"), "{api}");
+    let internal =
+        explain(&["--origin", "https://shop.example.com", "--host", "shop.example.com", "--path", "/api/internal/x"]);
+    assert!(internal.contains("cors.passed_through"), "{internal}");
+    let other =
+        explain(&["--origin", "https://shop.example.com", "--host", "other.example.com", "--path", "/api/cart"]);
+    assert!(other.contains("cors.passed_through"), "{other}");
 }
 
 #[test]
 fn convert_envoy_cors_policy() {
     let (code, json, notes) = convert("tests/cors-lint/envoy-route-cors.yaml");
     assert_eq!(code, Some(0), "{notes}");
-    assert_eq!(json["allow_origins"], serde_json::json!(["https://app.example.com", "https://*.partners.example.com"]));
-    assert_eq!(json["allow_origin_regexes"], serde_json::json!(["http://localhost:[0-9]+"]));
-    assert_eq!(json["allow_methods"], serde_json::json!(["GET", "POST", "PUT", "DELETE"]));
-    assert_eq!(json["max_age"], 86400, "172800 is capped to what browsers honour");
-    assert_eq!(json["allow_private_network"], true);
-    assert_eq!(json["unmatched_preflight"], "reject");
+    let entry = &json["policies"][0];
+    assert_eq!(json["mode"], "off");
+    assert_eq!(entry["match"], serde_json::json!({"hosts": ["api.example.com"]}));
+    assert_eq!(
+        entry["allow_origins"],
+        serde_json::json!(["https://app.example.com", "https://*.partners.example.com"])
+    );
+    assert_eq!(entry["allow_origin_regexes"], serde_json::json!(["http://localhost:[0-9]+"]));
+    assert_eq!(entry["allow_methods"], serde_json::json!(["GET", "POST", "PUT", "DELETE"]));
+    assert_eq!(entry["max_age"], 86400, "172800 is capped to what browsers honour");
+    assert_eq!(entry["allow_private_network"], true);
+    assert_eq!(entry["unmatched_preflight"], "reject");
     assert!(notes.contains("also matched http:// origins"), "{notes}");
+}
+
+/// A virtual-host policy plus a route policy: merged field by field (route first), as Envoy's
+/// CORS filter reads them; the other routes get the virtual host's; max_age "-1" becomes 0.
+#[test]
+fn convert_envoy_merges_virtual_host_and_route_policies() {
+    let (code, json, notes) = convert("tests/cors-lint/envoy-vhost-and-route.yaml");
+    assert_eq!(code, Some(0), "{notes}");
+    let vhost = serde_json::json!({
+        "allow_origins": ["https://app.example.com"],
+        "allow_headers": ["*", "authorization"],
+        "allow_credentials": true,
+        "unmatched_preflight": "forward"
+    });
+    let mut upload = vhost.clone();
+    upload["match"] = serde_json::json!({"hosts": ["api.example.com"], "path_prefixes": ["/upload"]});
+    upload["allow_methods"] = serde_json::json!(["PUT", "POST"]);
+    upload["max_age"] = 600.into();
+    let mut rest = vhost;
+    rest["match"] = serde_json::json!({"hosts": ["api.example.com"]});
+    rest["allow_methods"] = serde_json::json!(["GET", "POST"]);
+    rest["max_age"] = 0.into();
+    assert_eq!(json, serde_json::json!({"mode": "off", "policies": [upload, rest]}), "{notes}");
+    assert!(
+        notes.contains(
+            "routes[0] and its virtual host both have a CORS policy: merged field by field as Envoy does (route \
+             first); from the virtual host: allow_credentials, allow_headers, allow_origin_string_match, \
+             forward_not_matching_preflights"
+        ),
+        "{notes}"
+    );
+    assert!(notes.contains("domains \"api.example.com:8443\": the port is dropped"), "{notes}");
+    envoy_cors::Config::from_json(&json.to_string()).unwrap();
+}
+
+/// Route conditions the plugin cannot match on are noted, never dropped silently; a path regex
+/// is refused.
+#[test]
+fn convert_envoy_route_conditions_are_noted_or_refused() {
+    let route = |m: &str| {
+        format!(
+            "virtual_hosts:\n- name: api\n  domains: [api.example.com]\n  routes:\n  - match: {m}\n    route: {{cluster: api}}\n\
+             \x20   typed_per_filter_config:\n      cors:\n        \"@type\": type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy\n\
+             \x20       allow_origin_string_match: [{{exact: https://a.example.com}}]\n        forward_not_matching_preflights: true\n"
+        )
+    };
+    let f = Temp::new(
+        "conditions.yaml",
+        &route("{prefix: /API, case_sensitive: false, headers: [{name: x-v, present_match: true}]}"),
+    );
+    let (code, json, notes) = convert(f.path());
+    assert_eq!(code, Some(0), "{notes}");
+    assert_eq!(
+        json["policies"][0]["match"],
+        serde_json::json!({"hosts": ["api.example.com"], "path_prefixes": ["/API"]})
+    );
+    assert!(notes.contains("case_sensitive false: Envoy matched the path in any case"), "{notes}");
+    assert!(notes.contains("[\"headers\"] have no equivalent in `match`"), "{notes}");
+    let f = Temp::new("regex.yaml", &route("{safe_regex: {regex: \"/v[0-9]+/.*\"}}"));
+    let (code, _, msg) = convert(f.path());
+    assert_eq!(code, Some(1), "{msg}");
+    assert!(msg.contains("has no equivalent in match.path_prefixes"), "{msg}");
+}
+
+/// Envoy's allow_headers "*" echoed Authorization: kept with and without credentials.
+#[test]
+fn convert_star_allow_headers_keeps_authorization() {
+    for credentials in [false, true] {
+        let f = Temp::new(
+            "star-headers.yaml",
+            &format!(
+                "allow_origin_string_match: [{{exact: https://a.example.com}}]\nallow_headers: \"*\"\n\
+                 allow_credentials: {credentials}\nmax_age: \"-1\"\n"
+            ),
+        );
+        let (code, json, notes) = convert(f.path());
+        assert_eq!(code, Some(0), "{notes}");
+        assert_eq!(json["allow_headers"], serde_json::json!(["*", "authorization"]), "{notes}");
+        assert_eq!(json["max_age"], 0, "{notes}");
+        assert!(notes.contains("Envoy echoed every requested header, Authorization included"), "{notes}");
+    }
+}
+
+#[test]
+fn convert_gateway_api_http_route() {
+    let (code, json, notes) = convert("tests/cors-lint/gateway-api-httproute.yaml");
+    assert_eq!(code, Some(0), "{notes}");
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "mode": "off",
+            "policies": [
+                {"match": {"hosts": ["shop.example.com"], "path_prefixes": ["/api/admin/"]}, "mode": "off"},
+                {
+                    "match": {"hosts": ["shop.example.com"], "path_prefixes": ["/api"]},
+                    "allow_origins": ["https://shop.example.com", "https://*.shop.example.com"],
+                    "allow_methods": ["GET", "POST", "PUT"],
+                    "allow_headers": ["content-type", "x-cart-id"],
+                    "expose_headers": ["x-request-id"],
+                    "allow_credentials": true,
+                    "max_age": 600
+                }
+            ]
+        }),
+        "{notes}"
+    );
+    assert!(notes.contains("prefix \"/api\" matches whole path segments"), "{notes}");
+    assert!(notes.contains("ordered as the Gateway API ranks matches"), "{notes}");
+    assert!(notes.contains("the Gateway API leaves preflights that do not match to the implementation"), "{notes}");
+}
+
+#[test]
+fn convert_gateway_api_refuses_any_host_origins_and_path_regexes() {
+    let text = std::fs::read_to_string(root().join("tests/cors-lint/gateway-api-httproute.yaml"))
+        .unwrap()
+        .replace("- https://*.shop.example.com", "- https://*")
+        .replace("{ type: PathPrefix, value: /api }", "{ type: RegularExpression, value: \"/api/v[0-9]+\" }");
+    let f = Temp::new("route.yaml", &text);
+    let (code, json, msg) = convert(f.path());
+    assert_eq!(code, Some(1), "{msg}");
+    assert!(json.is_null());
+    assert!(msg.contains("\"https://*\" allows every host over that scheme"), "{msg}");
+    assert!(msg.contains("the path regex \"/api/v[0-9]+\" has no equivalent"), "{msg}");
+}
+
+/// Envoy Gateway SecurityPolicy.spec.cors: a duration maxAge, wildcard origins, and a note that
+/// the policy's scope is its targets.
+#[test]
+fn convert_envoy_gateway_security_policy() {
+    let (code, json, notes) = convert("tests/cors-lint/envoy-gateway-securitypolicy.yaml");
+    assert_eq!(code, Some(0), "{notes}");
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "allow_origins": ["https://app.example.com", "https://*.example.org", "http://localhost:3000"],
+            "allow_methods": ["GET", "POST", "DELETE"],
+            "allow_headers": ["x-request-id"],
+            "expose_headers": ["x-request-id"],
+            "allow_credentials": true,
+            "max_age": 5400
+        })
+    );
+    assert!(notes.contains("a SecurityPolicy applies to its targets (Gateway public)"), "{notes}");
+    assert!(notes.contains("Envoy Gateway programs Envoy's CORS filter"), "{notes}");
 }
 
 #[test]
@@ -315,9 +545,35 @@ fn convert_refuses_what_the_plugin_refuses() {
 }
 
 #[test]
+fn convert_envoy_max_age_minus_one_to_zero() {
+    let f = Temp::new(
+        "no-cache.yaml",
+        "allow_origin_string_match: [{exact: \"https://app.example.com\"}]\nmax_age: \"-1\"\n",
+    );
+    let (code, json, notes) = convert(f.path());
+    assert_eq!(code, Some(0), "{notes}");
+    assert_eq!(json["max_age"], 0, "{json}");
+    assert!(notes.contains("-1 was sent as is, which is not a valid Access-Control-Max-Age"), "{notes}");
+    let f =
+        Temp::new("negative.yaml", "allow_origin_string_match: [{exact: \"https://a.example\"}]\nmax_age: \"-5\"\n");
+    let (code, _, msg) = convert(f.path());
+    assert_eq!(code, Some(1), "{msg}");
+    assert!(msg.contains("not a duration"), "{msg}");
+}
+
+#[test]
 fn convert_output_validates() {
-    let (code, json, _) = convert("tests/cors-lint/envoy-route-cors.yaml");
-    assert_eq!(code, Some(0));
-    let f = Temp::new("converted.json", &json.to_string());
-    assert_eq!(run(&["validate", "-q", f.path()]).status.code(), Some(0));
+    for input in [
+        "envoy-route-cors.yaml",
+        "envoy-vhost-and-route.yaml",
+        "istio-virtualservice.yaml",
+        "istio-routes.yaml",
+        "gateway-api-httproute.yaml",
+        "envoy-gateway-securitypolicy.yaml",
+    ] {
+        let (code, json, notes) = convert(&format!("tests/cors-lint/{input}"));
+        assert_eq!(code, Some(0), "{input}: {notes}");
+        let f = Temp::new(&format!("converted-{input}.json"), &json.to_string());
+        assert_eq!(run(&["validate", "-q", f.path()]).status.code(), Some(0), "{input}");
+    }
 }

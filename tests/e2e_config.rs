@@ -317,6 +317,45 @@ fn out_of_range_values_are_refused() {
     ]);
 }
 
+/// Issue 10 items 3 and 4: the dotted form of an IPv4-mapped origin (the error names the form
+/// browsers send), response-only names in allow_headers, request-only names in expose_headers,
+/// `*.` patterns that can only match names longer than 253 characters, invalid punycode.
+#[test]
+fn origins_and_headers_that_can_never_apply_are_refused() {
+    let long = format!("https://*.{0}.{0}.{0}.{1}", "a".repeat(63), "b".repeat(60));
+    all_refused(&[
+        (
+            json!({ "allow_origins": ["http://[::ffff:127.127.127.127]:90"] }),
+            "allow_origins[0]",
+            Some("[::ffff:7f7f:7f7f]"),
+        ),
+        (json!({ "allow_origins": ["http://[0:0:0:0:0:0:0:1]:4000"] }), "allow_origins[0]", Some("`[::1]`")),
+        (
+            json!({ "allow_origins": [ALLOWED], "allow_headers": ["x-custom", "access-control-allow-origin"] }),
+            "allow_headers[1]",
+            Some("response-only"),
+        ),
+        (
+            json!({ "allow_origins": [ALLOWED], "allow_headers": ["Access-Control-Max-Age"] }),
+            "allow_headers[0]",
+            Some("response-only"),
+        ),
+        (
+            json!({ "allow_origins": [ALLOWED], "expose_headers": ["access-control-request-headers"] }),
+            "expose_headers[0]",
+            Some("request-only"),
+        ),
+        (
+            json!({ "allow_origins": [ALLOWED], "expose_headers": ["origin"] }),
+            "expose_headers[0]",
+            Some("request-only"),
+        ),
+        (json!({ "allow_origins": [long] }), "allow_origins[0]", Some("longer than 253 characters")),
+        (json!({ "allow_origins": ["https://xn--f.example"] }), "allow_origins[0]", Some("punycode")),
+        (json!({ "allow_origins": ["https://*.xn--abc-.example"] }), "allow_origins[0]", Some("`abc`")),
+    ]);
+}
+
 #[test]
 fn malformed_json_is_refused() {
     let up = Upstream::ok();

@@ -324,3 +324,61 @@ fn local_replies_carry_response_code_details() {
     assert_eq!(denied.must("x-details"), "cors_preflight_denied", "{}", denied.dump());
     assert_eq!(upstream.hits(), 0);
 }
+
+/// Issue 10 item 2: `max_age: -1` ("no caching") is sent as `0`: the header's grammar is a
+/// non-negative integer; for `-1` the Fetch Standard (and Safari) caches for the default 5 s.
+#[test]
+fn max_age_minus_one_is_sent_as_zero() {
+    let f = Fixture::new(json!({ "allow_origins": [ALLOWED], "allow_methods": ["PUT"], "max_age": -1 }));
+    let r = f.send(Request::preflight("/", ALLOWED, "PUT", None));
+    assert_eq!(r.status, 204, "{}", r.dump());
+    assert_eq!(r.all("access-control-max-age"), ["0"], "{}", r.dump());
+    assert_eq!(f.upstream.hits(), 0);
+}
+
+/// Issue 10 item 3: an IPv4-mapped IPv6 origin is listed in the form browsers send
+/// (`new URL("http://[::ffff:127.127.127.127]:90").origin` is `http://[::ffff:7f7f:7f7f]:90`),
+/// and a request `Origin` with IPv6 in any other form is denied before any regex sees it.
+#[test]
+fn ipv6_origins_only_in_the_browsers_serialization() {
+    let up = Upstream::ok();
+    let exact = json!({ "allow_origins": ["http://[::ffff:7f7f:7f7f]:90"], "allow_methods": ["PUT"] });
+    let regex = json!({ "allow_origin_regexes": ["http://\\[[0-9a-f:.]+\\]:4000"], "allow_methods": ["PUT"] });
+    let envoy = Envoy::start(
+        &EnvoyConfig::new()
+            .cluster("upstream", up.port)
+            .listener(ListenerSpec::new("exact", &cfg(exact), "upstream"))
+            .listener(ListenerSpec::new("regex", &cfg(regex), "upstream")),
+    );
+    let preflight = |listener: &str, origin: &str| {
+        let r = Request::preflight("/", origin, "PUT", None).send(envoy.port(listener));
+        r.assert_well_formed();
+        r
+    };
+
+    let mapped = "http://[::ffff:7f7f:7f7f]:90";
+    let r = preflight("exact", mapped);
+    assert_eq!(r.status, 204, "{}", r.dump());
+    assert_eq!(r.must("access-control-allow-origin"), mapped);
+    let r = preflight("exact", "http://[::ffff:127.127.127.127]:90");
+    assert_eq!(r.status, 403, "the dotted form is not what browsers send\n{}", r.dump());
+    r.assert_no_cors_headers();
+
+    for ok in ["http://[::1]:4000", "http://[::ffff:7f00:1]:4000", "http://[2001:db8::1]:4000"] {
+        let r = preflight("regex", ok);
+        assert_eq!(r.status, 204, "{ok}\n{}", r.dump());
+        assert_eq!(r.must("access-control-allow-origin"), ok);
+    }
+    for bad in [
+        "http://[0:0:0:0:0:0:0:1]:4000",
+        "http://[::0001]:4000",
+        "http://[::127.0.0.1]:4000",
+        "http://[::ffff:127.0.0.1]:4000",
+        "http://[1::2:3:4:5:6:7]:4000",
+    ] {
+        let r = preflight("regex", bad);
+        assert_eq!(r.status, 403, "{bad} is not a browser's serialization\n{}", r.dump());
+        r.assert_no_cors_headers();
+    }
+    assert_eq!(up.hits(), 0);
+}

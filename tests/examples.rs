@@ -36,6 +36,10 @@ fn every_example_configuration_loads() {
         "no examples/istio/*.yaml found: {files:?}"
     );
     assert!(files.iter().any(|f| f.starts_with(root.join("envoy"))), "no envoy/*.yaml found");
+    assert!(
+        files.iter().any(|f| f.starts_with(root.join("examples/envoy-gateway"))),
+        "no examples/envoy-gateway/*.yaml found"
+    );
 
     let mut failures = Vec::new();
     let mut checked = 0;
@@ -51,7 +55,7 @@ fn every_example_configuration_loads() {
         };
         if found.configs.is_empty() {
             failures.push(format!(
-                "{shown}: no plugin configuration found (WasmPlugin spec.pluginConfig or Envoy wasm `configuration`)"
+                "{shown}: no plugin configuration found (WasmPlugin spec.pluginConfig, EnvoyExtensionPolicy spec.wasm[].config or Envoy wasm `configuration`)"
             ));
         }
         for c in &found.configs {
@@ -91,6 +95,30 @@ fn extraction_finds_wasm_plugin_and_envoy_configs() {
          "value": "{\"allow_origins\": [\"https://a.example.com/\"]}"}}}}]}}]}]}]}}"#;
     let found = extract::extract(envoy).unwrap();
     assert_eq!(found.configs.len(), 1);
-    let err = Config::from_json(found.configs[0].config.as_ref().unwrap()).unwrap_err();
+    let err = Config::from_json(found.configs[0].config.as_ref().unwrap()).unwrap_err().into_vec().remove(0);
+    assert_eq!(err.key, "allow_origins[0]");
+}
+
+/// Envoy Gateway: each `spec.wasm[i].config` of this plugin, other plugins' entries skipped.
+#[test]
+fn extraction_finds_envoy_extension_policy_configs() {
+    let policy = r#"apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: EnvoyExtensionPolicy
+metadata: {name: p, namespace: gw}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: eg}]
+  wasm:
+  - name: other
+    code: {type: Image, image: {url: r.example.com/other:1}}
+    config: {foo: 1}
+  - name: cors
+    code: {type: Image, image: {url: r.example.com/envoy-cors:1}}
+    config: {allow_origins: [https://a.example.com/]}
+"#;
+    let found = extract::extract(policy).unwrap();
+    assert_eq!(found.skipped, ["EnvoyExtensionPolicy gw/p spec.wasm[0].config"]);
+    assert_eq!(found.configs.len(), 1);
+    assert_eq!(found.configs[0].location, "EnvoyExtensionPolicy gw/p spec.wasm[1].config");
+    let err = Config::from_json(found.configs[0].config.as_ref().unwrap()).unwrap_err().into_vec().remove(0);
     assert_eq!(err.key, "allow_origins[0]");
 }

@@ -258,7 +258,7 @@ fn origin() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
-fn header_list() -> impl Strategy<Value = Vec<u8>> {
+fn header_map() -> impl Strategy<Value = Vec<u8>> {
     let name = prop_oneof![
         Just("x-custom".to_string()),
         Just("X-Custom".to_string()),
@@ -289,7 +289,7 @@ fn request() -> impl Strategy<Value = Lines> {
         method,
         proptest::collection::vec(origin(), 0..3),
         acrm,
-        proptest::collection::vec(header_list(), 0..3),
+        proptest::collection::vec(header_map(), 0..3),
         any::<bool>(),
     )
         .prop_map(|(method, origins, acrm, acrh, pna)| {
@@ -387,7 +387,7 @@ proptest! {
     /// a rejected one carries no CORS header, and one with several Origin lines is never allowed.
     #[test]
     fn preflight_answers(p in policy(), origins in proptest::collection::vec(origin(), 1..3),
-                         acrh in header_list(), method in prop::sample::select(vec!["PUT", "GET", "put", "PURGE", "patch"])) {
+                         acrh in header_map(), method in prop::sample::select(vec!["PUT", "GET", "put", "PURGE", "patch"])) {
         let config = load(&p);
         let mut lines: Lines = vec![
             (":method".into(), b"OPTIONS".to_vec()),
@@ -417,7 +417,7 @@ proptest! {
     /// copies the request a few times): no input makes the engine allocate out of proportion.
     #[test]
     fn allocation_is_linear_in_input(p in policy(), lines in request(),
-                                     pad in proptest::collection::vec(header_list(), 0..4)) {
+                                     pad in proptest::collection::vec(header_map(), 0..4)) {
         let config = load(&p);
         let mut lines = lines;
         lines.extend(pad.into_iter().map(|h| ("access-control-request-headers".to_string(), h)));

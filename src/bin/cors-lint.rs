@@ -11,7 +11,7 @@ mod extract;
 use std::io::Read;
 use std::process::ExitCode;
 
-use envoy_cors::config::Mode;
+use envoy_cors::mode::Mode;
 use envoy_cors::Config;
 
 /// Exit statuses (also in docs/cors-lint.md).
@@ -35,7 +35,8 @@ USAGE:
     cors-lint schema
 
 FILE is the plugin JSON, a YAML/JSON file holding it (Istio WasmPlugin `spec.pluginConfig`,
-Envoy `envoy.filters.http.wasm` `configuration`), or `-` for standard input.
+Envoy Gateway EnvoyExtensionPolicy `spec.wasm[].config`, Envoy `envoy.filters.http.wasm`
+`configuration`), or `-` for standard input.
 
 validate   Check every configuration in each FILE with the plugin's loader; print the error
            line the plugin would log. Exit 0 when all are valid, 1 otherwise.
@@ -44,9 +45,12 @@ explain    Run one request through the filter's stream logic: decision, policy, 
            Access-Control-Request-Method (--method, default GET) and -Headers (--header);
            without it the request is an actual request with method --method (default GET).
            Exit 0 allowed, 3 denied, 1 invalid configuration.
-convert    Turn an Istio VirtualService `corsPolicy` or an Envoy `CorsPolicy` into this
-           plugin's JSON (stdout; notes on stderr). Refuses (exit 1) what it cannot express
-           safely, such as prefix or contains origin matches.
+convert    Turn an Istio VirtualService `corsPolicy`, an Envoy `CorsPolicy`, a Gateway API
+           HTTPRoute `CORS` filter or an Envoy Gateway SecurityPolicy `cors` into this
+           plugin's JSON (stdout; every change of meaning as a note on stderr). A route's
+           policy becomes a `policies` entry for its hosts and paths, the rest `mode: off`.
+           Refuses (exit 1) what it cannot express safely, such as prefix or contains
+           origin matches.
 schema     Print the JSON Schema of the configuration.
 
 --index N  picks the Nth configuration (1-based) when FILE holds several.
@@ -219,7 +223,10 @@ fn validate(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
         }
         for c in &found.configs {
             checked += 1;
-            let result = c.config.clone().and_then(|json| Config::from_json(&json).map_err(|e| e.to_string()));
+            // Every refusal of a configuration, one line each.
+            let result = c.config.clone().map_err(|e| vec![e]).and_then(|json| {
+                Config::from_json(&json).map_err(|errors| errors.iter().map(ToString::to_string).collect())
+            });
             match result {
                 Ok(config) => {
                     // Valid, but almost certainly not what was meant.
@@ -244,9 +251,11 @@ fn validate(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
                     };
                     println!("{}", at(file, &c.location, &detail));
                 }
-                Err(e) => {
-                    invalid += 1;
-                    println!("{}", at(file, &c.location, &e));
+                Err(lines) => {
+                    invalid += lines.len();
+                    for line in lines {
+                        println!("{}", at(file, &c.location, &line));
+                    }
                 }
             }
         }

@@ -7,6 +7,8 @@ use std::marker::PhantomData;
 use serde::de::{value::MapAccessDeserializer, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
+use crate::mode::{Mode, UnmatchedPreflight};
+
 /// `T` read only from a JSON object: serde's derive would also read a struct positionally from
 /// an array of the right length, which no one means in a configuration.
 pub struct ObjectOnly<T>(pub T);
@@ -33,33 +35,6 @@ fn match_object<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RawMatch>, D::
 
 fn policy_objects<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<RawPolicy>>, D::Error> {
     Ok(Option::<Vec<ObjectOnly<RawPolicy>>>::deserialize(d)?.map(|list| list.into_iter().map(|p| p.0).collect()))
-}
-
-/// What to do with a preflight the policy does not allow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum UnmatchedPreflight {
-    /// Answer 403 without CORS headers; the upstream never sees it.
-    Reject,
-    /// Pass it to the upstream untouched.
-    Forward,
-}
-
-/// Whether decisions are applied (`enforce`, the default), only counted and logged (`shadow`),
-/// or not made at all (`off`: the upstream's own CORS answers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    /// Apply every decision.
-    Enforce,
-    /// Evaluate, count and log; change nothing.
-    Shadow,
-    /// Pass through: no header added, replaced or removed, preflights go to the upstream; only
-    /// `cors.passed_through` counts it. At the top level it covers the requests no entry
-    /// matches and is not inherited by entries.
-    Off,
 }
 
 /// The request attributes that select a policy.
@@ -102,7 +77,7 @@ pub struct RawPolicy {
     pub expose_headers: Option<Vec<String>>,
     /// Send `Access-Control-Allow-Credentials: true` (cookies, HTTP auth); forbids `*` everywhere.
     pub allow_credentials: Option<bool>,
-    /// `Access-Control-Max-Age` in seconds; -1 disables caching.
+    /// `Access-Control-Max-Age` in seconds; 0 disables caching, and -1 is the same as 0 (sent as `0`).
     #[cfg_attr(feature = "schema", schemars(range(min = -1, max = 86400)))]
     pub max_age: Option<i64>,
     /// Answer Private Network Access preflights (`Access-Control-Allow-Private-Network: true`).

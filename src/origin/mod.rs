@@ -4,6 +4,7 @@
 mod matcher;
 mod pattern;
 mod public_suffix;
+mod punycode;
 mod serialized;
 
 pub use matcher::{OriginMatcher, OriginMatcherBuilder};

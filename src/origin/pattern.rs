@@ -4,7 +4,8 @@ use std::fmt;
 use std::net::Ipv6Addr;
 use std::str::FromStr;
 
-use super::serialized::{default_port, is_domain, parse_host, parse_port, split_host_port, Host};
+use super::punycode::{check_label, PunycodeError};
+use super::serialized::{default_port, is_domain, parse_host, parse_port, serialize_ipv6, Host, MAX_HOST_LEN};
 
 /// Which ports a pattern accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +52,20 @@ impl OriginPattern {
             OriginPattern::Any => None,
             OriginPattern::Exact(s) => s.split_once("://").map(|(scheme, _)| scheme),
             OriginPattern::Subdomains { scheme, .. } | OriginPattern::AnyPort { scheme, .. } => Some(scheme),
+        }
+    }
+
+    /// The host the pattern is for, without port (the suffix after `*.` for subdomains);
+    /// `None` for `*`.
+    pub fn host(&self) -> Option<&str> {
+        match self {
+            OriginPattern::Any => None,
+            OriginPattern::Exact(s) => {
+                let rest = s.split_once("://").map_or(s.as_str(), |(_, rest)| rest);
+                crate::host_port::split_str(rest).map(|(host, _)| host)
+            }
+            OriginPattern::AnyPort { host, .. } => Some(host),
+            OriginPattern::Subdomains { suffix, .. } => Some(suffix),
         }
     }
 }
@@ -105,7 +120,7 @@ pub fn parse_pattern(raw: &str) -> Result<OriginPattern, PatternError> {
     if rest.contains('%') {
         return err("percent-encoding is not part of a serialized origin");
     }
-    let Some((host, port)) = split_host_port(rest) else {
+    let Some((host, port)) = crate::host_port::split_str(rest) else {
         return err("malformed host or port");
     };
     let port = match port {
@@ -126,6 +141,15 @@ pub fn parse_pattern(raw: &str) -> Result<OriginPattern, PatternError> {
         if !is_domain(suffix) || parse_host(suffix) != Some(Host::Domain(suffix)) {
             return err(format!("`{suffix}` after `*.` is not a valid domain name"));
         }
+        // The shortest host `*.` matches is one character, a dot and the suffix.
+        if suffix.len() + 2 > MAX_HOST_LEN {
+            return err(format!(
+                "`*.{suffix}` can only match hosts longer than {MAX_HOST_LEN} characters (the shortest, \
+                 `x.` and the suffix, is {}), the longest a DNS name, and an origin here, can be",
+                suffix.len() + 2
+            ));
+        }
+        check_a_labels(suffix)?;
         return Ok(OriginPattern::Subdomains { scheme: scheme.to_owned(), suffix: suffix.to_owned(), port });
     }
     if host.contains('*') {
@@ -139,19 +163,26 @@ pub fn parse_pattern(raw: &str) -> Result<OriginPattern, PatternError> {
     }
 }
 
-/// Validates a host and returns the form browsers serialize (IPv6 compressed per RFC 5952).
+/// Validates a host and returns it; an IPv6 address must be in the one form browsers serialize
+/// (WHATWG URL: compressed, lowercase hex, an embedded IPv4 address in hex, never dotted).
 fn canonical_host(host: &str) -> Result<String, PatternError> {
     if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
         let Ok(addr) = Ipv6Addr::from_str(inner) else {
             return err(format!("`{host}` is not a valid IPv6 address"));
         };
-        let canonical = format!("[{addr}]");
+        let canonical = format!("[{}]", serialize_ipv6(addr).as_str());
         if canonical != host {
-            return err(format!("write IPv6 addresses as browsers serialize them: `{canonical}`"));
+            let dotted = if inner.contains('.') {
+                " (browsers write an embedded IPv4 address in hex, never dotted)"
+            } else {
+                ""
+            };
+            return err(format!("write IPv6 addresses as browsers serialize them: `{canonical}`{dotted}"));
         }
         return Ok(canonical);
     }
     match parse_host(host) {
+        Some(Host::Domain(_)) => check_a_labels(host).map(|()| host.to_owned()),
         Some(_) => Ok(host.to_owned()),
         None if host.is_empty() => err("missing host"),
         None if host.ends_with('.') => err("trailing dot in host: browsers keep it, so it would be another origin"),
@@ -160,6 +191,32 @@ fn canonical_host(host: &str) -> Result<String, PatternError> {
         }
         None => err(format!("`{host}` is not a valid host name")),
     }
+}
+
+/// Every `xn--` label of a domain must be the Punycode of a non-ASCII label (see `punycode`).
+fn check_a_labels(host: &str) -> Result<(), PatternError> {
+    for label in host.split('.') {
+        match check_label(label) {
+            Ok(()) => {}
+            Err(PunycodeError::Empty) => {
+                return err(format!("`{label}` is not a valid punycode label: nothing follows `xn--`"))
+            }
+            Err(PunycodeError::Invalid) => {
+                return err(format!(
+                    "`{label}` is not valid punycode (RFC 3492), so it is the encoding of no internationalized \
+                     name (and the URL Standard refuses a host holding it); write the punycode of the Unicode name"
+                ))
+            }
+            Err(PunycodeError::AsciiOnly) => {
+                let ascii = label.get(4..label.len() - 1).unwrap_or_default();
+                return err(format!(
+                    "`{label}` is punycode for the ASCII label `{ascii}`, which IDNA writes as itself \
+                     (`{ascii}`): no internationalized name is encoded this way"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -204,6 +261,53 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_is_listed_as_browsers_serialize_it() {
+        // WHATWG URL: an IPv4-mapped address in hex pieces, never dotted.
+        assert_eq!(parse_pattern("http://[::ffff:7f7f:7f7f]:90"), Ok(exact("http://[::ffff:7f7f:7f7f]:90")));
+        assert_eq!(parse_pattern("http://[::FFFF:7F7F:7F7F]:90"), Ok(exact("http://[::ffff:7f7f:7f7f]:90")));
+        assert_eq!(
+            parse_pattern("http://[::ffff:a00:1]:*"),
+            Ok(OriginPattern::AnyPort { scheme: "http".into(), host: "[::ffff:a00:1]".into() })
+        );
+        assert_eq!(parse_pattern("http://[1:0:2:3:4:5:6:7]"), Ok(exact("http://[1:0:2:3:4:5:6:7]")));
+        assert_eq!(parse_pattern("http://[1::2:0:0:3:4]"), Ok(exact("http://[1::2:0:0:3:4]")));
+    }
+
+    #[test]
+    fn subdomain_patterns_must_be_able_to_match() {
+        // `*.` + suffix matches `x.` + suffix at the shortest: at most 253 characters.
+        let label = "a".repeat(63);
+        let suffix = |len: usize| {
+            let mut s = format!("{label}.{label}.{label}.{label}");
+            s.truncate(len);
+            s.trim_end_matches('.').to_owned()
+        };
+        let longest_ok = suffix(251);
+        assert_eq!(longest_ok.len(), 251);
+        assert!(parse_pattern(&format!("https://*.{longest_ok}")).is_ok());
+        for len in [252, 253] {
+            let s = suffix(len);
+            assert_eq!(s.len(), len);
+            let e = parse_pattern(&format!("https://*.{s}:8443")).unwrap_err();
+            assert!(e.0.contains("longer than 253 characters") && e.0.contains(&format!("is {}", len + 2)), "{e}");
+            // The same name listed exactly is a valid origin.
+            assert!(parse_pattern(&format!("https://{s}")).is_ok());
+        }
+    }
+
+    #[test]
+    fn punycode_labels_must_decode() {
+        for ok in [
+            "https://xn--bcher-kva.example",
+            "https://*.xn--p1ai",
+            "https://app.xn--80ak6aa92e.com:8443",
+            "http://XN--BCHER-KVA.example:*",
+        ] {
+            assert!(parse_pattern(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
     fn invalid_patterns_say_why() {
         let cases = [
             ("null", "allow_null_origin"),
@@ -224,6 +328,17 @@ mod tests {
             ("https://999.1.1.1", "IPv4"),
             ("https://01.1.1.1", "IPv4"),
             ("http://[::0:1]", "[::1]"),
+            ("http://[0:0:0:0:0:0:0:1]:4000", "`[::1]`"),
+            ("http://[::0001]", "`[::1]`"),
+            ("http://[::127.0.0.1]", "`[::7f00:1]`"),
+            ("http://[::ffff:127.127.127.127]:90", "`[::ffff:7f7f:7f7f]` (browsers write an embedded IPv4"),
+            ("http://[1::2:3:4:5:6:7]", "`[1:0:2:3:4:5:6:7]`"),
+            ("https://xn--", "nothing follows `xn--`"),
+            ("https://xn--f.example", "`xn--f` is not valid punycode"),
+            ("https://app.xn--zz.example:8443", "`xn--zz` is not valid punycode"),
+            ("http://xn--bcher-kv.example:*", "not valid punycode"),
+            ("https://*.xn--bcher-k_a.example", "not valid punycode"),
+            ("https://xn--abc-.example", "ASCII label `abc`"),
             ("http://[zz]", "IPv6"),
             ("https://a*.com", "leftmost label"),
             ("https://*.*.com", "leftmost label"),

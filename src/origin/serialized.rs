@@ -2,7 +2,7 @@
 //! it in the `Origin` header (Fetch, "byte-serializing a request origin"; WHATWG URL for hosts).
 //!
 //! Browsers serialize origins canonically: lowercase scheme and host, punycode, no default
-//! port, compressed IPv6. Anything else did not come from a browser's origin serialization,
+//! port, IPv6 as the WHATWG URL serializer writes it (compressed, lowercase hex, never dotted). Anything else did not come from a browser's origin serialization,
 //! so it is refused here, before any matching: nothing that is not a valid serialized origin
 //! can ever be matched by a pattern or a regex, or be reflected.
 
@@ -53,7 +53,7 @@ impl<'a> Origin<'a> {
         if !is_scheme(scheme) {
             return None;
         }
-        let (host, port) = split_host_port(rest)?;
+        let (host, port) = crate::host_port::split_str(rest)?;
         let host = parse_host(host)?;
         let port = match port {
             None => None,
@@ -92,23 +92,6 @@ fn is_scheme(s: &str) -> bool {
         && b[1..].iter().all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.'))
 }
 
-/// Splits `host[:port]`, keeping IPv6 brackets with the host.
-pub(crate) fn split_host_port(rest: &str) -> Option<(&str, Option<&str>)> {
-    if rest.starts_with('[') {
-        let end = rest.find(']')?;
-        let (host, after) = rest.split_at(end + 1);
-        match after {
-            "" => Some((host, None)),
-            _ => Some((host, Some(after.strip_prefix(':')?))),
-        }
-    } else {
-        match rest.split_once(':') {
-            None => Some((rest, None)),
-            Some((h, p)) => Some((h, Some(p))),
-        }
-    }
-}
-
 /// A decimal port, 1..=65535, without sign or leading zero.
 pub(crate) fn parse_port(p: &str) -> Option<u16> {
     let b = p.as_bytes();
@@ -121,11 +104,15 @@ pub(crate) fn parse_port(p: &str) -> Option<u16> {
 pub(crate) fn parse_host(h: &str) -> Option<Host<'_>> {
     if let Some(inner) = h.strip_prefix('[') {
         let inner = inner.strip_suffix(']')?;
-        // Serialized IPv6 is lowercase hex and colons (plus dots for embedded IPv4).
-        if !inner.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f' | b':' | b'.')) {
+        // Only the one form a browser serializes: `[0:0:0:0:0:0:0:1]`, `[::0001]`, `[::ABCD]`
+        // and `[::127.0.0.1]` are the same addresses written otherwise, and never come from one.
+        if inner.len() > MAX_IPV6_LEN {
             return None;
         }
-        Ipv6Addr::from_str(inner).ok()?;
+        let addr = Ipv6Addr::from_str(inner).ok()?;
+        if serialize_ipv6(addr).as_str() != inner {
+            return None;
+        }
         return Some(Host::Ipv6(h));
     }
     if is_ipv4_like(h) {
@@ -134,6 +121,82 @@ pub(crate) fn parse_host(h: &str) -> Option<Host<'_>> {
         return Some(Host::Ipv4(h));
     }
     is_domain(h).then_some(Host::Domain(h))
+}
+
+/// Longest domain in an origin: a DNS name has at most 253 characters (without the root's
+/// trailing dot), so no longer one can be resolved and serve a page.
+pub(crate) const MAX_HOST_LEN: usize = 253;
+
+/// Longest serialized IPv6 address: eight pieces of four hex digits and seven colons.
+const MAX_IPV6_LEN: usize = 39;
+
+/// An IPv6 address as the WHATWG URL standard serializes it (without brackets), on the stack.
+pub(crate) struct Ipv6Text {
+    buf: [u8; MAX_IPV6_LEN],
+    len: usize,
+}
+
+impl Ipv6Text {
+    pub(crate) fn as_str(&self) -> &str {
+        // Only ASCII hex digits and colons are ever written.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+}
+
+/// WHATWG URL "IPv6 serializer": each piece in lowercase hex without leading zeros; the first
+/// longest run of two or more zero pieces becomes `::`; an embedded IPv4 address is never
+/// written dotted (`::ffff:7f7f:7f7f`, where RFC 5952 and Rust's `Display` write
+/// `::ffff:127.127.127.127`).
+pub(crate) fn serialize_ipv6(addr: Ipv6Addr) -> Ipv6Text {
+    let pieces = addr.segments();
+    // The first longest run of zero pieces, if it is at least two long.
+    let (mut best_start, mut best_len) = (0, 0);
+    let mut i = 0;
+    while i < pieces.len() {
+        let start = i;
+        while i < pieces.len() && pieces[i] == 0 {
+            i += 1;
+        }
+        if i - start > best_len {
+            (best_start, best_len) = (start, i - start);
+        }
+        i += 1;
+    }
+    let compress = (best_len >= 2).then_some(best_start);
+
+    let mut out = Ipv6Text { buf: [0; MAX_IPV6_LEN], len: 0 };
+    let mut i = 0;
+    while i < pieces.len() {
+        if Some(i) == compress {
+            out.push(b':');
+            if i == 0 {
+                out.push(b':');
+            }
+            i += best_len;
+            continue;
+        }
+        let piece = pieces[i];
+        let mut started = false;
+        for shift in [12u32, 8, 4, 0] {
+            let digit = ((piece >> shift) & 0xf) as u8;
+            if started || digit != 0 || shift == 0 {
+                started = true;
+                out.push(if digit < 10 { b'0' + digit } else { b'a' + digit - 10 });
+            }
+        }
+        if i != pieces.len() - 1 {
+            out.push(b':');
+        }
+        i += 1;
+    }
+    out
 }
 
 /// WHATWG treats a host whose last label is numeric as IPv4; so do we.
@@ -146,7 +209,7 @@ fn is_ipv4_like(h: &str) -> bool {
 /// 253 in all, no empty label, so no leading, trailing or double dot.
 pub(crate) fn is_domain(h: &str) -> bool {
     !h.is_empty()
-        && h.len() <= 253
+        && h.len() <= MAX_HOST_LEN
         && h.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
@@ -178,6 +241,79 @@ mod tests {
         assert!(parse("https://xn--80ak6aa92e.com").is_some());
         assert!(parse("chrome-extension://abcdefghijklmnop").is_some());
         assert!(parse("https://a:65535").is_some());
+    }
+
+    #[test]
+    fn ipv6_only_in_the_whatwg_serialization() {
+        // What browsers send: `new URL("http://[::ffff:127.127.127.127]:90").origin` is
+        // `http://[::ffff:7f7f:7f7f]:90`.
+        for ok in [
+            "http://[::1]:4000",
+            "http://[::]",
+            "http://[::ffff:7f7f:7f7f]:90",
+            "http://[::ffff:a00:1]",
+            "http://[::7f00:1]",
+            "http://[2001:db8::1]",
+            "http://[1::]",
+            "http://[1:0:2:3:4:5:6:7]",
+            "http://[1::2:0:0:3:4]",
+            "http://[1:0:0:2::3]",
+            "http://[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]",
+        ] {
+            let o = parse(ok).unwrap_or_else(|| panic!("{ok} refused"));
+            assert!(matches!(o.host, Host::Ipv6(_)), "{ok}");
+        }
+        // The same addresses written in forms no browser serializes.
+        for bad in [
+            "http://[0:0:0:0:0:0:0:1]:4000",
+            "http://[::0001]",
+            "http://[::01]",
+            "http://[0::1]",
+            "http://[::127.0.0.1]",
+            "http://[::ffff:127.127.127.127]:90",
+            "http://[::FFFF:7F7F:7F7F]",
+            "http://[1::2:3:4:5:6:7]",
+            "http://[1:0:0:2::3:4]",
+            "http://[1:0:0:2:0:0:0:3]",
+            "http://[0:0::1]",
+            "http://[::1%25eth0]",
+            "http://[]",
+        ] {
+            assert!(parse(bad).is_none(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn ipv6_serializer_agrees_with_rfc5952_except_for_embedded_ipv4() {
+        // Rust's `Display` follows RFC 5952, which the WHATWG serializer matches except that it
+        // never writes the dotted form. Pieces drawn mostly from {0, 1, ffff} to get zero runs.
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            let mut pieces = [0u16; 8];
+            for p in &mut pieces {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                *p = match seed >> 61 {
+                    0..=3 => 0,
+                    4 => 1,
+                    5 => 0xffff,
+                    _ => (seed >> 20) as u16,
+                };
+            }
+            let addr = Ipv6Addr::from(pieces);
+            let ours = serialize_ipv6(addr);
+            let ours = ours.as_str();
+            assert_eq!(Ipv6Addr::from_str(ours).ok(), Some(addr), "{ours} does not parse back");
+            let display = addr.to_string();
+            if display.contains('.') {
+                assert!(!ours.contains('.') && addr.to_ipv4_mapped().is_some(), "{display} / {ours}");
+            } else {
+                assert_eq!(ours, display);
+            }
+            let origin = format!("http://[{ours}]");
+            assert!(parse(&origin).is_some(), "{origin}");
+        }
+        let mapped = Ipv6Addr::from_str("::ffff:127.127.127.127").unwrap();
+        assert_eq!(serialize_ipv6(mapped).as_str(), "::ffff:7f7f:7f7f");
     }
 
     #[test]
@@ -223,6 +359,8 @@ mod tests {
             "https://[::1]x",
             "https://[::1]:",
             "https://[::FFFF]",
+            "https://[0:0:0:0:0:0:0:1]",
+            "https://[::127.0.0.1]",
             "https://*.a.com",
             "1https://a.com",
         ] {

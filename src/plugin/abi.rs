@@ -1,12 +1,12 @@
 //! The proxy-wasm host calls the plugin makes, declared here with the ABI's integer codes (the
 //! ABI is proxy-wasm 0.2.1, as Envoy implements it). Every status the host returns is a value:
 //! an unexpected one is an error, never a panic (a panic breaks every stream of the worker), and
-//! header maps stay in the host's serialized format (`HeaderList`), read in place.
+//! header maps stay in the host's serialized format (`HeaderMap`), read in place.
 
 use std::fmt;
 use std::ptr::{null, null_mut};
 
-use crate::header_list::HeaderList;
+use crate::header_map::HeaderMap;
 
 /// A header map of the current stream (the ABI's `MapType`).
 #[derive(Debug, Clone, Copy)]
@@ -155,16 +155,16 @@ pub fn add_header(map: MapType, name: &str, value: &str) -> Result<(), Status> {
 }
 
 /// Every header of `map`, in the host's serialized form.
-pub fn get_header_map(map: MapType) -> Result<HeaderList, Status> {
+pub fn get_header_map(map: MapType) -> Result<HeaderMap, Status> {
     let mut data = null_mut();
     let mut size = 0;
     // SAFETY: the host writes the two out-parameters.
     ok(unsafe { proxy_get_header_map_pairs(map, &mut data, &mut size) })?;
-    Ok(HeaderList::from_bytes(take_host_buffer(data, size)))
+    Ok(HeaderMap::from_bytes(take_host_buffer(data, size)))
 }
 
 /// Sends a local reply without a body. `details` shows in Envoy's `%RESPONSE_CODE_DETAILS%`.
-pub fn send_local_response(status_code: u32, details: &str, headers: &HeaderList) -> Result<(), Status> {
+pub fn send_local_response(status_code: u32, details: &str, headers: &HeaderMap) -> Result<(), Status> {
     let h = headers.as_bytes();
     // SAFETY: the host only reads the given slices during the call.
     ok(unsafe {

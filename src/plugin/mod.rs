@@ -12,11 +12,12 @@ mod abi;
 mod exports;
 mod logger;
 
-use crate::config::Config;
 use crate::counter::Counter;
 use crate::fast_hash::FastHashMap;
-use crate::header_list::HeaderList;
-use crate::stream::{Host, StreamFilter, Verdict};
+use crate::header_map::HeaderMap;
+use crate::host::ProxyHost;
+use crate::routing::Config;
+use crate::stream::{StreamFilter, Verdict};
 use abi::MapType;
 use exports::{CONTINUE, PAUSE};
 
@@ -106,8 +107,11 @@ impl Plugin {
                 }
                 true
             }
-            Err(e) => {
-                error!("{e}");
+            Err(errors) => {
+                // One line per refusal, so every broken key shows in Envoy's log at once.
+                for e in &errors {
+                    error!("{e}");
+                }
                 false
             }
         }
@@ -136,8 +140,8 @@ struct WasmHost<'a> {
     metrics: Option<&'a Metrics>,
 }
 
-impl Host for WasmHost<'_> {
-    fn request_headers(&self) -> HeaderList {
+impl ProxyHost for WasmHost<'_> {
+    fn request_headers(&self) -> HeaderMap {
         abi::get_header_map(MapType::HttpRequestHeaders).unwrap_or_default()
     }
 
@@ -155,7 +159,7 @@ impl Host for WasmHost<'_> {
 
     fn send_response(&self, status: u32, headers: &[(&str, &str)]) {
         let details = if status < 300 { "cors_preflight_allowed" } else { "cors_preflight_denied" };
-        let headers = HeaderList::from_pairs(headers.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())));
+        let headers = HeaderMap::from_pairs(headers.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())));
         if let Err(e) = abi::send_local_response(status, details, &headers) {
             warn!("cannot send the local reply: {e:?}");
         }

@@ -1,4 +1,4 @@
-//! What the filter does on one HTTP stream, written against a small `Host` trait so that it is
+//! What the filter does on one HTTP stream, written against the `ProxyHost` trait so that it is
 //! tested natively (with a fake host that also counts host calls) and the proxy-wasm adapter
 //! stays a thin translation.
 
@@ -7,32 +7,14 @@ use std::rc::Rc;
 
 use log::debug;
 
-use crate::config::{Config, Mode, UnmatchedPreflight};
 use crate::counter::Counter;
-use crate::decision::{AllowOrigin, PreflightRequest};
-use crate::header_list::HeaderList;
-use crate::policy::Policy;
-use crate::response::{ResponseHeaders, ALLOW_CREDENTIALS, CORS_RESPONSE_HEADERS, EXPOSE_HEADERS, VARY};
-
-pub const ORIGIN: &str = "origin";
-pub const REQUEST_METHOD: &str = "access-control-request-method";
-pub const REQUEST_HEADERS: &str = "access-control-request-headers";
-pub const REQUEST_PRIVATE_NETWORK: &str = "access-control-request-private-network";
-pub const METHOD: &str = ":method";
-pub const AUTHORITY: &str = ":authority";
-pub const PATH: &str = ":path";
-
-/// The host calls the filter needs. Values are bytes: header values need not be UTF-8.
-pub trait Host {
-    /// Every request header (pseudo-headers included), in one call.
-    fn request_headers(&self) -> HeaderList;
-    /// Replaces every value of `name`, or removes it with `None`.
-    fn set_response_header(&self, name: &str, value: Option<&str>);
-    /// Adds a header line; Envoy appends to an inline header such as `vary` (",value").
-    fn add_response_header(&self, name: &str, value: &str);
-    fn send_response(&self, status: u32, headers: &[(&str, &str)]);
-    fn count(&self, counter: Counter);
-}
+use crate::header_map::{HeaderMap, METHOD, ORIGIN, REQUEST_HEADERS, REQUEST_METHOD, REQUEST_PRIVATE_NETWORK};
+use crate::host::ProxyHost;
+use crate::mode::{Mode, UnmatchedPreflight};
+use crate::policy::{AllowOrigin, Policy, PreflightRequest};
+use crate::response_headers::{ResponseHeaders, ALLOW_CREDENTIALS, CORS_RESPONSE_HEADERS, EXPOSE_HEADERS, VARY};
+use crate::routing::{Config, PolicyId};
+use crate::vary;
 
 /// Whether the host should go on with the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,12 +35,12 @@ enum State {
     /// The answer depends on `Origin` but this request granted nothing: only `Vary: Origin`.
     VaryOnly,
     Allowed {
-        route: Option<usize>,
+        policy: PolicyId,
         /// The origin to echo; `None` for `*`.
         echo: Option<String>,
     },
     Denied {
-        route: Option<usize>,
+        policy: PolicyId,
     },
 }
 
@@ -76,11 +58,11 @@ impl StreamFilter {
     /// One host call reads every request header: fewer calls than reading `origin`, then
     /// `access-control-request-method`, then the rest of a preflight one by one, and every line
     /// of a repeated header is seen.
-    pub fn on_request_headers(&mut self, host: &impl Host) -> Verdict {
+    pub fn on_request_headers(&mut self, host: &impl ProxyHost) -> Verdict {
         let all = host.request_headers();
         // A clone of the Rc, so the policy can be borrowed while `self` records the decision.
         let config = Rc::clone(&self.config);
-        let (route, policy) = select(&config, &all);
+        let (id, policy) = config.select_request(&all);
         if policy.mode() == Mode::Off {
             host.count(Counter::PassedThrough);
             return Verdict::Continue;
@@ -92,8 +74,8 @@ impl StreamFilter {
             // `Vary: Origin`.
             if policy.mode() == Mode::Enforce {
                 self.state = if policy.is_static() {
-                    State::Allowed { route, echo: None }
-                } else if policy.varies_by_origin() {
+                    State::Allowed { policy: id, echo: None }
+                } else if vary::actual(policy.varies_by_origin()).is_some() {
                     State::VaryOnly
                 } else {
                     State::Untouched
@@ -116,34 +98,34 @@ impl StreamFilter {
                 &joined
             }
         };
-        self.on_actual(host, route, policy, origin)
+        self.on_actual(host, id, policy, origin)
     }
 
-    fn on_actual(&mut self, host: &impl Host, route: Option<usize>, policy: &Policy, origin: &[u8]) -> Verdict {
+    fn on_actual(&mut self, host: &impl ProxyHost, id: PolicyId, policy: &Policy, origin: &[u8]) -> Verdict {
         // A static policy's response is the same for every request, a malformed `Origin`
         // included: it is what a cache may hand to any later request.
         let decision = if policy.is_static() { Some(AllowOrigin::Any) } else { policy.check_origin(origin) };
         match decision {
             Some(allow) => {
                 host.count(Counter::ActualAllowed);
-                debug!("actual request allowed: origin {} by {}", Logged(origin), policy.name);
+                debug!("actual request allowed: origin {} by {}", Logged(origin), policy.name());
                 if policy.mode() == Mode::Enforce {
                     self.state = match allow {
-                        AllowOrigin::Any => State::Allowed { route, echo: None },
+                        AllowOrigin::Any => State::Allowed { policy: id, echo: None },
                         // An echoed origin passed the ASCII syntax check; were it not text, deny
                         // rather than fall back to `*`.
                         AllowOrigin::Echo(_) => match std::str::from_utf8(origin) {
-                            Ok(o) => State::Allowed { route, echo: Some(o.to_owned()) },
-                            Err(_) => State::Denied { route },
+                            Ok(o) => State::Allowed { policy: id, echo: Some(o.to_owned()) },
+                            Err(_) => State::Denied { policy: id },
                         },
                     };
                 }
             }
             None => {
                 host.count(Counter::ActualDenied);
-                debug!("actual request denied: origin {} not allowed by {}", Logged(origin), policy.name);
+                debug!("actual request denied: origin {} not allowed by {}", Logged(origin), policy.name());
                 if policy.mode() == Mode::Enforce {
-                    self.state = State::Denied { route };
+                    self.state = State::Denied { policy: id };
                 } else {
                     host.count(Counter::ShadowWouldDeny);
                 }
@@ -152,7 +134,7 @@ impl StreamFilter {
         Verdict::Continue
     }
 
-    fn on_preflight(&mut self, host: &impl Host, all: &HeaderList, policy: &Policy) -> Verdict {
+    fn on_preflight(&mut self, host: &impl ProxyHost, all: &HeaderMap, policy: &Policy) -> Verdict {
         let values = |name: &'static str| -> Vec<&[u8]> { all.values(name).collect() };
         let origins = values(ORIGIN);
         // A browser sends one method; several lines are ambiguous, so none is allowed.
@@ -168,7 +150,7 @@ impl StreamFilter {
         match policy.check_preflight(&request) {
             Ok(allow) => {
                 host.count(Counter::PreflightAllowed);
-                debug!("preflight allowed: origin {} by {}", origin_text(), policy.name);
+                debug!("preflight allowed: origin {} by {}", origin_text(), policy.name());
                 if policy.mode() == Mode::Shadow {
                     return Verdict::Continue;
                 }
@@ -178,7 +160,7 @@ impl StreamFilter {
             }
             Err(reason) => {
                 host.count(reason.preflight_counter());
-                debug!("preflight denied: {} (origin {}, {})", reason.as_str(), origin_text(), policy.name);
+                debug!("preflight denied: {} (origin {}, {})", reason.as_str(), origin_text(), policy.name());
                 if policy.mode() == Mode::Shadow {
                     host.count(Counter::ShadowWouldDeny);
                     return Verdict::Continue;
@@ -191,7 +173,7 @@ impl StreamFilter {
         }
     }
 
-    fn reply(&mut self, host: &impl Host, status: u32, headers: ResponseHeaders<'_>) -> Verdict {
+    fn reply(&mut self, host: &impl ProxyHost, status: u32, headers: ResponseHeaders<'_>) -> Verdict {
         self.state = State::LocalReply;
         host.send_response(status, headers.as_slice());
         Verdict::Stop
@@ -202,17 +184,17 @@ impl StreamFilter {
     /// hot path it is never needed. Replacing (not appending) the policy's headers overrides
     /// whatever the upstream sent under the same names; appending `Vary: Origin` keeps every
     /// `Vary` the upstream sent (RFC 9110 §5.3: several lines are one comma-separated list).
-    pub fn on_response_headers(&mut self, host: &impl Host) -> Verdict {
-        let (route, echo, allowed) = match std::mem::take(&mut self.state) {
+    pub fn on_response_headers(&mut self, host: &impl ProxyHost) -> Verdict {
+        let (id, echo, allowed) = match std::mem::take(&mut self.state) {
             State::Untouched | State::LocalReply => return Verdict::Continue,
             State::VaryOnly => {
-                host.add_response_header(VARY, "Origin");
+                host.add_response_header(VARY, vary::ORIGIN);
                 return Verdict::Continue;
             }
-            State::Allowed { route, echo } => (route, echo, true),
-            State::Denied { route } => (route, None, false),
+            State::Allowed { policy, echo } => (policy, echo, true),
+            State::Denied { policy } => (policy, None, false),
         };
-        let policy = self.config.policy(route);
+        let policy = self.config.policy(id);
         if allowed {
             let allow = echo.as_deref().map_or(AllowOrigin::Any, AllowOrigin::Echo);
             let ours = policy.actual_headers(allow);
@@ -234,22 +216,11 @@ impl StreamFilter {
                 host.set_response_header(name, None);
             }
         }
-        if policy.varies_by_origin() {
-            host.add_response_header(VARY, "Origin");
+        if let Some(value) = vary::actual(policy.varies_by_origin()) {
+            host.add_response_header(VARY, value);
         }
         Verdict::Continue
     }
-}
-
-/// The policy for a request (and its route index), from `:authority` and `:path` when the
-/// configuration routes on them.
-fn select<'a>(config: &'a Config, all: &HeaderList) -> (Option<usize>, &'a Policy) {
-    if config.routes().is_empty() {
-        return (None, config.default_policy());
-    }
-    let authority = config.needs_authority().then(|| all.first(AUTHORITY)).flatten();
-    let path = config.needs_path().then(|| all.first(PATH)).flatten();
-    config.select_indexed(authority, path)
 }
 
 /// Request bytes in a log line: quoted, at most 256 bytes, anything but printable ASCII

@@ -3,97 +3,10 @@
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
-use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use super::*;
-use crate::header_list::HeaderList;
-
-/// A local reply: status and headers.
-type Reply = (u32, Vec<(String, String)>);
-
-#[derive(Default)]
-struct FakeHost {
-    request: Vec<(String, Vec<u8>)>,
-    response: RefCell<Vec<(String, Vec<u8>)>>,
-    sent: RefCell<Option<Reply>>,
-    counted: RefCell<Vec<Counter>>,
-    /// Host calls that return a value (each makes the host allocate inside the VM).
-    reads: Cell<usize>,
-    writes: Cell<usize>,
-}
-
-impl FakeHost {
-    fn request(headers: &[(&str, &str)]) -> FakeHost {
-        FakeHost {
-            request: headers.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect(),
-            ..FakeHost::default()
-        }
-    }
-
-    fn upstream(&self, headers: &[(&str, &str)]) {
-        *self.response.borrow_mut() = headers.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect();
-    }
-
-    fn response_values(&self, name: &str) -> Vec<String> {
-        self.response
-            .borrow()
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
-            .collect()
-    }
-
-    fn response_value(&self, name: &str) -> Option<String> {
-        let values = self.response_values(name);
-        assert!(values.len() <= 1, "{name} appears {} times", values.len());
-        values.into_iter().next()
-    }
-
-    fn cors_response_headers(&self) -> Vec<String> {
-        self.response
-            .borrow()
-            .iter()
-            .filter(|(k, _)| k.starts_with("access-control-"))
-            .map(|(k, _)| k.clone())
-            .collect()
-    }
-
-    fn sent_header(&self, name: &str) -> Option<String> {
-        self.sent.borrow().as_ref().and_then(|(_, h)| h.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
-    }
-
-    fn calls(&self) -> usize {
-        self.reads.get() + self.writes.get()
-    }
-}
-
-impl Host for FakeHost {
-    fn request_headers(&self) -> HeaderList {
-        self.reads.set(self.reads.get() + 1);
-        HeaderList::from_pairs(self.request.iter().map(|(k, v)| (k.as_bytes(), v.as_slice())))
-    }
-
-    fn set_response_header(&self, name: &str, value: Option<&str>) {
-        self.writes.set(self.writes.get() + 1);
-        crate::simulate::set_header(&mut self.response.borrow_mut(), name, value);
-    }
-
-    fn add_response_header(&self, name: &str, value: &str) {
-        self.writes.set(self.writes.get() + 1);
-        crate::simulate::add_header(&mut self.response.borrow_mut(), name, value);
-    }
-
-    fn send_response(&self, status: u32, headers: &[(&str, &str)]) {
-        self.writes.set(self.writes.get() + 1);
-        let headers = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        *self.sent.borrow_mut() = Some((status, headers));
-    }
-
-    fn count(&self, counter: Counter) {
-        self.counted.borrow_mut().push(counter);
-    }
-}
+use crate::fake_host::FakeHost;
 
 const POLICY: &str = r#"{
     "allow_origins": ["https://app.example.com"],

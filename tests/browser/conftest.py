@@ -10,14 +10,23 @@ Topology (all on loopback, every port chosen by the kernel):
     upstream       http://127.0.0.1:<U>   Python echo server (method, headers, body as JSON)
 
 `localhost` and `127.0.0.1` are different hosts, so every page -> Envoy call is
-cross-origin (and cross-site). Chromium is driven through chromedriver with Selenium.
-Every process started here is stopped by its pid at teardown.
+cross-origin (and cross-site). The browser engine is chosen by CORS_BROWSER:
+
+    chromium  Debian chromium, headless, through Debian chromedriver
+    firefox   Debian firefox-esr, -headless, through geckodriver (crates.io)
+    webkit    WebKitGTK's MiniBrowser --automation, through WebKitWebDriver (Debian
+              webkit2gtk-driver), on an Xvfb display started here
+
+Selenium is always given the driver's path, so Selenium Manager (which would download drivers)
+is never run: it is replaced below by a function that fails. Every process started here is
+stopped by its pid at teardown. scripts/browser-tests.sh runs the suite once per engine.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -26,6 +35,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from urllib.parse import parse_qs, urlsplit
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -39,6 +49,34 @@ CHROMIUM = os.environ.get("CHROMIUM_BIN", shutil.which("chromium") or "/usr/bin/
 CHROMEDRIVER = os.environ.get(
     "CHROMEDRIVER_BIN", shutil.which("chromedriver") or "/usr/bin/chromedriver"
 )
+FIREFOX = os.environ.get("FIREFOX_BIN", shutil.which("firefox-esr") or "/usr/bin/firefox-esr")
+GECKODRIVER = os.environ.get(
+    "GECKODRIVER_BIN",
+    shutil.which("geckodriver") or str(Path.home() / ".cargo" / "bin" / "geckodriver"))
+# Debian's libwebkit2gtk-4.1-0 puts MiniBrowser here (`dpkg -L libwebkit2gtk-4.1-0`).
+MINIBROWSER = os.environ.get(
+    "MINIBROWSER_BIN", "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser")
+WEBKITDRIVER = os.environ.get(
+    "WEBKITDRIVER_BIN", shutil.which("WebKitWebDriver") or "/usr/bin/WebKitWebDriver")
+XVFB = os.environ.get("XVFB_BIN", shutil.which("Xvfb") or "/usr/bin/Xvfb")
+
+ENGINES = ("chromium", "firefox", "webkit")
+ENGINE = os.environ.get("CORS_BROWSER", "chromium")
+if ENGINE not in ENGINES:
+    raise SystemExit(f"CORS_BROWSER={ENGINE!r}: expected one of {', '.join(ENGINES)}")
+
+
+def _no_selenium_manager(*args, **kwargs):
+    raise RuntimeError("Selenium Manager was about to run (it downloads drivers); "
+                       "every driver must be given by path")
+
+
+def _forbid_selenium_manager():
+    from selenium.webdriver.common import selenium_manager
+    selenium_manager.SeleniumManager.binary_paths = _no_selenium_manager
+
+
+_forbid_selenium_manager()
 
 
 def free_port() -> int:
@@ -110,8 +148,21 @@ class EchoHandler(BaseHTTPRequestHandler):
         }
         type(self).seen.append(record)
         out = json.dumps(record).encode()
+        query = parse_qs(urlsplit(self.path).query)
+        if "/redirect" in self.path and "to" in query:
+            # 307 keeps the method and body; the browser follows it to another origin.
+            self.send_response(307)
+            self.send_header("location", query["to"][0])
+            self.send_header("content-length", "0")
+            self.end_headers()
+            return
+        ctype = "application/json"
+        if "/cacheable" in self.path:
+            # A stylesheet: JSON would be withheld from a no-cors request by Opaque Response
+            # Blocking (Fetch §4.1 "opaque filtered response"; ORB), and not cached for it.
+            ctype = "text/css"
         self.send_response(200)
-        self.send_header("content-type", "application/json")
+        self.send_header("content-type", ctype)
         self.send_header("content-length", str(len(out)))
         self.send_header("x-exposed", "exposed-value")
         self.send_header("x-hidden", "hidden-value")
@@ -119,6 +170,19 @@ class EchoHandler(BaseHTTPRequestHandler):
         if self.path.startswith("/set-cookie"):
             # Secure cookies are allowed on http://localhost (a potentially trustworthy origin).
             self.send_header("set-cookie", "sid=s3cret; Path=/; SameSite=None; Secure")
+        if "/set-cookie-cors" in self.path:
+            # A cookie set by the API's own origin in the response to a credentialed fetch().
+            # No Secure (the API is http) and no SameSite: the page is same-site with it.
+            self.send_header("set-cookie", f"api_sid={query.get('v', ['1'])[0]}; Path=/")
+        if "/cacheable" in self.path:
+            # A response every cache (browser, CDN) may keep and reuse for 10 minutes.
+            self.send_header("cache-control", "public, max-age=600")
+        else:
+            self.send_header("cache-control", "no-store")
+        if self.path.startswith("/bare/"):
+            # Served without the plugin (its route disables the filter): the reference answer
+            # of an upstream that does `*` CORS itself, on every response.
+            self.send_header("access-control-allow-origin", "*")
         if self.path.startswith("/upstream-cors/"):
             # An upstream that sets its own (too loose) CORS headers: the plugin must replace them.
             self.send_header("access-control-allow-origin", "*")
@@ -128,21 +192,27 @@ class EchoHandler(BaseHTTPRequestHandler):
             self.wfile.write(out)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _answer
+    do_patch = _answer  # a method Fetch does not normalize: it arrives lowercase
 
     def log_message(self, *args):
         pass
 
 
 # ---------------------------------------------------------------- Envoy
+# Seconds the /cached/ policy lets a browser keep a preflight result (test_preflight_cache).
+CACHED_MAX_AGE = 3
+
+
 def plugin_config(origin_a: str) -> dict:
     """The policy under test (JSON, the same object as Istio's pluginConfig)."""
-    return {
+    cfg = {
         "allow_origins": [origin_a],
-        "allow_methods": ["GET", "POST", "PUT"],
+        # "patch" is not normalized by Fetch: browsers send it as written, lowercase.
+        "allow_methods": ["GET", "POST", "PUT", "patch"],
         "allow_headers": ["content-type", "x-custom"],
         "expose_headers": ["x-exposed"],
         "allow_credentials": True,
-        # 0: Chromium must not cache preflight results, so every call below sends its own.
+        # 0: browsers must not cache preflight results, so every call below sends its own.
         "max_age": 0,
         "allow_private_network": True,
         "policies": [
@@ -151,9 +221,47 @@ def plugin_config(origin_a: str) -> dict:
                 "match": {"path_prefixes": ["/public/"]},
                 "allow_origins": ["*"],
                 "allow_credentials": False,
-            }
+            },
+            # A short preflight cache (test_preflight_cache).
+            {"match": {"path_prefixes": ["/cached/"]}, "max_age": CACHED_MAX_AGE},
+            # The longest max_age the plugin accepts (test_preflight_cache_cap, opt-in).
+            {"match": {"path_prefixes": ["/long/"]}, "max_age": 86400},
+            # Authorization named (test_authorization_*).
+            {"match": {"path_prefixes": ["/auth/"]},
+             "allow_headers": ["authorization", "x-custom"]},
+            # "*" headers without credentials: every name but Authorization.
+            {"match": {"path_prefixes": ["/auth-star/"]},
+             "allow_headers": ["*"], "allow_credentials": False},
+            # Origin A and the opaque origin `null` (a cross-origin redirect's Origin).
+            {"match": {"path_prefixes": ["/null-ok/"]},
+             "allow_origins": [origin_a], "allow_null_origin": True,
+             "allow_credentials": False},
         ],
     }
+    return apply_override(cfg, os.environ.get("CORS_BROWSER_CONFIG_OVERRIDE"))
+
+
+def apply_override(cfg: dict, override: str | None) -> dict:
+    """CORS_BROWSER_CONFIG_OVERRIDE: JSON merged into the policy, to show a test fails without
+    the behaviour it checks. Top-level keys replace the top level's (null removes the key);
+    `"policies": {"/prefix/": {...}}` merges into the entry matching that path prefix, e.g.
+    '{"mode": "shadow"}' or '{"policies": {"/cached/": {"max_age": 0}}}'."""
+    if not override:
+        return cfg
+    for key, value in json.loads(override).items():
+        if key == "policies":
+            for prefix, changes in value.items():
+                entry = next(e for e in cfg["policies"] if prefix in e["match"]["path_prefixes"])
+                for k, v in changes.items():
+                    if v is None:
+                        entry.pop(k, None)
+                    else:
+                        entry[k] = v
+        elif value is None:
+            cfg.pop(key, None)
+        else:
+            cfg[key] = value
+    return cfg
 
 
 ROUTER = {"name": "envoy.filters.http.router", "typed_config": {
@@ -188,10 +296,13 @@ def wasm_filter(plugin_json: str) -> dict:
 def builtin_policy(plugin: dict, prefix: str) -> dict:
     """Envoy's CorsPolicy closest to `plugin` for routes under `prefix`."""
     p = dict(plugin)
-    if prefix == "/public/":
-        p.update(plugin["policies"][0])
+    for entry in plugin["policies"]:
+        if prefix in entry["match"]["path_prefixes"]:
+            p.update({k: v for k, v in entry.items() if k != "match"})
     origins = [{"safe_regex": {"regex": ".*"}} if o == "*" else {"exact": o}
                for o in p["allow_origins"]]
+    if p.get("allow_null_origin"):
+        origins.append({"exact": "null"})
     return {
         "@type": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy",
         "allow_origin_string_match": origins,
@@ -229,15 +340,29 @@ def envoy_config(admin_port: int, upstream_port: int, dead_port: int, access_log
         "acao": "%RESP(ACCESS-CONTROL-ALLOW-ORIGIN)%",
         "acapn": "%RESP(ACCESS-CONTROL-ALLOW-PRIVATE-NETWORK)%",
     }
-    http_filters = [wasm_filter(plugin_json), ROUTER]
+    # Envoy's RBAC filter after the plugin: its 403 is a reply made after the plugin ran.
+    rbac = {"name": "envoy.filters.http.rbac", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
+        "rules": {"action": "DENY", "policies": {"forbidden": {
+            "permissions": [{"url_path": {"path": {"prefix": "/forbidden/"}}}],
+            "principals": [{"any": True}]}}}}}
+    http_filters = [wasm_filter(plugin_json), rbac, ROUTER]
     routes = [
+        # The reference for test_star_policy_no_cors_then_cors_on_cached_url: no plugin here.
+        {"match": {"prefix": "/bare/"}, "route": {"cluster": "echo"},
+         "typed_per_filter_config": {"envoy.filters.http.wasm": {
+             "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig",
+             "disabled": True}}},
         {"match": {"prefix": "/down/"}, "route": {"cluster": "dead"}},
         {"match": {"prefix": "/"}, "route": {"cluster": "echo"}},
     ]
     if BUILTIN:
         http_filters = [{"name": "envoy.filters.http.cors", "typed_config": {
             "@type": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors"}}, ROUTER]
-        routes.insert(0, {"match": {"prefix": "/public/"}, "route": {"cluster": "echo"}})
+        http_filters.insert(1, rbac)
+        for entry in json.loads(plugin_json)["policies"]:
+            routes.insert(0, {"match": {"prefix": entry["match"]["path_prefixes"][0]},
+                              "route": {"cluster": "echo"}})
         for r in routes:
             r["typed_per_filter_config"] = {"envoy.filters.http.cors": builtin_policy(
                 json.loads(plugin_json), r["match"]["prefix"])}
@@ -253,6 +378,9 @@ def envoy_config(admin_port: int, upstream_port: int, dead_port: int, access_log
                         "@type": "type.googleapis.com/envoy.extensions.filters.network."
                                  "http_connection_manager.v3.HttpConnectionManager",
                         "stat_prefix": "browser",
+                        # Without this Envoy's HTTP/1 codec answers 400 to a lowercase `patch`
+                        # (any method token it does not know), before any filter runs.
+                        "http_protocol_options": {"allow_custom_methods": True},
                         "access_log": [{
                             "name": "envoy.access_loggers.file",
                             "typed_config": {
@@ -382,8 +510,46 @@ def api(envoy) -> str:
     return f"http://localhost:{envoy.port}"
 
 
-@pytest.fixture(scope="session")
-def driver(workdir, pages):
+class Xvfb:
+    """An X server for MiniBrowser (WebKitGTK has no headless mode). `-displayfd` makes Xvfb pick
+    a free display number itself and write it to the pipe, so two runs never collide."""
+
+    def __init__(self, workdir: Path):
+        self.stderr = open(workdir / "xvfb.stderr", "wb")
+        r, w = os.pipe()
+        self.proc = subprocess.Popen(
+            [XVFB, "-displayfd", str(w), "-screen", "0", "1280x1024x24", "-nolisten", "tcp",
+             "-noreset"],
+            pass_fds=(w,), stdout=subprocess.DEVNULL, stderr=self.stderr, start_new_session=True)
+        os.close(w)
+        number = b""
+        deadline = time.monotonic() + 20
+        with os.fdopen(r, "rb", buffering=0) as pipe:
+            while not number.endswith(b"\n") and time.monotonic() < deadline:
+                ready, _, _ = select.select([pipe], [], [], 0.5)
+                if ready:
+                    chunk = pipe.read(16)
+                    if not chunk:
+                        break
+                    number += chunk
+        if not number.strip().isdigit():
+            self.stop()
+            raise RuntimeError(f"Xvfb gave no display number: {number!r}, "
+                               f"{(workdir / 'xvfb.stderr').read_text(errors='replace')}")
+        self.display = ":" + number.decode().strip()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.stderr.close()
+
+
+def chromium_driver(workdir: Path, pages: dict):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -401,9 +567,88 @@ def driver(workdir, pages):
         opts.add_argument(flag)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     service = Service(executable_path=CHROMEDRIVER, log_output=str(workdir / "chromedriver.log"))
-    drv = webdriver.Chrome(service=service, options=opts)
+    return webdriver.Chrome(service=service, options=opts)
+
+
+def firefox_driver(workdir: Path):
+    from selenium import webdriver
+    from selenium.webdriver.firefox.service import Service
+
+    opts = webdriver.FirefoxOptions()
+    opts.binary_location = FIREFOX
+    opts.add_argument("-headless")
+    # geckodriver makes a fresh temporary profile; these keep Firefox off the network.
+    for pref, value in {
+        "app.update.enabled": False,
+        "browser.shell.checkDefaultBrowser": False,
+        "datareporting.policy.dataSubmissionEnabled": False,
+        "toolkit.telemetry.enabled": False,
+        "network.captive-portal-service.enabled": False,
+        "network.connectivity-service.enabled": False,
+        "browser.safebrowsing.update.enabled": False,
+        "extensions.update.enabled": False,
+    }.items():
+        opts.set_preference(pref, value)
+    service = Service(executable_path=GECKODRIVER, log_output=str(workdir / "geckodriver.log"))
+    return webdriver.Firefox(service=service, options=opts)
+
+
+def webkit_driver(workdir: Path, display: str):
+    from selenium import webdriver
+    from selenium.webdriver.webkitgtk.service import Service
+
+    opts = webdriver.WebKitGTKOptions()
+    opts.binary_location = MINIBROWSER
+    opts.add_argument("--automation")
+    env = dict(os.environ, DISPLAY=display)
+    env.pop("WAYLAND_DISPLAY", None)
+    service = Service(executable_path=WEBKITDRIVER, env=env,
+                      log_output=str(workdir / "webkitwebdriver.log"))
+    return webdriver.WebKitGTK(service=service, options=opts)
+
+
+@pytest.fixture(scope="session")
+def engine() -> str:
+    return ENGINE
+
+
+@pytest.fixture(scope="session")
+def driver(workdir, pages):
+    xvfb = Xvfb(workdir) if ENGINE == "webkit" else None
+    try:
+        if ENGINE == "chromium":
+            drv = chromium_driver(workdir, pages)
+        elif ENGINE == "firefox":
+            drv = firefox_driver(workdir)
+        else:
+            drv = webkit_driver(workdir, xvfb.display)
+    except BaseException:
+        if xvfb:
+            xvfb.stop()
+        raise
+    _MEASURED["version"] = drv.capabilities.get("browserVersion", "?")
     drv.set_script_timeout(20)
     drv.set_page_load_timeout(20)
     yield drv
-    # quit() stops chromedriver (our child, by pid) and the browser it started.
-    drv.quit()
+    # quit() stops the driver (our child, by pid) and the browser it started.
+    try:
+        drv.quit()
+    finally:
+        if xvfb:
+            xvfb.stop()
+
+
+# ---------------------------------------------------------------- per-engine summary line
+_MEASURED = {"version": "not started"}
+
+
+def pytest_terminal_summary(terminalreporter):
+    counts = {k: len(terminalreporter.stats.get(k, []))
+              for k in ("passed", "failed", "error", "skipped", "xfailed")}
+    line = (f"browser suite: engine={ENGINE} version={_MEASURED['version']} "
+            + " ".join(f"{k}={v}" for k, v in counts.items()))
+    terminalreporter.write_line(line)
+    out = os.environ.get("CORS_BROWSER_SUMMARY")
+    if out:
+        with open(out, "a") as f:
+            f.write(line + "\n")

@@ -63,7 +63,19 @@ pub fn is_serialized_origin(s: &str) -> bool {
         }
     };
     if let Some(inner) = host.strip_prefix('[') {
-        if inner.strip_suffix(']').and_then(|a| a.parse::<std::net::Ipv6Addr>().ok()).is_none() {
+        // Only the WHATWG URL serialization: RFC 5952 (Rust's `Display`), except that an
+        // IPv4-mapped address keeps hex pieces (`::ffff:7f7f:7f7f`, not `::ffff:127.127.127.127`).
+        let Some(addr) = inner.strip_suffix(']').and_then(|a| a.parse::<std::net::Ipv6Addr>().ok()) else {
+            return false;
+        };
+        let canonical = match addr.to_ipv4_mapped() {
+            Some(v4) => {
+                let [a, b, c, d] = v4.octets();
+                format!("::ffff:{:x}:{:x}", u16::from_be_bytes([a, b]), u16::from_be_bytes([c, d]))
+            }
+            None => addr.to_string(),
+        };
+        if canonical != inner[..inner.len() - 1] {
             return false;
         }
     } else if host.rsplit('.').next().is_some_and(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit())) {
@@ -171,7 +183,16 @@ mod tests {
 
     #[test]
     fn origin_syntax_model() {
-        for ok in ["https://a.com", "http://localhost:3000", "http://[::1]:8080", "http://127.0.0.1", "https://a_b.c"] {
+        for ok in [
+            "https://a.com",
+            "http://localhost:3000",
+            "http://[::1]:8080",
+            "http://[::ffff:7f7f:7f7f]:90",
+            "http://[::ffff:0:0]",
+            "http://[2001:db8::1]",
+            "http://127.0.0.1",
+            "https://a_b.c",
+        ] {
             assert!(is_serialized_origin(ok), "{ok}");
         }
         for bad in [
@@ -187,6 +208,10 @@ mod tests {
             "HTTPS://a.com",
             "https://a.com\r\n",
             "https://",
+            "http://[0:0:0:0:0:0:0:1]",
+            "http://[::0001]",
+            "http://[::127.0.0.1]",
+            "http://[::ffff:127.127.127.127]:90",
         ] {
             assert!(!is_serialized_origin(bad), "{bad}");
         }

@@ -1,22 +1,33 @@
-//! `cors-lint convert`: an Istio VirtualService `corsPolicy` or an Envoy `CorsPolicy` to this
-//! plugin's JSON. Whatever has no safe equivalent (prefix and contains origin matches, suffixes
-//! that are not whole labels, fractional enablement...) is refused with the reason and a
-//! replacement to write by hand; the result is checked with `Config::from_json`.
+//! `cors-lint convert`: a CORS policy of Istio (VirtualService `corsPolicy`), Envoy
+//! (`CorsPolicy` on a virtual host or route), the Gateway API (HTTPRoute `CORS` filter,
+//! experimental channel) or Envoy Gateway (`SecurityPolicy.spec.cors`) to this plugin's JSON.
+//!
+//! A policy that belongs to routes becomes an entry of `policies` matching those routes' hosts
+//! and path prefixes, under a top-level `"mode": "off"` that leaves every other request alone,
+//! as it was. Whatever has no safe equivalent (prefix and contains origin matches, suffixes that
+//! are not whole labels, regex paths, fractional enablement...) is refused with the reason and a
+//! replacement to write by hand; every other change of meaning is printed as a note. The result
+//! is checked with `Config::from_json`. docs/migration.md lists every note and refusal.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use envoy_cors::config::{ConfigErrors, Rule};
 use envoy_cors::policy::MAX_AGE_LIMIT;
 use envoy_cors::Config;
 
 use super::extract::documents;
 use super::{read_input, UsageError, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 
-/// Where a policy comes from: decides the wording of notes, never the mapping.
+/// Where a policy comes from: decides how origins are read and the wording of notes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Flavor {
     Istio,
     Envoy,
+    /// Gateway API `HTTPRoute` `CORS` filter: origins are strings with `*` wildcards.
+    GatewayApi,
+    /// Envoy Gateway `SecurityPolicy.spec.cors`: origins are strings with `*` wildcards.
+    EnvoyGateway,
 }
 
 impl Flavor {
@@ -24,20 +35,46 @@ impl Flavor {
         match self {
             Flavor::Istio => "Istio",
             Flavor::Envoy => "Envoy",
+            Flavor::GatewayApi => "the Gateway API",
+            Flavor::EnvoyGateway => "Envoy Gateway",
         }
     }
+}
+
+/// The requests a policy applies to: an entry of `policies`.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Match {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hosts: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    path_prefixes: Vec<String>,
 }
 
 #[derive(Debug)]
 struct Source {
     location: String,
     flavor: Flavor,
-    policy: Map<String, Value>,
+    /// `None`: a route without a CORS policy, kept as a `"mode": "off"` entry so that the
+    /// routes after it keep their order (first match wins, as for the routes).
+    policy: Option<Map<String, Value>>,
+    /// `None`: the policy applies wherever the plugin runs (the top level).
+    scope: Option<Match>,
+    /// Notes and refusals about the scope (hosts, paths, merge with the virtual host).
+    notes: Vec<String>,
+    refusals: Vec<String>,
+}
+
+impl Source {
+    fn top(location: String, flavor: Flavor, policy: Map<String, Value>) -> Source {
+        Source { location, flavor, policy: Some(policy), scope: None, notes: vec![], refusals: vec![] }
+    }
 }
 
 /// The converted configuration, keys in the order the README documents them.
 #[derive(Debug, Default, Serialize, PartialEq)]
 pub struct Converted {
+    #[serde(rename = "match", skip_serializing_if = "Option::is_none")]
+    match_: Option<Match>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     allow_origins: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -60,6 +97,14 @@ pub struct Converted {
     unmatched_preflight: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     mode: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policies: Option<Vec<Converted>>,
+}
+
+impl Converted {
+    fn is_off_only(&self) -> bool {
+        *self == Converted { match_: self.match_.clone(), mode: Some("off"), ..Converted::default() }
+    }
 }
 
 pub fn command(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
@@ -76,7 +121,7 @@ pub fn command(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
         }
     }
     let Some(file) = file else {
-        return Err(UsageError("convert: give the FILE holding the Istio or Envoy CORS policy".into()));
+        return Err(UsageError("convert: give the FILE holding the CORS policy".into()));
     };
     let text = read_input(&file)?;
     let docs = match documents(&text) {
@@ -92,11 +137,13 @@ pub fn command(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
         let label = if many { format!("document {}: ", i + 1) } else { String::new() };
         find(doc, &label, "", None, &mut sources);
     }
-    let chosen: Vec<&Source> = match (index, sources.len()) {
+    let with_policy: Vec<usize> = (0..sources.len()).filter(|&i| sources[i].policy.is_some()).collect();
+    let chosen: Vec<&Source> = match (index, with_policy.len()) {
         (_, 0) => {
             eprintln!(
                 "{file}: no CORS policy found (an Istio VirtualService `corsPolicy`, an Envoy `cors` / CorsPolicy, \
-                 or such a policy on its own)"
+                 a Gateway API HTTPRoute `CORS` filter, an Envoy Gateway SecurityPolicy `cors`, or such a policy \
+                 on its own)"
             );
             return Ok(EXIT_INVALID);
         }
@@ -104,7 +151,7 @@ pub fn command(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
             eprintln!("cors-lint: --index {i}: {file} holds {n} CORS policies");
             return Ok(EXIT_USAGE);
         }
-        (Some(i), _) => vec![&sources[i - 1]],
+        (Some(i), _) => vec![&sources[with_policy[i - 1]]],
         (None, _) => sources.iter().collect(),
     };
 
@@ -126,20 +173,60 @@ pub fn command(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
     if failed {
         return Ok(EXIT_INVALID);
     }
-    let outputs: Vec<&(Converted, Vec<String>)> = results.iter().filter_map(|(_, r)| r.as_ref().ok()).collect();
-    if outputs.windows(2).any(|w| w[0].0 != w[1].0) {
-        eprintln!("{file}: holds {} different CORS policies; convert one at a time:", outputs.len());
-        for (i, s) in chosen.iter().enumerate() {
+    let outputs: Vec<(&Source, Converted, Vec<String>)> =
+        results.into_iter().filter_map(|(s, r)| r.ok().map(|(c, n)| (*s, c, n))).collect();
+    let scoped = outputs.iter().filter(|(s, _, _)| s.scope.is_some()).count();
+    let mut notes: Vec<String> = Vec::new();
+    let converted = if scoped == 0 {
+        // Policies for wherever the plugin runs: one top-level configuration.
+        if outputs.windows(2).any(|w| w[0].1 != w[1].1) {
+            eprintln!("{file}: holds {} different CORS policies; convert one at a time:", outputs.len());
+            for (i, (s, _, _)) in outputs.iter().enumerate() {
+                eprintln!("  --index {}: {}", i + 1, s.location);
+            }
+            eprintln!("then express the routes with `policies` (match hosts / path_prefixes), see docs/migration.md");
+            return Ok(EXIT_USAGE);
+        }
+        if outputs.len() > 1 {
+            notes.push(format!("{} identical CORS policies found; converted once", outputs.len()));
+        }
+        let Some((_, converted, own)) = outputs.into_iter().next() else {
+            eprintln!("{file}: no CORS policy found to convert");
+            return Ok(EXIT_INVALID);
+        };
+        notes.extend(own);
+        converted
+    } else if scoped != outputs.len() {
+        eprintln!(
+            "{file}: holds CORS policies of routes and policies without routes; convert them one at a time \
+             (--index N):"
+        );
+        for (i, s) in chosen.iter().filter(|s| s.policy.is_some()).enumerate() {
             eprintln!("  --index {}: {}", i + 1, s.location);
         }
-        eprintln!("then express the routes with `policies` (match hosts / path_prefixes), see docs/migration.md");
         return Ok(EXIT_USAGE);
-    }
-    let Some(&(converted, notes)) = outputs.first().map(|o| (&o.0, &o.1)).as_ref() else {
-        eprintln!("{file}: no CORS policy found to convert");
-        return Ok(EXIT_INVALID);
+    } else {
+        // Policies of routes: one entry each, in route order, the rest left alone.
+        let prefix = outputs.iter().filter(|(s, _, _)| s.policy.is_some()).count() > 1;
+        let mut entries = Vec::new();
+        for (s, mut converted, own) in outputs {
+            let at = if prefix && !s.location.is_empty() { format!("{}: ", s.location) } else { String::new() };
+            notes.extend(own.into_iter().map(|n| format!("{at}{n}")));
+            converted.match_ = s.scope.clone();
+            entries.push(converted);
+        }
+        // Off entries after the last policy change nothing: the top level is off too.
+        while entries.last().is_some_and(Converted::is_off_only) {
+            entries.pop();
+        }
+        notes.push(
+            "top-level \"mode\": \"off\": requests that match none of the converted routes are left alone (no CORS \
+             header added or removed, preflights forwarded), as they were"
+                .into(),
+        );
+        Converted { mode: Some("off"), policies: Some(entries), ..Converted::default() }
     };
-    let json = match serde_json::to_string_pretty(converted) {
+    let json = match serde_json::to_string_pretty(&converted) {
         Ok(json) => json,
         Err(e) => {
             eprintln!("{file}: cannot write the converted configuration: {e}");
@@ -148,8 +235,11 @@ pub fn command(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
     };
     if let Err(e) = Config::from_json(&json) {
         eprintln!("{file}: the converted configuration is refused by the plugin:");
-        eprintln!("  {e}");
-        if e.reason.contains("credentials") {
+        for line in &e {
+            eprintln!("  {line}");
+        }
+        let credentials = [Rule::WildcardWithCredentials, Rule::InsecureOrigin, Rule::PublicSuffixWildcard];
+        if e.iter().any(|line| credentials.contains(&line.rule)) {
             eprintln!(
                 "  ({} would send Access-Control-Allow-Credentials with this, which exposes credentialed \
                  responses; list the origins that need credentials)",
@@ -157,9 +247,6 @@ pub fn command(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
             );
         }
         return Ok(EXIT_INVALID);
-    }
-    if outputs.len() > 1 {
-        eprintln!("note: {} identical CORS policies found; converted once", outputs.len());
     }
     for n in notes {
         eprintln!("note: {n}");
@@ -188,13 +275,36 @@ fn has_any(map: &Map<String, Value>, keys: &[&str]) -> bool {
     map.keys().any(|k| keys.contains(&norm(k).as_str()))
 }
 
-/// Collects every CORS policy in a document.
+/// Collects every CORS policy in a document, with the routes it belongs to when known.
 fn find(v: &Value, label: &str, path: &str, hint: Option<Flavor>, out: &mut Vec<Source>) {
     let here = |p: &str| format!("{label}{p}").trim_end_matches([':', ' ']).to_owned();
     match v {
         Value::Object(map) => {
-            let is_vs = map.get("kind").and_then(Value::as_str) == Some("VirtualService");
-            let hint = if is_vs || map.contains_key("apiVersion") { Some(Flavor::Istio) } else { hint };
+            let kind = map.get("kind").and_then(Value::as_str).unwrap_or_default();
+            let api = map.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+            match kind {
+                "VirtualService" if api.starts_with("networking.istio.io/") => {
+                    return virtual_service(map, label, out);
+                }
+                "HTTPRoute" if api.starts_with("gateway.networking.k8s.io/") => {
+                    return http_route(map, label, out);
+                }
+                "SecurityPolicy" if api.starts_with("gateway.envoyproxy.io/") => {
+                    return security_policy(map, label, out);
+                }
+                _ => {}
+            }
+            if let Some(Value::Array(vhosts)) = map.get("virtual_hosts").or(map.get("virtualHosts")) {
+                let base = if path.is_empty() { String::new() } else { format!("{path}.") };
+                for (i, vh) in vhosts.iter().enumerate() {
+                    if let Value::Object(vh) = vh {
+                        virtual_host(vh, &here(&format!("{base}virtual_hosts[{i}]")), out);
+                    }
+                }
+                return;
+            }
+            let hint =
+                if kind == "VirtualService" || map.contains_key("apiVersion") { Some(Flavor::Istio) } else { hint };
             let ty = map.get("@type").and_then(Value::as_str).unwrap_or_default();
             if ty.ends_with("CorsPolicy") || (path.is_empty() && policy_like(map)) {
                 let flavor = if has_any(map, ISTIO_ONLY) {
@@ -206,7 +316,7 @@ fn find(v: &Value, label: &str, path: &str, hint: Option<Flavor>, out: &mut Vec<
                 };
                 let mut policy = map.clone();
                 policy.remove("@type");
-                out.push(Source { location: here(path), flavor, policy });
+                out.push(Source::top(here(path), flavor, policy));
                 return;
             }
             for (k, child) in map {
@@ -214,11 +324,11 @@ fn find(v: &Value, label: &str, path: &str, hint: Option<Flavor>, out: &mut Vec<
                 let nk = norm(k);
                 if let Value::Object(c) = child {
                     if nk == "corspolicy" {
-                        out.push(Source { location: here(&child_path), flavor: Flavor::Istio, policy: c.clone() });
+                        out.push(Source::top(here(&child_path), Flavor::Istio, c.clone()));
                         continue;
                     }
                     if nk == "cors" && !c.contains_key("@type") {
-                        out.push(Source { location: here(&child_path), flavor: Flavor::Envoy, policy: c.clone() });
+                        out.push(Source::top(here(&child_path), Flavor::Envoy, c.clone()));
                         continue;
                     }
                 }
@@ -234,6 +344,445 @@ fn find(v: &Value, label: &str, path: &str, hint: Option<Flavor>, out: &mut Vec<
     }
 }
 
+fn str_list(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect()
+}
+
+fn meta_id(map: &Map<String, Value>) -> String {
+    let meta = map.get("metadata");
+    let name = meta.and_then(|m| m.get("name")).and_then(Value::as_str).unwrap_or("?");
+    match meta.and_then(|m| m.get("namespace")).and_then(Value::as_str) {
+        Some(ns) => format!("{ns}/{name}"),
+        None => name.to_owned(),
+    }
+}
+
+/// Hosts of a route as `match.hosts`: `*` (every host) is no host condition, `*.example.com`
+/// stays, a port is dropped (the plugin ignores ports), other wildcard forms are refused.
+fn hosts(who: &str, field: &str, list: &[String], notes: &mut Vec<String>, refusals: &mut Vec<String>) -> Vec<String> {
+    if list.is_empty() || list.iter().any(|h| h == "*") {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for h in list {
+        let mut host = h.to_ascii_lowercase();
+        if let Some((name, port)) = host.rsplit_once(':') {
+            if !name.contains(':') && port.bytes().all(|b| b.is_ascii_digit() || b == b'*') {
+                notes.push(format!(
+                    "{field} {h:?}: the port is dropped (the plugin matches the host whatever the port)"
+                ));
+                host = name.to_owned();
+            }
+        }
+        let rest = host.strip_prefix("*.").unwrap_or(&host);
+        if rest.contains('*') {
+            refusals.push(format!(
+                "{field} {h:?}: {who}'s wildcard form has no equivalent in match.hosts (exact names or \
+                 `*.example.com`); list the hosts"
+            ));
+            continue;
+        }
+        if !host.contains('.') {
+            notes.push(format!(
+                "{field} {h:?} is a short name: the entry matches the :authority {host:?} exactly; add the other \
+                 names clients use (e.g. {host}.NAMESPACE.svc.cluster.local) to match.hosts"
+            ));
+        }
+        if !out.contains(&host) {
+            out.push(host);
+        }
+    }
+    out
+}
+
+/// Istio VirtualService: each `spec.http[i]` route is an entry, in order (first match wins).
+fn virtual_service(map: &Map<String, Value>, label: &str, out: &mut Vec<Source>) {
+    let id = meta_id(map);
+    let spec = map.get("spec");
+    let vs_hosts = str_list(spec.and_then(|s| s.get("hosts")));
+    let routes = spec.and_then(|s| s.get("http")).and_then(Value::as_array).cloned().unwrap_or_default();
+    if !routes.iter().any(|r| r.get("corsPolicy").or(r.get("cors_policy")).is_some()) {
+        return;
+    }
+    let (mut host_notes, mut host_refusals) = (Vec::new(), Vec::new());
+    let hosts = hosts("Istio", "spec.hosts", &vs_hosts, &mut host_notes, &mut host_refusals);
+    for (i, route) in routes.iter().enumerate() {
+        let location = format!("{label}VirtualService {id} spec.http[{i}]");
+        // The notes and refusals about the hosts go with the first route only.
+        let (mut notes, mut refusals) = (std::mem::take(&mut host_notes), std::mem::take(&mut host_refusals));
+        let hosts = hosts.clone();
+        let mut prefixes = Vec::new();
+        let matches = route.get("match").and_then(Value::as_array).cloned().unwrap_or_default();
+        let mut all_paths = matches.is_empty();
+        for (j, m) in matches.iter().enumerate() {
+            let field = format!("spec.http[{i}].match[{j}]");
+            let others: Vec<&String> =
+                m.as_object().into_iter().flat_map(|o| o.keys()).filter(|k| *k != "uri" && *k != "name").collect();
+            if !others.is_empty() {
+                notes.push(format!(
+                    "{field}: {others:?} have no equivalent in `match` (hosts and path prefixes only): the entry \
+                     applies whatever they are"
+                ));
+            }
+            match m.get("uri") {
+                None => all_paths = true,
+                Some(uri) => path_match(
+                    &field,
+                    "Istio",
+                    uri.get("prefix"),
+                    uri.get("exact"),
+                    uri.get("regex"),
+                    false,
+                    &mut prefixes,
+                    &mut all_paths,
+                    &mut notes,
+                    &mut refusals,
+                ),
+            }
+        }
+        let path_prefixes = if all_paths { Vec::new() } else { prefixes };
+        let policy = route.get("corsPolicy").or(route.get("cors_policy")).and_then(Value::as_object).cloned();
+        let location = if policy.is_some() { format!("{location}.corsPolicy") } else { location };
+        out.push(Source {
+            location,
+            flavor: Flavor::Istio,
+            policy,
+            scope: Some(Match { hosts, path_prefixes }),
+            notes,
+            refusals,
+        });
+    }
+}
+
+/// A route's path condition as `path_prefixes` (plain string prefixes, as Envoy's `prefix`).
+/// `segment`: the source's prefix matches whole path segments (Gateway API `PathPrefix`,
+/// Envoy `path_separated_prefix`).
+#[allow(clippy::too_many_arguments)]
+fn path_match(
+    field: &str,
+    who: &str,
+    prefix: Option<&Value>,
+    exact: Option<&Value>,
+    regex: Option<&Value>,
+    segment: bool,
+    prefixes: &mut Vec<String>,
+    all_paths: &mut bool,
+    notes: &mut Vec<String>,
+    refusals: &mut Vec<String>,
+) {
+    if let Some(p) = prefix.and_then(Value::as_str) {
+        if p.is_empty() || p == "/" {
+            *all_paths = true;
+            return;
+        }
+        if segment && !p.ends_with('/') {
+            notes.push(format!(
+                "{field}: {who}'s prefix {p:?} matches whole path segments ({p} and {p}/...); path_prefixes \
+                 [{p:?}] also matches e.g. {p}x"
+            ));
+        }
+        prefixes.push(p.to_owned());
+    } else if let Some(p) = exact.and_then(Value::as_str) {
+        notes.push(format!(
+            "{field}: the exact path {p:?} becomes the prefix {p:?}: the entry also covers the paths that start \
+             with it"
+        ));
+        prefixes.push(p.to_owned());
+    } else if let Some(re) = regex {
+        let re = re.get("regex").unwrap_or(re);
+        refusals.push(format!(
+            "{field}: the path regex {re} has no equivalent in match.path_prefixes; list the prefixes it covers"
+        ));
+    } else {
+        *all_paths = true;
+    }
+}
+
+const ORIGIN_GROUP: &[&str] = &["alloworigins", "alloworiginstringmatch", "alloworigin", "alloworiginregex"];
+
+/// Envoy's CORS filter takes each field from the route's policy, else the virtual host's (the
+/// origin matchers as one field).
+fn merge(route: &Map<String, Value>, vhost: &Map<String, Value>) -> (Map<String, Value>, Vec<String>) {
+    let route_keys: Vec<String> = route.keys().map(|k| norm(k)).collect();
+    let route_origins = route_keys.iter().any(|k| ORIGIN_GROUP.contains(&k.as_str()));
+    let mut merged = Map::new();
+    let mut inherited = Vec::new();
+    for (k, v) in vhost {
+        let n = norm(k);
+        let origin = ORIGIN_GROUP.contains(&n.as_str());
+        if route_keys.contains(&n) || (origin && route_origins) {
+            continue;
+        }
+        inherited.push(k.clone());
+        merged.insert(k.clone(), v.clone());
+    }
+    for (k, v) in route {
+        merged.insert(k.clone(), v.clone());
+    }
+    (merged, inherited)
+}
+
+/// A CorsPolicy in `typed_per_filter_config` (any filter name, by its `@type`) or the legacy
+/// `cors` field.
+fn cors_of(map: Option<&Value>) -> Option<(String, Map<String, Value>)> {
+    let map = map?.as_object()?;
+    for key in ["typed_per_filter_config", "typedPerFilterConfig"] {
+        if let Some(Value::Object(per)) = map.get(key) {
+            for (name, c) in per {
+                if let Value::Object(c) = c {
+                    let ty = c.get("@type").and_then(Value::as_str).unwrap_or_default();
+                    if ty.ends_with("CorsPolicy") {
+                        let mut policy = c.clone();
+                        policy.remove("@type");
+                        return Some((format!("{key}.{name}"), policy));
+                    }
+                }
+            }
+        }
+    }
+    match map.get("cors") {
+        Some(Value::Object(c)) => Some(("cors".into(), c.clone())),
+        _ => None,
+    }
+}
+
+/// Envoy virtual host: its policy and its routes' policies, merged field by field as Envoy does;
+/// one entry per route, in order.
+fn virtual_host(vh: &Map<String, Value>, location: &str, out: &mut Vec<Source>) {
+    let vh_value = Value::Object(vh.clone());
+    let vhost_policy = cors_of(Some(&vh_value));
+    let routes = vh.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
+    let route_policies: Vec<Option<(String, Map<String, Value>)>> =
+        routes.iter().map(|r| cors_of(Some(r)).or_else(|| cors_of(r.get("route")))).collect();
+    if vhost_policy.is_none() && route_policies.iter().all(Option::is_none) {
+        return;
+    }
+    let domains = str_list(vh.get("domains"));
+    let (mut host_notes, mut host_refusals) = (Vec::new(), Vec::new());
+    let hosts = hosts("Envoy", "domains", &domains, &mut host_notes, &mut host_refusals);
+    for (i, (route, own)) in routes.iter().zip(route_policies).enumerate() {
+        let field = format!("routes[{i}].match");
+        let (mut notes, mut refusals) = (std::mem::take(&mut host_notes), std::mem::take(&mut host_refusals));
+        let hosts = hosts.clone();
+        let m = route.get("match");
+        let get = |k: &str| m.and_then(|m| m.get(k));
+        let (mut prefixes, mut all_paths) = (Vec::new(), false);
+        if let Some(p) = get("path_separated_prefix") {
+            path_match(
+                &field,
+                "Envoy",
+                Some(p),
+                None,
+                None,
+                true,
+                &mut prefixes,
+                &mut all_paths,
+                &mut notes,
+                &mut refusals,
+            );
+        } else {
+            path_match(
+                &field,
+                "Envoy",
+                get("prefix"),
+                get("path"),
+                get("safe_regex").or(get("path_match_policy")),
+                false,
+                &mut prefixes,
+                &mut all_paths,
+                &mut notes,
+                &mut refusals,
+            );
+        }
+        let others: Vec<&String> = m
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|o| o.keys())
+            .filter(|k| {
+                !["prefix", "path", "safe_regex", "path_separated_prefix", "case_sensitive"].contains(&k.as_str())
+            })
+            .collect();
+        if !others.is_empty() {
+            notes.push(format!(
+                "{location}.{field}: {others:?} have no equivalent in `match` (hosts and path prefixes only): the \
+                 entry applies whatever they are"
+            ));
+        }
+        if get("case_sensitive").and_then(Value::as_bool) == Some(false) && !all_paths {
+            notes.push(format!(
+                "{location}.{field}: case_sensitive false: Envoy matched the path in any case, path_prefixes match \
+                 it exactly (add the other spellings clients use)"
+            ));
+        }
+        let path_prefixes = if all_paths { Vec::new() } else { prefixes };
+        let (policy, where_) = match (own, &vhost_policy) {
+            (Some((at, r)), Some((_, v))) => {
+                let (merged, inherited) = merge(&r, v);
+                if !inherited.is_empty() {
+                    notes.push(format!(
+                        "routes[{i}] and its virtual host both have a CORS policy: merged field by field as Envoy \
+                         does (route first); from the virtual host: {}",
+                        inherited.join(", ")
+                    ));
+                }
+                (Some(merged), format!("routes[{i}].{at}"))
+            }
+            (Some((at, r)), None) => (Some(r), format!("routes[{i}].{at}")),
+            (None, Some((at, v))) => (Some(v.clone()), format!("{at} (for routes[{i}])")),
+            (None, None) => (None, format!("routes[{i}]")),
+        };
+        out.push(Source {
+            location: format!("{location}.{where_}"),
+            flavor: Flavor::Envoy,
+            policy,
+            scope: Some(Match { hosts, path_prefixes }),
+            notes,
+            refusals,
+        });
+    }
+}
+
+/// Gateway API HTTPRoute: one entry per (rule, match), most specific path first, as the Gateway
+/// API orders matches (exact, then the longest prefix), whatever the rule order.
+fn http_route(map: &Map<String, Value>, label: &str, out: &mut Vec<Source>) {
+    let id = meta_id(map);
+    let spec = map.get("spec");
+    let names = str_list(spec.and_then(|s| s.get("hostnames")));
+    let rules = spec.and_then(|s| s.get("rules")).and_then(Value::as_array).cloned().unwrap_or_default();
+    let cors_of_rule = |rule: &Value| -> Option<Map<String, Value>> {
+        rule.get("filters")?
+            .as_array()?
+            .iter()
+            .find(|f| f.get("type").and_then(Value::as_str) == Some("CORS"))
+            .and_then(|f| f.get("cors"))
+            .and_then(Value::as_object)
+            .cloned()
+    };
+    if !rules.iter().any(|r| cors_of_rule(r).is_some()) {
+        return;
+    }
+    // (specificity: exact first, then longer prefixes; rule order breaks ties)
+    let mut found: Vec<((u8, usize), Source)> = Vec::new();
+    let (mut host_notes, mut host_refusals) = (Vec::new(), Vec::new());
+    let hosts = hosts("The Gateway API", "spec.hostnames", &names, &mut host_notes, &mut host_refusals);
+    for (i, rule) in rules.iter().enumerate() {
+        let policy = cors_of_rule(rule);
+        let backend_filters = rule.get("backendRefs").and_then(Value::as_array).is_some_and(|b| {
+            b.iter().any(|b| {
+                b.get("filters")
+                    .and_then(Value::as_array)
+                    .is_some_and(|f| f.iter().any(|f| f.get("type").and_then(Value::as_str) == Some("CORS")))
+            })
+        });
+        let default_match = [serde_json::json!({"path": {"type": "PathPrefix", "value": "/"}})];
+        let matches = rule.get("matches").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&default_match);
+        let matches = if matches.is_empty() { &default_match[..] } else { matches };
+        for (j, m) in matches.iter().enumerate() {
+            let field = format!("spec.rules[{i}].matches[{j}]");
+            let (mut notes, mut refusals) = (std::mem::take(&mut host_notes), std::mem::take(&mut host_refusals));
+            let hosts = hosts.clone();
+            if backend_filters {
+                notes.push(format!(
+                    "spec.rules[{i}].backendRefs[].filters: a CORS filter on a backend is not converted"
+                ));
+            }
+            let others: Vec<&String> =
+                m.as_object().into_iter().flat_map(|o| o.keys()).filter(|k| *k != "path").collect();
+            if !others.is_empty() {
+                notes.push(format!(
+                    "{field}: {others:?} have no equivalent in `match` (hosts and path prefixes only): the entry \
+                     applies whatever they are"
+                ));
+            }
+            let path = m.get("path");
+            let ty = path.and_then(|p| p.get("type")).and_then(Value::as_str).unwrap_or("PathPrefix");
+            let value = path.and_then(|p| p.get("value")).cloned().unwrap_or(Value::String("/".into()));
+            let (mut prefixes, mut all_paths) = (Vec::new(), false);
+            let (p, e, r) = match ty {
+                "Exact" => (None, Some(&value), None),
+                "RegularExpression" => (None, None, Some(&value)),
+                _ => (Some(&value), None, None),
+            };
+            path_match(
+                &field,
+                "the Gateway API",
+                p,
+                e,
+                r,
+                true,
+                &mut prefixes,
+                &mut all_paths,
+                &mut notes,
+                &mut refusals,
+            );
+            let rank = match (ty, value.as_str()) {
+                ("Exact", Some(v)) => (0, usize::MAX - v.len()),
+                (_, Some(v)) => (1, usize::MAX - v.len()),
+                _ => (2, 0),
+            };
+            let location = format!(
+                "{label}HTTPRoute {id} spec.rules[{i}]{}",
+                if policy.is_some() { ".filters[CORS].cors" } else { "" }
+            );
+            let path_prefixes = if all_paths { Vec::new() } else { prefixes };
+            let source = Source {
+                location: if matches.len() > 1 { format!("{location} (matches[{j}])") } else { location },
+                flavor: Flavor::GatewayApi,
+                policy: policy.clone(),
+                scope: Some(Match { hosts, path_prefixes }),
+                notes,
+                refusals,
+            };
+            found.push((rank, source));
+        }
+    }
+    let in_rule_order = found.windows(2).all(|w| w[0].0 <= w[1].0);
+    found.sort_by_key(|(rank, _)| *rank);
+    if !in_rule_order {
+        if let Some((_, first)) = found.iter_mut().find(|(_, s)| s.policy.is_some()) {
+            first.notes.push(
+                "the entries are ordered as the Gateway API ranks matches (exact paths, then longer prefixes first), \
+                 not in rule order"
+                    .into(),
+            );
+        }
+    }
+    out.extend(found.into_iter().map(|(_, s)| s));
+}
+
+/// Envoy Gateway SecurityPolicy: `spec.cors` applies to its targets, which a plugin
+/// configuration cannot name: the top level, with a note to attach the plugin to the same targets.
+fn security_policy(map: &Map<String, Value>, label: &str, out: &mut Vec<Source>) {
+    let spec = map.get("spec");
+    let Some(Value::Object(cors)) = spec.and_then(|s| s.get("cors")) else { return };
+    let id = meta_id(map);
+    let mut targets: Vec<String> = spec
+        .and_then(|s| s.get("targetRefs"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .chain(spec.and_then(|s| s.get("targetRef")))
+        .map(|t| {
+            format!(
+                "{} {}",
+                t.get("kind").and_then(Value::as_str).unwrap_or("?"),
+                t.get("name").and_then(Value::as_str).unwrap_or("?")
+            )
+        })
+        .collect();
+    if spec.and_then(|s| s.get("targetSelectors")).is_some() {
+        targets.push("the resources of spec.targetSelectors".into());
+    }
+    let mut source = Source::top(format!("{label}SecurityPolicy {id} spec.cors"), Flavor::EnvoyGateway, cors.clone());
+    source.notes.push(format!(
+        "a SecurityPolicy applies to its targets ({}): attach the plugin to the same targets (an \
+         EnvoyExtensionPolicy with the same targetRefs, see examples/envoy-gateway/), or it applies to every \
+         route of the Gateway it is attached to",
+        targets.join(", ")
+    ));
+    out.push(source);
+}
+
 fn policy_like(map: &Map<String, Value>) -> bool {
     !map.is_empty()
         && map.keys().all(|k| {
@@ -245,13 +794,30 @@ fn policy_like(map: &Map<String, Value>) -> bool {
 /// Converts one policy: the configuration and notes, or every reason it cannot be done safely.
 fn convert(s: &Source) -> Result<(Converted, Vec<String>), Vec<String>> {
     let mut out = Converted::default();
-    let mut notes = Vec::new();
-    let mut refusals = Vec::new();
+    let mut notes = s.notes.clone();
+    let mut refusals = s.refusals.clone();
+    let Some(policy) = &s.policy else {
+        // A route without a CORS policy: left alone, as it was.
+        out.mode = Some("off");
+        return if refusals.is_empty() { Ok((out, notes)) } else { Err(refusals) };
+    };
     let who = s.flavor.name();
     let (mut filter_enabled, mut shadow_enabled) = (None, None);
     let mut preflight_rule_set = false;
-    for (key, value) in &s.policy {
+    for (key, value) in policy {
         match norm(key).as_str() {
+            // Gateway API and Envoy Gateway: origins are strings with `*` wildcards.
+            "alloworigins" if matches!(s.flavor, Flavor::GatewayApi | Flavor::EnvoyGateway) => match value {
+                Value::Array(items) => {
+                    for (i, o) in items.iter().enumerate() {
+                        match o.as_str() {
+                            Some(o) => wildcard_origin(&format!("{key}[{i}]"), o, who, &mut out, &mut refusals),
+                            None => refusals.push(format!("`{key}[{i}]` must be a string")),
+                        }
+                    }
+                }
+                _ => refusals.push(format!("`{key}` must be a list of origins")),
+            },
             "alloworigins" | "alloworiginstringmatch" => match value {
                 Value::Array(items) => {
                     for (i, m) in items.iter().enumerate() {
@@ -326,11 +892,34 @@ fn convert(s: &Source) -> Result<(Converted, Vec<String>), Vec<String>> {
             )),
         }
     }
+    if let Some(headers) = out.allow_headers.as_mut() {
+        if headers.iter().any(|h| h == "*") && !headers.iter().any(|h| h.eq_ignore_ascii_case("authorization")) {
+            headers.push("authorization".into());
+            notes.push(format!(
+                "allow_headers \"*\": {who} echoed every requested header, Authorization included; the plugin's \"*\" \
+                 never covers Authorization (Fetch), so \"authorization\" is added to keep it allowed (remove it if \
+                 requests must not carry it)"
+            ));
+        }
+    }
     if !preflight_rule_set {
-        notes.push(format!(
-            "{who} forwards preflights that do not match to the upstream by default; the converted policy rejects \
-             them (403, no CORS headers). Add \"unmatched_preflight\": \"forward\" to keep the old behaviour"
-        ));
+        notes.push(match s.flavor {
+            Flavor::Istio | Flavor::Envoy => format!(
+                "{who} forwards preflights that do not match to the upstream by default; the converted policy \
+                 rejects them (403, no CORS headers). Add \"unmatched_preflight\": \"forward\" to keep the old \
+                 behaviour"
+            ),
+            Flavor::GatewayApi => format!(
+                "{who} leaves preflights that do not match to the implementation (Envoy-based gateways forward them \
+                 to the backend); the converted policy rejects them (403, no CORS headers). Add \
+                 \"unmatched_preflight\": \"forward\" to forward them"
+            ),
+            Flavor::EnvoyGateway => format!(
+                "{who} programs Envoy's CORS filter, which forwards preflights that do not match to the backend; the \
+                 converted policy rejects them (403, no CORS headers). Add \"unmatched_preflight\": \"forward\" to \
+                 keep forwarding them"
+            ),
+        });
     }
     match (filter_enabled.flatten(), shadow_enabled.flatten()) {
         (None | Some(100.0), None | Some(0.0)) => {}
@@ -395,10 +984,31 @@ fn origin_matcher(
     }
 }
 
+/// A Gateway API / Envoy Gateway origin: `*`, an origin, `https://*.example.com`. The plugin's
+/// `allow_origins` has the same forms; a `*` host (`https://*`, any host) has none.
+fn wildcard_origin(key: &str, text: &str, who: &str, out: &mut Converted, refusals: &mut Vec<String>) {
+    if text == "*" {
+        out.allow_origins.push("*".into());
+        return;
+    }
+    let host = text.split_once("://").map_or("", |(_, rest)| rest);
+    if host == "*" || host.starts_with("*:") {
+        refusals.push(format!(
+            "`{key}`: {text:?} allows every host over that scheme for {who}; the plugin has no such pattern: list \
+             the origins, use `https://*.example.com` for subdomains, or \"*\" (without credentials)"
+        ));
+        return;
+    }
+    match check_origin_entry(text) {
+        Ok(()) => out.allow_origins.push(text.to_owned()),
+        Err(why) => refusals.push(format!("`{key}`: {text:?}: {why}")),
+    }
+}
+
 /// Does the plugin accept this as an `allow_origins` entry? Its error otherwise.
 fn check_origin_entry(entry: &str) -> Result<(), String> {
     let json = serde_json::json!({ "allow_origins": [entry] }).to_string();
-    Config::from_json(&json).map(|_| ()).map_err(|e| e.reason)
+    Config::from_json(&json).map(|_| ()).map_err(first_reason)
 }
 
 fn exact(key: &str, text: &str, who: &str, out: &mut Converted, notes: &mut Vec<String>, refusals: &mut Vec<String>) {
@@ -514,9 +1124,14 @@ fn regex(key: &str, re: &str, out: &mut Converted, refusals: &mut Vec<String>) {
             "`{key}`: regex {re:?} does not compile in the plugin: {}. Envoy and Istio use RE2; the plugin uses \
              regex-lite: no Unicode classes (\\p{{..}}, \\pL), and \\d \\w \\s \\b are ASCII-only. Rewrite it with \
              ASCII classes such as [0-9] and [a-z0-9-]",
-            e.reason
+            first_reason(e)
         )),
     }
+}
+
+/// The words of the plugin's first refusal (a one-key configuration has one).
+fn first_reason(errors: ConfigErrors) -> String {
+    errors.into_vec().into_iter().next().map(|e| e.reason).unwrap_or_default()
 }
 
 fn regex_escape(s: &str) -> String {
@@ -565,8 +1180,15 @@ fn max_age(key: &str, value: &Value, notes: &mut Vec<String>, refusals: &mut Vec
         Value::String(s) => parse_duration(s.trim()),
         _ => None,
     };
+    if seconds == Some(-1.0) {
+        notes.push(format!(
+            "`{key}`: -1 was sent as is, which is not a valid Access-Control-Max-Age (Safari and the \
+             Fetch Standard then cache for the default 5 s); max_age 0, which every browser reads as \"do not cache\""
+        ));
+        return Some(0);
+    }
     let Some(seconds) = seconds.filter(|s| s.is_finite() && *s >= 0.0) else {
-        refusals.push(format!("`{key}`: {value} is not a duration (\"24h\", \"600s\") or a number of seconds"));
+        refusals.push(format!("`{key}`: {value} is not a duration (\"24h\", \"600s\"), a number of seconds or -1"));
         return None;
     };
     let whole = seconds.floor();

@@ -3,8 +3,10 @@
 
 use std::rc::Rc;
 
-use envoy_cors::config::raw::{Mode, RawPolicy, UnmatchedPreflight};
+use envoy_cors::config::raw::RawPolicy;
 use envoy_cors::counter::Counter;
+use envoy_cors::mode::{Mode, UnmatchedPreflight};
+use envoy_cors::routing::PolicyId;
 use envoy_cors::simulate;
 use envoy_cors::Config;
 
@@ -89,8 +91,10 @@ pub fn command(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
     };
     let config = match Config::from_json(&json) {
         Ok(c) => Rc::new(c),
-        Err(e) => {
-            println!("{}", at(file, &location, &e.to_string()));
+        Err(errors) => {
+            for e in &errors {
+                println!("{}", at(file, &location, &e.to_string()));
+            }
             return Ok(EXIT_INVALID);
         }
     };
@@ -128,17 +132,17 @@ fn explain(r: &Request, file: &str, location: &str, config: Rc<Config>, raw: &Ra
 
     let authority = r.host.as_deref().map(str::as_bytes);
     let path = r.path.as_deref().unwrap_or("/").as_bytes();
-    let (route, policy) = config.select_indexed(authority, Some(path));
+    let (id, policy) = config.select(authority, Some(path));
 
     println!("config:    {}", at(file, location, "").trim_end_matches([' ', ':']));
     println!("request:   {}", if r.preflight { "preflight" } else { "actual request" });
     for (k, v) in &request {
         println!("  {k}: {v}");
     }
-    let policy_line = match route {
-        None if config.routes().is_empty() => "top level".to_owned(),
-        None => "top level (no entry of `policies` matches this host and path)".to_owned(),
-        Some(i) => format!("{} (the first entry of `policies` whose match fits)", policy_name(i)),
+    let policy_line = match id {
+        PolicyId::TopLevel if config.routes().is_empty() => "top level".to_owned(),
+        PolicyId::TopLevel => "top level (no entry of `policies` matches this host and path)".to_owned(),
+        PolicyId::Entry(i) => format!("{} (the first entry of `policies` whose match fits)", policy_name(i)),
     };
     println!("policy:    {policy_line}");
     if r.host.is_none() && config.needs_authority() {
@@ -146,9 +150,9 @@ fn explain(r: &Request, file: &str, location: &str, config: Rc<Config>, raw: &Ra
     }
 
     if policy.mode() == Mode::Off {
-        let chosen_by = match route {
-            None => "the top level".to_owned(),
-            Some(i) => policy_name(i),
+        let chosen_by = match id {
+            PolicyId::TopLevel => "the top level".to_owned(),
+            PolicyId::Entry(i) => policy_name(i),
         };
         println!("decision:  passed through (mode off, chosen by {chosen_by})");
         println!("counter:   {}", Counter::PassedThrough.name());
@@ -158,9 +162,9 @@ fn explain(r: &Request, file: &str, location: &str, config: Rc<Config>, raw: &Ra
         return EXIT_OK;
     }
 
-    let effective = match route {
-        Some(i) => raw.policies.as_deref().and_then(|p| p.get(i)).map(|p| p.inherit_from(raw)),
-        None => Some(raw.clone()),
+    let effective = match id {
+        PolicyId::Entry(i) => raw.policies.as_deref().and_then(|p| p.get(i)).map(|p| p.inherit_from(raw)),
+        PolicyId::TopLevel => Some(raw.clone()),
     }
     .unwrap_or_default();
     println!("origin:    {}", origin_rule(origin, &effective, policy.origins().matching_regexes(origin)));

@@ -1,5 +1,6 @@
 //! Finds the plugin configurations in a file: the plugin JSON itself, Istio `WasmPlugin`
-//! manifests (`spec.pluginConfig`), Envoy YAML/JSON (every `envoy.filters.http.wasm` config of
+//! manifests (`spec.pluginConfig`), Envoy Gateway `EnvoyExtensionPolicy` manifests
+//! (`spec.wasm[].config`), Envoy YAML/JSON (every `envoy.filters.http.wasm` config of
 //! this plugin, wherever it sits: `http_filters`, `typed_per_filter_config`, ECDS, an Istio
 //! `EnvoyFilter` patch), and a bare configuration written as YAML.
 //!
@@ -138,9 +139,10 @@ fn join(base: &str, sep: &str, part: &str) -> String {
 
 fn walk_document(doc: &Value, label: &str, out: &mut Extracted) {
     if let Value::Object(map) = doc {
-        if map.get("kind").and_then(Value::as_str) == Some("WasmPlugin") {
-            wasm_plugin(map, label, out);
-            return;
+        match map.get("kind").and_then(Value::as_str) {
+            Some("WasmPlugin") => return wasm_plugin(map, label, out),
+            Some("EnvoyExtensionPolicy") => return envoy_extension_policy(map, label, out),
+            _ => {}
         }
     }
     walk(doc, label, "", out);
@@ -170,6 +172,38 @@ fn wasm_plugin(map: &Map<String, Value>, label: &str, out: &mut Extracted) {
         Some(_) => Err("spec.pluginConfig must be a mapping (Istio rejects anything else)".to_owned()),
     };
     out.configs.push(Found { location, config });
+}
+
+/// An Envoy Gateway `EnvoyExtensionPolicy`: each `spec.wasm[i].config` of this plugin (Envoy
+/// Gateway serializes it to the JSON the plugin receives).
+fn envoy_extension_policy(map: &Map<String, Value>, label: &str, out: &mut Extracted) {
+    let meta = map.get("metadata");
+    let name = meta.and_then(|m| m.get("name")).and_then(Value::as_str).unwrap_or("?");
+    let ns = meta.and_then(|m| m.get("namespace")).and_then(Value::as_str);
+    let id = ns.map_or_else(|| name.to_owned(), |ns| format!("{ns}/{name}"));
+    let wasm = map.get("spec").and_then(|s| s.get("wasm")).and_then(Value::as_array);
+    for (i, entry) in wasm.into_iter().flatten().enumerate() {
+        let location = join(label, ": ", &format!("EnvoyExtensionPolicy {id} spec.wasm[{i}].config"));
+        let code = entry.get("code");
+        let image = code.and_then(|c| c.get("image")).and_then(|i| i.get("url"));
+        let http = code.and_then(|c| c.get("http")).and_then(|h| h.get("url"));
+        let config = entry.get("config");
+        let ours = mentions_cors(entry.get("name"))
+            || mentions_cors(entry.get("rootID"))
+            || mentions_cors(image)
+            || mentions_cors(http)
+            || config.and_then(Value::as_object).is_some_and(has_plugin_key);
+        if !ours {
+            out.skipped.push(location);
+            continue;
+        }
+        let config = match config {
+            None | Some(Value::Null) => Ok(String::new()),
+            Some(v @ Value::Object(_)) => Ok(v.to_string()),
+            Some(_) => Err("config must be a mapping (the plugin configuration)".to_owned()),
+        };
+        out.configs.push(Found { location, config });
+    }
 }
 
 fn walk(v: &Value, label: &str, path: &str, out: &mut Extracted) {

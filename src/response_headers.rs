@@ -15,12 +15,6 @@ pub const CONTENT_LENGTH: &str = "content-length";
 pub const CORS_RESPONSE_HEADERS: [&str; 7] =
     [ALLOW_ORIGIN, ALLOW_CREDENTIALS, ALLOW_METHODS, ALLOW_HEADERS, MAX_AGE, EXPOSE_HEADERS, ALLOW_PRIVATE_NETWORK];
 
-/// `Vary` of every preflight answer: it depends on all three request headers.
-pub const PREFLIGHT_VARY: &str = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
-/// The same when the policy also answers Private Network Access requests.
-pub const PREFLIGHT_VARY_PNA: &str =
-    "Origin, Access-Control-Request-Method, Access-Control-Request-Headers, Access-Control-Request-Private-Network";
-
 const CAPACITY: usize = 9;
 
 /// Up to nine `(name, value)` pairs, on the stack.

@@ -1,11 +1,9 @@
-//! Decisions: is this origin allowed, is this preflight allowed, and which headers answer it.
-//! Nothing here allocates.
+//! Decisions: is this origin allowed, is this preflight allowed, and why not. Nothing here
+//! allocates.
 
+use super::Policy;
 use crate::counter::Counter;
-use crate::header::AllowedHeaders;
 use crate::origin::Origin;
-use crate::policy::Policy;
-use crate::response::*;
 
 /// Why a request was denied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,74 +99,5 @@ impl Policy {
             return Err(DenyReason::Headers);
         }
         Ok(allow)
-    }
-
-    /// The `Access-Control-Allow-Headers` of an allowed preflight when it echoes the request
-    /// (`allow_headers: ["*"]` with credentials); `None` when the policy's value is fixed.
-    pub fn echoed_request_headers(&self, request_headers: &[&[u8]]) -> Option<String> {
-        self.headers.echoes().then(|| AllowedHeaders::echo_value(request_headers))
-    }
-
-    /// Headers of an allowed preflight's local reply; `echoed` is `echoed_request_headers`.
-    pub fn preflight_headers<'a>(
-        &'a self,
-        allow: AllowOrigin<'a>,
-        private_network_requested: bool,
-        echoed: Option<&'a str>,
-    ) -> ResponseHeaders<'a> {
-        let mut h = ResponseHeaders::default();
-        h.push(ALLOW_ORIGIN, allow.value());
-        if self.credentials {
-            h.push(ALLOW_CREDENTIALS, "true");
-        }
-        if let Some(v) = self.methods.header_value() {
-            h.push(ALLOW_METHODS, v);
-        }
-        if let Some(v) = echoed.or(self.headers.header_value()).filter(|v| !v.is_empty()) {
-            h.push(ALLOW_HEADERS, v);
-        }
-        if let Some(v) = self.max_age.as_deref() {
-            h.push(MAX_AGE, v);
-        }
-        if private_network_requested && self.private_network {
-            h.push(ALLOW_PRIVATE_NETWORK, "true");
-        }
-        h.push(VARY, self.preflight_vary());
-        h.push(CONTENT_LENGTH, "0");
-        h
-    }
-
-    /// Headers of a rejected preflight's local reply: no CORS headers at all.
-    pub fn rejected_preflight_headers(&self) -> ResponseHeaders<'static> {
-        let mut h = ResponseHeaders::default();
-        h.push(VARY, self.preflight_vary());
-        h.push(CONTENT_LENGTH, "0");
-        h
-    }
-
-    fn preflight_vary(&self) -> &'static str {
-        if self.private_network {
-            PREFLIGHT_VARY_PNA
-        } else {
-            PREFLIGHT_VARY
-        }
-    }
-
-    /// CORS headers added to the response of an allowed actual request (`Vary` is merged separately).
-    pub fn actual_headers<'a>(&'a self, allow: AllowOrigin<'a>) -> ResponseHeaders<'a> {
-        let mut h = ResponseHeaders::default();
-        h.push(ALLOW_ORIGIN, allow.value());
-        if self.credentials {
-            h.push(ALLOW_CREDENTIALS, "true");
-        }
-        if let Some(v) = self.expose_headers.as_deref() {
-            h.push(EXPOSE_HEADERS, v);
-        }
-        h
-    }
-
-    /// Status of an allowed preflight's reply.
-    pub fn preflight_status(&self) -> u32 {
-        self.success_status
     }
 }

@@ -5,21 +5,30 @@
 //! Format: `u32 count`, then `count` times `(u32 name_len, u32 value_len)`, then every name and
 //! value, each followed by a NUL byte. All integers little-endian.
 
+/// The request headers the filter reads (pseudo-headers included).
+pub const ORIGIN: &str = "origin";
+pub const REQUEST_METHOD: &str = "access-control-request-method";
+pub const REQUEST_HEADERS: &str = "access-control-request-headers";
+pub const REQUEST_PRIVATE_NETWORK: &str = "access-control-request-private-network";
+pub const METHOD: &str = ":method";
+pub const AUTHORITY: &str = ":authority";
+pub const PATH: &str = ":path";
+
 /// A serialized header map.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HeaderList {
+pub struct HeaderMap {
     bytes: Vec<u8>,
 }
 
-impl HeaderList {
+impl HeaderMap {
     /// Wraps a buffer from the host. A malformed buffer is not an error: iteration stops where
     /// the buffer stops making sense.
-    pub fn from_bytes(bytes: Vec<u8>) -> HeaderList {
-        HeaderList { bytes }
+    pub fn from_bytes(bytes: Vec<u8>) -> HeaderMap {
+        HeaderMap { bytes }
     }
 
     /// Serializes pairs (for the host, and for hosts made in tests).
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a [u8], &'a [u8])> + Clone) -> HeaderList {
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a [u8], &'a [u8])> + Clone) -> HeaderMap {
         let count = pairs.clone().into_iter().count();
         let data: usize = pairs.clone().into_iter().map(|(k, v)| k.len() + v.len() + 2).sum();
         let mut bytes = Vec::with_capacity(4 + 8 * count + data);
@@ -34,7 +43,7 @@ impl HeaderList {
             bytes.extend_from_slice(v);
             bytes.push(0);
         }
-        HeaderList { bytes }
+        HeaderMap { bytes }
     }
 
     pub fn as_bytes(&self) -> &[u8] {
@@ -73,7 +82,7 @@ fn read_u32(bytes: &[u8], at: usize) -> Option<usize> {
     usize::try_from(u32::from_le_bytes(b)).ok()
 }
 
-/// Iterator over the pairs of a `HeaderList`.
+/// Iterator over the pairs of a `HeaderMap`.
 pub struct Pairs<'a> {
     bytes: &'a [u8],
     index: usize,
@@ -115,8 +124,8 @@ mod tests {
 
     use super::*;
 
-    fn list(pairs: &[(&str, &str)]) -> HeaderList {
-        HeaderList::from_pairs(pairs.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())))
+    fn list(pairs: &[(&str, &str)]) -> HeaderMap {
+        HeaderMap::from_pairs(pairs.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())))
     }
 
     #[test]
@@ -128,7 +137,7 @@ mod tests {
         assert_eq!(h.values("vary").collect::<Vec<_>>(), [&b"a"[..], b"b"]);
         assert_eq!(h.first("x-empty"), Some(&b""[..]));
         assert!(!h.contains("origin"));
-        assert_eq!(HeaderList::default().iter().count(), 0);
+        assert_eq!(HeaderMap::default().iter().count(), 0);
         // The format the SDK writes: count, sizes, then NUL-terminated names and values.
         assert_eq!(list(&[("a", "bc")]).as_bytes(), &[1, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, b'a', 0, b'b', b'c', 0]);
     }
@@ -137,12 +146,12 @@ mod tests {
     fn malformed_buffers_end_iteration_without_panicking() {
         let good = list(&[("origin", "https://a.example"), ("x", "y")]).as_bytes().to_vec();
         for cut in 0..good.len() {
-            let h = HeaderList::from_bytes(good[..cut].to_vec());
+            let h = HeaderMap::from_bytes(good[..cut].to_vec());
             assert!(h.iter().count() <= 2);
         }
-        let huge_count = HeaderList::from_bytes(vec![0xff, 0xff, 0xff, 0xff, 1, 0, 0, 0]);
+        let huge_count = HeaderMap::from_bytes(vec![0xff, 0xff, 0xff, 0xff, 1, 0, 0, 0]);
         assert_eq!(huge_count.iter().count(), 0);
-        let huge_len = HeaderList::from_bytes(vec![1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, b'a', 0]);
+        let huge_len = HeaderMap::from_bytes(vec![1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, b'a', 0]);
         assert_eq!(huge_len.iter().count(), 0);
     }
 }

@@ -1,72 +1,15 @@
-//! `allow_headers` and `expose_headers`: validation at load, precomputed header values, and
-//! the bounded scan of `Access-Control-Request-Headers`.
+//! `allow_headers`: validation at load, the precomputed `Access-Control-Allow-Headers`, and the
+//! bounded scan of `Access-Control-Request-Headers`.
 
 use std::cell::RefCell;
 
+use crate::config::{ItemError, Rule};
 use crate::fast_hash::FastHashSet;
-use crate::token::{is_token, LOWER_TCHAR};
-
-/// Names whose safelisting depends only on their value (Fetch "CORS-safelisted request-header").
-/// A browser lists them in ACRH only for an unusual value; for an allowed origin we accept them
-/// without configuration, as most CORS libraries do.
-pub const SAFELISTED_REQUEST: [&str; 4] = ["accept", "accept-language", "content-language", "content-type"];
-
-/// Fetch "forbidden request-header" names: a browser never lets a script set them.
-const FORBIDDEN_REQUEST: [&str; 21] = [
-    "accept-charset",
-    "accept-encoding",
-    "access-control-request-headers",
-    "access-control-request-method",
-    "connection",
-    "content-length",
-    "cookie",
-    "cookie2",
-    "date",
-    "dnt",
-    "expect",
-    "host",
-    "keep-alive",
-    "origin",
-    "referer",
-    "set-cookie",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "via",
-];
-
-/// Fetch "forbidden response-header" names: never exposed to scripts.
-const FORBIDDEN_RESPONSE: [&str; 2] = ["set-cookie", "set-cookie2"];
-
-/// Longest header name accepted, in the configuration and in requests (longer is denied).
-pub const MAX_NAME_LEN: usize = 128;
-
-/// Most bytes of `Access-Control-Request-Headers` the filter reads; larger is denied. Envoy's
-/// default limit for all request headers is 60 KiB, so this only bites on raised limits.
-pub const MAX_REQUEST_HEADERS_LEN: usize = 64 * 1024;
-
-fn is_forbidden_request(name: &str) -> bool {
-    is_forbidden_request_bytes(name.as_bytes())
-}
-
-/// `is_forbidden_request` for a lowercase name read from a request.
-fn is_forbidden_request_bytes(lower: &[u8]) -> bool {
-    FORBIDDEN_REQUEST.iter().any(|f| f.as_bytes() == lower)
-        || lower.starts_with(b"proxy-")
-        || lower.starts_with(b"sec-")
-}
-
-/// Validates a configured header name and returns it lowercased.
-fn header_name(raw: &str) -> Result<String, String> {
-    if !is_token(raw.as_bytes()) {
-        return Err("not a header name (must be an RFC 9110 token)".into());
-    }
-    if raw.len() > MAX_NAME_LEN {
-        return Err(format!("header names longer than {MAX_NAME_LEN} bytes are not accepted"));
-    }
-    Ok(raw.to_ascii_lowercase())
-}
+use crate::header_names::{
+    header_name, is_forbidden_request, is_forbidden_request_bytes, MAX_NAME_LEN, MAX_REQUEST_HEADERS_LEN,
+    RESPONSE_ONLY, SAFELISTED_REQUEST,
+};
+use crate::token::LOWER_TCHAR;
 
 /// Values at least this long have their verdict cached; shorter ones are cheaper to scan.
 const CACHE_MIN_LEN: usize = 1024;
@@ -165,21 +108,41 @@ pub struct AllowedHeaders {
 }
 
 impl AllowedHeaders {
-    pub fn compile(raw: &[String], credentials: bool) -> Result<Self, (usize, String)> {
+    /// Validates `allow_headers`; every refused element is reported.
+    pub fn compile(raw: &[String], credentials: bool) -> Result<Self, Vec<ItemError>> {
         let mut any = false;
         let mut listed: Vec<String> = Vec::new();
+        let mut errors = Vec::new();
         for (i, h) in raw.iter().enumerate() {
             if h == "*" {
                 any = true;
                 continue;
             }
-            let name = header_name(h).map_err(|e| (i, e))?;
+            let name = match header_name(h) {
+                Ok(name) => name,
+                Err(reason) => {
+                    errors.push(ItemError::new(i, Rule::HeaderName, reason));
+                    continue;
+                }
+            };
             if is_forbidden_request(&name) {
-                return Err((i, "forbidden request header: browsers never let scripts set it".into()));
-            }
-            if !listed.contains(&name) {
+                errors.push(ItemError::new(
+                    i,
+                    Rule::HeaderName,
+                    "forbidden request header: browsers never let scripts set it",
+                ));
+            } else if RESPONSE_ONLY.contains(&name.as_str()) {
+                errors.push(ItemError::new(
+                    i,
+                    Rule::HeaderName,
+                    "response-only CORS header: no request needs it (a script that sends it does so by mistake)",
+                ));
+            } else if !listed.contains(&name) {
                 listed.push(name);
             }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
         }
         let echo = any && credentials;
         let header_value = if echo {
@@ -309,28 +272,6 @@ impl AllowedHeaders {
     }
 }
 
-/// Compiles `expose_headers` into the `Access-Control-Expose-Headers` value.
-pub fn compile_expose(raw: &[String], credentials: bool) -> Result<Option<Box<str>>, (usize, String)> {
-    let mut listed: Vec<String> = Vec::new();
-    for (i, h) in raw.iter().enumerate() {
-        if h == "*" {
-            if credentials {
-                return Err((i, "`*` is a literal header name when credentials are allowed: list the headers".into()));
-            }
-            listed.push("*".into());
-            continue;
-        }
-        let name = header_name(h).map_err(|e| (i, e))?;
-        if FORBIDDEN_RESPONSE.contains(&name.as_str()) {
-            return Err((i, "forbidden response header: browsers never expose Set-Cookie".into()));
-        }
-        if !listed.contains(&name) {
-            listed.push(name);
-        }
-    }
-    Ok((!listed.is_empty()).then(|| listed.join(",").into_boxed_str()))
-}
-
 #[cfg(test)]
 mod tests {
     #[cfg(target_arch = "wasm32")]
@@ -454,25 +395,21 @@ mod tests {
 
     #[test]
     fn config_errors() {
-        let e = |list: &[&str]| AllowedHeaders::compile(&strings(list), false).unwrap_err();
+        let all = |list: &[&str]| AllowedHeaders::compile(&strings(list), false).unwrap_err();
+        let e = |list: &[&str]| {
+            let first = all(list).remove(0);
+            (first.index, first.reason)
+        };
         assert_eq!(e(&["x-ok", "bad name"]).0, 1);
+        assert_eq!(all(&["cookie", "x-ok", "bad name", "origin"]).len(), 3, "every element reported");
         assert!(e(&["Cookie"]).1.contains("forbidden"));
         assert!(e(&["proxy-authorization"]).1.contains("forbidden"));
         assert!(e(&["Sec-Fetch-Mode"]).1.contains("forbidden"));
         assert!(e(&["origin"]).1.contains("forbidden"));
         assert!(e(&[&"x".repeat(200)]).1.contains("longer"));
-    }
-
-    #[test]
-    fn expose_headers() {
-        assert_eq!(
-            compile_expose(&strings(&["X-Total", "x-total", "ETag"]), false).unwrap().as_deref(),
-            Some("x-total,etag")
-        );
-        assert_eq!(compile_expose(&[], false).unwrap(), None);
-        assert_eq!(compile_expose(&strings(&["*"]), false).unwrap().as_deref(), Some("*"));
-        assert!(compile_expose(&strings(&["*"]), true).is_err());
-        assert!(compile_expose(&strings(&["Set-Cookie"]), false).unwrap_err().1.contains("forbidden"));
-        assert!(compile_expose(&strings(&["a b"]), false).is_err());
+        for name in RESPONSE_ONLY {
+            assert!(e(&["x-ok", &name.to_uppercase()]).1.contains("response-only"), "{name}");
+        }
+        assert!(e(&["*", "Access-Control-Allow-Origin"]).1.contains("response-only"));
     }
 }

@@ -1,0 +1,126 @@
+//! A host in memory that behaves like Envoy's header maps and counts host calls: the stream
+//! tests, `simulate` (cors-lint, the attack suite, the fuzz targets) and every other check that
+//! runs the filter without a proxy use this one.
+
+use std::cell::{Cell, RefCell};
+
+use crate::counter::Counter;
+use crate::header_map::HeaderMap;
+use crate::host::ProxyHost;
+
+/// A local reply: status and headers.
+pub type Reply = (u32, Vec<(String, String)>);
+
+#[derive(Default)]
+pub struct FakeHost {
+    pub request: Vec<(String, Vec<u8>)>,
+    pub response: RefCell<Vec<(String, Vec<u8>)>>,
+    pub sent: RefCell<Option<Reply>>,
+    pub counted: RefCell<Vec<Counter>>,
+    /// Host calls that return a value (each makes the host allocate inside the VM).
+    pub reads: Cell<usize>,
+    pub writes: Cell<usize>,
+}
+
+impl FakeHost {
+    pub fn request(headers: &[(&str, &str)]) -> FakeHost {
+        FakeHost {
+            request: headers.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect(),
+            ..FakeHost::default()
+        }
+    }
+
+    /// A request as header lines with byte values; names are lowercased, as Envoy stores them.
+    pub fn from_lines(headers: &[(&str, &[u8])]) -> FakeHost {
+        FakeHost {
+            request: headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.to_vec())).collect(),
+            ..FakeHost::default()
+        }
+    }
+
+    pub fn upstream(&self, headers: &[(&str, &str)]) {
+        *self.response.borrow_mut() = headers.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect();
+    }
+
+    pub fn response_values(&self, name: &str) -> Vec<String> {
+        self.response
+            .borrow()
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+            .collect()
+    }
+
+    pub fn response_value(&self, name: &str) -> Option<String> {
+        let values = self.response_values(name);
+        assert!(values.len() <= 1, "{name} appears {} times", values.len());
+        values.into_iter().next()
+    }
+
+    pub fn cors_response_headers(&self) -> Vec<String> {
+        self.response
+            .borrow()
+            .iter()
+            .filter(|(k, _)| k.starts_with("access-control-"))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    pub fn sent_header(&self, name: &str) -> Option<String> {
+        self.sent.borrow().as_ref().and_then(|(_, h)| h.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    pub fn calls(&self) -> usize {
+        self.reads.get() + self.writes.get()
+    }
+}
+
+impl ProxyHost for FakeHost {
+    fn request_headers(&self) -> HeaderMap {
+        self.reads.set(self.reads.get() + 1);
+        HeaderMap::from_pairs(self.request.iter().map(|(k, v)| (k.as_bytes(), v.as_slice())))
+    }
+
+    fn set_response_header(&self, name: &str, value: Option<&str>) {
+        self.writes.set(self.writes.get() + 1);
+        set_header(&mut self.response.borrow_mut(), name, value);
+    }
+
+    fn add_response_header(&self, name: &str, value: &str) {
+        self.writes.set(self.writes.get() + 1);
+        add_header(&mut self.response.borrow_mut(), name, value);
+    }
+
+    fn send_response(&self, status: u32, headers: &[(&str, &str)]) {
+        self.writes.set(self.writes.get() + 1);
+        let headers = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        *self.sent.borrow_mut() = Some((status, headers));
+    }
+
+    fn count(&self, counter: Counter) {
+        self.counted.borrow_mut().push(counter);
+    }
+}
+
+/// A header map edited the way Envoy edits one: `set` replaces every line of `name` (or removes
+/// them), `add` appends a line.
+pub type HeaderLines = Vec<(String, Vec<u8>)>;
+
+pub fn set_header(map: &mut HeaderLines, name: &str, value: Option<&str>) {
+    map.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+    if let Some(v) = value {
+        map.push((name.to_owned(), v.as_bytes().to_vec()));
+    }
+}
+
+pub fn add_header(map: &mut HeaderLines, name: &str, value: &str) {
+    // Like Envoy: `vary` is an inline header, and adding to it appends ",value".
+    if name == "vary" {
+        if let Some((_, v)) = map.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
+            v.push(b',');
+            v.extend_from_slice(value.as_bytes());
+            return;
+        }
+    }
+    map.push((name.to_owned(), value.as_bytes().to_vec()));
+}

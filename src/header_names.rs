@@ -1,0 +1,88 @@
+//! Header names the rules speak of (Fetch's safelisted, forbidden, request-only and response-only
+//! names) and the validation of a configured name: shared by `allow_headers` and
+//! `expose_headers`.
+
+use crate::token::is_token;
+
+/// Names whose safelisting depends only on their value (Fetch "CORS-safelisted request-header").
+/// A browser lists them in ACRH only for an unusual value; for an allowed origin we accept them
+/// without configuration, as most CORS libraries do.
+pub const SAFELISTED_REQUEST: [&str; 4] = ["accept", "accept-language", "content-language", "content-type"];
+
+/// Fetch "forbidden request-header" names: a browser never lets a script set them.
+pub(crate) const FORBIDDEN_REQUEST: [&str; 21] = [
+    "accept-charset",
+    "accept-encoding",
+    "access-control-request-headers",
+    "access-control-request-method",
+    "connection",
+    "content-length",
+    "cookie",
+    "cookie2",
+    "date",
+    "dnt",
+    "expect",
+    "host",
+    "keep-alive",
+    "origin",
+    "referer",
+    "set-cookie",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "via",
+];
+
+/// Fetch "forbidden response-header" names: never exposed to scripts.
+pub(crate) const FORBIDDEN_RESPONSE: [&str; 2] = ["set-cookie", "set-cookie2"];
+
+/// CORS response headers (Fetch, "HTTP responses"): no request needs them, so in
+/// `allow_headers` they only let through a script that sets one by mistake.
+pub(crate) const RESPONSE_ONLY: [&str; 7] = [
+    "access-control-allow-credentials",
+    "access-control-allow-headers",
+    "access-control-allow-methods",
+    "access-control-allow-origin",
+    "access-control-allow-private-network",
+    "access-control-expose-headers",
+    "access-control-max-age",
+];
+
+/// Headers only ever on requests (set by the browser itself): no response carries them, so in
+/// `expose_headers` they expose nothing.
+pub(crate) const REQUEST_ONLY: [&str; 4] = [
+    "access-control-request-headers",
+    "access-control-request-method",
+    "access-control-request-private-network",
+    "origin",
+];
+
+/// Longest header name accepted, in the configuration and in requests (longer is denied).
+pub const MAX_NAME_LEN: usize = 128;
+
+/// Most bytes of `Access-Control-Request-Headers` the filter reads; larger is denied. Envoy's
+/// default limit for all request headers is 60 KiB, so this only bites on raised limits.
+pub const MAX_REQUEST_HEADERS_LEN: usize = 64 * 1024;
+
+pub(crate) fn is_forbidden_request(name: &str) -> bool {
+    is_forbidden_request_bytes(name.as_bytes())
+}
+
+/// `is_forbidden_request` for a lowercase name read from a request.
+pub(crate) fn is_forbidden_request_bytes(lower: &[u8]) -> bool {
+    FORBIDDEN_REQUEST.iter().any(|f| f.as_bytes() == lower)
+        || lower.starts_with(b"proxy-")
+        || lower.starts_with(b"sec-")
+}
+
+/// Validates a configured header name and returns it lowercased.
+pub(crate) fn header_name(raw: &str) -> Result<String, String> {
+    if !is_token(raw.as_bytes()) {
+        return Err("not a header name (must be an RFC 9110 token)".into());
+    }
+    if raw.len() > MAX_NAME_LEN {
+        return Err(format!("header names longer than {MAX_NAME_LEN} bytes are not accepted"));
+    }
+    Ok(raw.to_ascii_lowercase())
+}

@@ -1,0 +1,31 @@
+//! How a policy acts on the requests it selects: its mode, and what it does with a preflight
+//! it does not allow. Read from the configuration, acted on by the stream.
+
+use serde::Deserialize;
+
+/// What to do with a preflight the policy does not allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum UnmatchedPreflight {
+    /// Answer 403 without CORS headers; the upstream never sees it.
+    Reject,
+    /// Pass it to the upstream untouched.
+    Forward,
+}
+
+/// Whether decisions are applied (`enforce`, the default), only counted and logged (`shadow`),
+/// or not made at all (`off`: the upstream's own CORS answers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Apply every decision.
+    Enforce,
+    /// Evaluate, count and log; change nothing.
+    Shadow,
+    /// Pass through: no header added, replaced or removed, preflights go to the upstream; only
+    /// `cors.passed_through` counts it. At the top level it covers the requests no entry
+    /// matches and is not inherited by entries.
+    Off,
+}

@@ -1,0 +1,85 @@
+//! A compiled policy: validated once at load, with every response header value precomputed,
+//! so that deciding a request only compares and looks up. The struct is here; `compile` builds
+//! it, `decide` answers requests, `answer` lists the response headers of an answer.
+
+mod answer;
+mod compile;
+mod credentials;
+mod decide;
+
+pub use decide::{AllowOrigin, DenyReason, PreflightRequest};
+
+use crate::allow_headers::AllowedHeaders;
+use crate::method::AllowedMethods;
+use crate::mode::{Mode, UnmatchedPreflight};
+use crate::origin::OriginMatcher;
+
+/// Browsers cap preflight caching (Chromium 2 h, Firefox 24 h); more than a day is never honoured.
+pub const MAX_AGE_LIMIT: i64 = 86_400;
+
+#[derive(Debug)]
+pub struct Policy {
+    /// `top level` or `policies[N]`: named in logs and by `cors-lint explain`.
+    name: String,
+    origins: OriginMatcher,
+    methods: AllowedMethods,
+    headers: AllowedHeaders,
+    expose_headers: Option<Box<str>>,
+    credentials: bool,
+    max_age: Option<Box<str>>,
+    private_network: bool,
+    success_status: u32,
+    unmatched_preflight: UnmatchedPreflight,
+    mode: Mode,
+}
+
+impl Policy {
+    /// True when every actual response gets the same CORS headers whatever the request:
+    /// `Access-Control-Allow-Origin: *` without credentials. Fetch ("CORS protocol and HTTP
+    /// caches"): such a resource sends them on every response, CORS request or not, and no
+    /// `Vary`, so a cached copy made for any request serves every later one.
+    pub fn is_static(&self) -> bool {
+        self.origins.allows_any() && !self.credentials
+    }
+
+    /// True when the answer to a request depends on its `Origin`, so every response, to a
+    /// request with or without `Origin`, says `Vary: Origin` (Fetch, "CORS protocol and HTTP
+    /// caches"): otherwise a cache could serve a copy made without CORS headers to a CORS
+    /// request, or one origin's copy to another origin. A policy that allows no origin at all
+    /// answers everyone alike.
+    pub fn varies_by_origin(&self) -> bool {
+        !self.is_static() && !self.origins.is_empty()
+    }
+
+    /// `top level` or `policies[N]`: the policy's place in the configuration.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// True when preflights asking for Private Network Access are answered.
+    pub fn answers_private_network(&self) -> bool {
+        self.private_network
+    }
+
+    /// `Access-Control-Max-Age` of allowed preflights, as sent.
+    pub fn max_age(&self) -> Option<&str> {
+        self.max_age.as_deref()
+    }
+
+    /// True when a preflight may ask for `method` (GET, HEAD and POST always may).
+    pub fn allows_method(&self, method: &[u8]) -> bool {
+        self.methods.allows(method)
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    pub fn unmatched_preflight(&self) -> UnmatchedPreflight {
+        self.unmatched_preflight
+    }
+
+    pub fn origins(&self) -> &OriginMatcher {
+        &self.origins
+    }
+}

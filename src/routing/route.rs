@@ -1,0 +1,156 @@
+//! Selection of a policy by the request's `:authority` and `:path` (`policies[].match`).
+
+use super::path;
+use crate::config::raw::RawMatch;
+use crate::config::{ConfigError, Rule};
+use crate::policy::Policy;
+use crate::token::is_header_value;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HostPattern {
+    Exact(Box<str>),
+    /// `*.example.com`, stored as `.example.com`: one or more labels, never the apex.
+    Subdomains(Box<str>),
+}
+
+impl HostPattern {
+    fn matches(&self, host: &[u8]) -> bool {
+        match self {
+            HostPattern::Exact(h) => host.eq_ignore_ascii_case(h.as_bytes()),
+            HostPattern::Subdomains(suffix) => {
+                let s = suffix.as_bytes();
+                host.len() > s.len() && host[host.len() - s.len()..].eq_ignore_ascii_case(s)
+            }
+        }
+    }
+}
+
+/// A `match.hosts` entry: a host name, optionally `*.`-prefixed, or a bracketed IPv6 address.
+fn host_pattern(text: &str) -> Option<HostPattern> {
+    let lower = text.to_ascii_lowercase();
+    let (wild, name) = match lower.strip_prefix("*.") {
+        Some(rest) => (true, rest),
+        None => (false, lower.as_str()),
+    };
+    let valid = !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+        && !name.starts_with('.')
+        && !name.ends_with('.');
+    let bracketed_v6 = !wild && name.starts_with('[') && name.ends_with(']');
+    if !valid && !bracketed_v6 {
+        return None;
+    }
+    Some(if wild {
+        HostPattern::Subdomains(format!(".{name}").into_boxed_str())
+    } else {
+        HostPattern::Exact(name.into())
+    })
+}
+
+/// A `match.path_prefixes` entry must be written as requests are compared, or it could never
+/// match what it seems to say.
+fn path_prefix(p: &str) -> Result<(), String> {
+    if !p.starts_with('/') || !is_header_value(p.as_bytes()) || p.contains(' ') {
+        return Err("must start with `/` and contain no spaces or control characters".into());
+    }
+    match path::normalize(p.as_bytes()) {
+        Some(n) if *n == *p.as_bytes() => Ok(()),
+        Some(n) => Err(format!(
+            "must be written as requests are compared (RFC 3986 normalized: no query, dot-segments or \
+             encoded unreserved characters, uppercase escapes): `{}`",
+            String::from_utf8_lossy(&n)
+        )),
+        None => Err("is ambiguous (an encoded slash or backslash, a backslash, a malformed escape or a dot-segment \
+                     above the root): no request could select it"
+            .into()),
+    }
+}
+
+/// A policy with the requests it applies to.
+#[derive(Debug)]
+pub struct Route {
+    hosts: Vec<HostPattern>,
+    path_prefixes: Vec<Box<str>>,
+    pub policy: Policy,
+}
+
+impl Route {
+    /// Validates one entry's `match`; every refusal is pushed onto `errors`. `None` when there
+    /// was any, or when the entry's policy did not compile.
+    pub fn compile(m: &RawMatch, prefix: &str, policy: Option<Policy>, errors: &mut Vec<ConfigError>) -> Option<Route> {
+        let errors_before = errors.len();
+        let hosts_list = m.hosts.as_deref().unwrap_or_default();
+        let paths_list = m.path_prefixes.as_deref().unwrap_or_default();
+        if hosts_list.is_empty() && paths_list.is_empty() {
+            errors.push(ConfigError::new(
+                Rule::Required,
+                format!("{prefix}match"),
+                None,
+                "must list hosts or path_prefixes (a policy for every request belongs at the top level)",
+            ));
+        }
+        let mut hosts = Vec::new();
+        for (i, h) in hosts_list.iter().enumerate() {
+            match host_pattern(h) {
+                Some(pattern) => hosts.push(pattern),
+                None => errors.push(ConfigError::at(
+                    Rule::Host,
+                    format!("{prefix}match.hosts[{i}]"),
+                    h,
+                    "must be a host name (ports are ignored, leave them out), optionally starting with `*.`",
+                )),
+            }
+        }
+        let mut path_prefixes = Vec::new();
+        for (i, p) in paths_list.iter().enumerate() {
+            match path_prefix(p) {
+                Ok(()) => path_prefixes.push(p.as_str().into()),
+                Err(reason) => errors.push(ConfigError::at(
+                    Rule::PathPrefix,
+                    format!("{prefix}match.path_prefixes[{i}]"),
+                    p,
+                    reason,
+                )),
+            }
+        }
+        if errors.len() > errors_before {
+            return None;
+        }
+        Some(Route { hosts, path_prefixes, policy: policy? })
+    }
+
+    pub fn uses_hosts(&self) -> bool {
+        !self.hosts.is_empty()
+    }
+
+    pub fn uses_paths(&self) -> bool {
+        !self.path_prefixes.is_empty()
+    }
+
+    /// `host` as `host_of` gives it, `path` as `path::normalize` gives it; `None` for
+    /// a request without one, or with an ambiguous path: only entries that do not ask for it match.
+    pub fn matches(&self, host: Option<&[u8]>, path: Option<&[u8]>) -> bool {
+        let host_ok = self.hosts.is_empty() || host.is_some_and(|h| self.hosts.iter().any(|p| p.matches(h)));
+        host_ok
+            && (self.path_prefixes.is_empty()
+                || path.is_some_and(|p| self.path_prefixes.iter().any(|pre| p.starts_with(pre.as_bytes()))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    #[test]
+    fn host_patterns() {
+        let exact = HostPattern::Exact("api.example.com".into());
+        assert!(exact.matches(b"API.example.com"));
+        assert!(!exact.matches(b"xapi.example.com"));
+        let wild = HostPattern::Subdomains(".example.com".into());
+        assert!(wild.matches(b"a.example.com") && wild.matches(b"a.b.Example.com"));
+        assert!(!wild.matches(b"example.com") && !wild.matches(b"evilexample.com") && !wild.matches(b".example.com"));
+    }
+}
