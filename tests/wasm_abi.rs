@@ -5,10 +5,10 @@
 //! header maps, allocations the VM cannot satisfy) never make the module trap — a trap in Envoy
 //! breaks every stream of the worker — and never make it grant anything.
 //!
-//! The mock implements exactly the imports the module declares (checked first), with the
+//! The mock implements exactly the imports the module declares (a test checks the list), with the
 //! semantics of proxy-wasm-cpp-host (the host Envoy embeds) for ABI 0.2.1: returned buffers are
 //! allocated through `proxy_on_memory_allocate`, a failed allocation is `InvalidMemoryAccess`,
-//! a zero-length buffer read writes nothing. Run `make build` first: the test fails without
+//! an empty configuration read writes nothing. Run `make build` first: the test fails without
 //! `dist/cors.wasm` (`make test-e2e` builds it).
 
 // Runs natively: the wasm runtime is a native dev-dependency.
@@ -48,7 +48,7 @@ const POLICY: &str = r#"{
 }"#;
 const ALLOWED: &str = "https://app.example.com";
 
-/// Every import the module may declare, and what the mock does for it.
+/// Every import the module declares; the mock implements each (`linker`).
 const IMPORTS: [(&str, &str); 16] = [
     ("env", "proxy_log"),
     ("env", "proxy_get_log_level"),
