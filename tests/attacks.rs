@@ -4,7 +4,7 @@
 //!
 //! - `cases.json`: `configs` (name -> plugin configuration) and `cases`, each
 //!   `config + request -> exact decision, headers and counters`, run through `simulate::run`
-//!   (the plugin's own stream logic). After every case the invariants of `tests/invariants`
+//!   (the plugin's own stream logic). After every case the invariants of `testkit::invariants`
 //!   are checked: no origin reflected that the configuration does not list (the model is
 //!   [`may_reflect`] below), never `*` with credentials, only valid header values, no header twice.
 //! - `refused_configs.json`: configurations that must not load. `key` (if given) is the key the
@@ -31,11 +31,6 @@
 // Test code: a failed unwrap or assertion is how a test reports (the workspace denies them elsewhere).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-// Its own `#[test]` (the origin-syntax model) runs in tests/properties.rs: this binary has no
-// libtest harness, so the test is compiled out and its `use super::*` would warn.
-#[allow(unused_imports)]
-mod invariants;
-
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::process::ExitCode;
 use std::rc::Rc;
@@ -43,10 +38,10 @@ use std::rc::Rc;
 use cors_engine::counter::Counter;
 use cors_engine::simulate::{self, Outcome};
 use cors_engine::Config;
-use invariants::Lines;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
+use testkit::invariants::{self, Lines};
 
 const CASES: &str = include_str!("attacks/cases.json");
 const REFUSED: &str = include_str!("attacks/refused_configs.json");

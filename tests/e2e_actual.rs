@@ -3,10 +3,8 @@
 // Test code: a failed unwrap or assertion is how a test reports (the workspace denies them elsewhere).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-mod support;
-
 use serde_json::json;
-use support::*;
+use testkit::prelude::*;
 
 fn base() -> serde_json::Value {
     json!({

@@ -8,10 +8,8 @@
 // Test code: a failed unwrap or assertion is how a test reports (the workspace denies them elsewhere).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-mod support;
-
 use serde_json::json;
-use support::*;
+use testkit::prelude::*;
 
 const CACHEABLE: &[(&str, &str)] = &[("cache-control", "public, max-age=600")];
 

@@ -7,11 +7,9 @@
 // Test code: a failed unwrap or assertion is how a test reports (the workspace denies them elsewhere).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-mod support;
-
 use serde_json::{json, Value};
 use std::time::Duration;
-use support::*;
+use testkit::prelude::*;
 
 /// The plugin's error lines must be exactly one, naming `key` (`a|b` = either) and `value`.
 fn check_error_line(what: &str, log: &str, key: &str, value: Option<&str>) -> Result<(), String> {

@@ -8,13 +8,11 @@
 // Test code: a failed unwrap or assertion is how a test reports (the workspace denies them elsewhere).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-mod support;
-
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::thread;
 use std::time::Duration;
-use support::*;
+use testkit::prelude::*;
 
 /// The resource name istiod gives a WasmPlugin `cors` in `istio-system` (Istio <= 1.29 form).
 const RES: &str = "extensions.istio.io/wasmplugin/istio-system.cors";

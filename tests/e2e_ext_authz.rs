@@ -13,10 +13,8 @@
 // Test code: a failed unwrap or assertion is how a test reports (the workspace denies them elsewhere).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-mod support;
-
 use serde_json::{json, Value};
-use support::*;
+use testkit::prelude::*;
 
 const TOKEN: &str = "Bearer test-token";
 const DENY_BODY: &str = "denied by ext_authz\n";

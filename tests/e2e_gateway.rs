@@ -4,10 +4,8 @@
 // Test code: a failed unwrap or assertion is how a test reports (the workspace denies them elsewhere).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-mod support;
-
 use serde_json::json;
-use support::*;
+use testkit::prelude::*;
 
 /// The gateway configuration of README's "Shared gateway" section: one host enforced, one path
 /// of it handed back, everything else passed through.

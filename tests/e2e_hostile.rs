@@ -4,11 +4,9 @@
 // Test code: a failed unwrap or assertion is how a test reports (the workspace denies them elsewhere).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-mod support;
-
 use serde_json::json;
 use std::time::{Duration, Instant};
-use support::*;
+use testkit::prelude::*;
 
 fn plugin() -> serde_json::Value {
     json!({

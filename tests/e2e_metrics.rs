@@ -3,11 +3,9 @@
 // Test code: a failed unwrap or assertion is how a test reports (the workspace denies them elsewhere).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-mod support;
-
 use serde_json::json;
 use std::time::Duration;
-use support::*;
+use testkit::prelude::*;
 
 const COUNTERS: [&str; 7] = [
     "cors.actual_allowed",

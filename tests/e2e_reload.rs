@@ -4,12 +4,10 @@
 // Test code: a failed unwrap or assertion is how a test reports (the workspace denies them elsewhere).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-mod support;
-
 use serde_json::json;
 use std::thread;
 use std::time::Duration;
-use support::*;
+use testkit::prelude::*;
 
 const V1_ORIGIN: &str = "https://v1.example";
 const V2_ORIGIN: &str = "https://v2.example";

@@ -1,11 +1,10 @@
 //! Replays every committed fuzz corpus file (`fuzz/corpus/<target>/`) through the same checks
-//! the cargo-fuzz targets run (`fuzz/checks.rs`), so `make test` keeps them passing without a
+//! the cargo-fuzz targets run (`testkit::fuzz_checks`), so `make test` keeps them passing without a
 //! nightly toolchain. Add a crash reproducer to the corpus to keep it fixed.
 // Test code: a failed unwrap or assertion is how a test reports (the workspace denies them elsewhere).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-#[path = "../fuzz/checks.rs"]
-mod checks;
+use testkit::fuzz_checks as checks;
 
 use std::path::PathBuf;
 

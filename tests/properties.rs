@@ -13,15 +13,13 @@
 // Test code: a failed unwrap or assertion is how a test reports (the workspace denies them elsewhere).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-mod invariants;
-
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use cors_engine::simulate::{self, Outcome};
 use cors_engine::Config;
-use invariants::{borrow, check, is_serialized_origin, values, Lines};
 use proptest::prelude::*;
+use testkit::invariants::{borrow, check, is_serialized_origin, values, Lines};
 
 // Allocation accounting (per thread, so parallel tests do not disturb each other).
 #[global_allocator]

@@ -4,7 +4,6 @@
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../checks.rs"]
-mod checks;
+use testkit::fuzz_checks as checks;
 
 fuzz_target!(|data: &[u8]| checks::check_config(data));

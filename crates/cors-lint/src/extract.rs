@@ -4,7 +4,7 @@
 //! this plugin, wherever it sits: `http_filters`, `typed_per_filter_config`, ECDS, an Istio
 //! `EnvoyFilter` patch), and a bare configuration written as YAML.
 //!
-//! Shared by `cors-lint` and `tests/examples.rs` (included with `#[path]`), so the examples
+//! Shared by `cors-lint` and `tests/examples.rs` (through the `cors_lint` library), so the examples
 //! check finds configurations exactly as `cors-lint validate` does. Each configuration is
 //! returned as the JSON text the plugin would receive, for `Config::from_json`.
 

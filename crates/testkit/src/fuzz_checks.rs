@@ -1,4 +1,4 @@
-//! The checks of the fuzz targets, shared with `tests/fuzz_corpus.rs` (which replays every
+//! The checks of the fuzz targets (`fuzz/fuzz_targets/*.rs`), shared with `tests/fuzz_corpus.rs` (which replays every
 //! committed corpus file through them in `make test`). Each check panics on a violation.
 //!
 //! `request` input format (text-friendly, so seeds are readable):
@@ -6,8 +6,6 @@
 //! - every following line (split on `\n`) is a header: `name: value` for the request
 //!   (pseudo-headers too: `:method: OPTIONS`), `<name: value` for the upstream's response.
 //!   One space after the colon is dropped; CR and any other byte may appear in a value.
-#![allow(dead_code)]
-
 use std::rc::Rc;
 
 use cors_engine::counter::Counter;
@@ -15,8 +13,7 @@ use cors_engine::mode::Mode;
 use cors_engine::simulate::{self, Outcome};
 use cors_engine::Config;
 
-#[path = "../tests/invariants/mod.rs"]
-mod invariants;
+use crate::invariants;
 
 /// The policies requests are fuzzed against, each with the test's own model of what it may reflect.
 pub const POLICIES: [&str; 7] = [

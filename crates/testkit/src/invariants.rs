@@ -1,10 +1,8 @@
 //! Invariants every answer of the filter must keep, whatever the request: shared by the attack
-//! suite, the property tests, the fuzz-corpus replay and (by `#[path]`) the fuzz targets.
+//! suite, the property tests, the fuzz-corpus replay and the fuzz targets (through `fuzz_checks`).
 //!
 //! They are written independently of the engine (their own origin syntax check), so a bug in
 //! the engine's parser cannot hide itself here.
-#![allow(dead_code)]
-
 use cors_engine::simulate::Outcome;
 
 /// A request as header lines (name, raw bytes), pseudo-headers included.
