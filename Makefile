@@ -22,7 +22,7 @@ WASM_RUSTFLAGS := --remap-path-prefix=$(CARGO_HOME_DIR)=/cargo
 WASM_BINDGEN_VERSION = $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/version = "\(.*\)"/\1/p}' Cargo.lock)
 
 .PHONY: build run test test-unit test-wasm test-e2e test-browser browsers lint toolchain envoy apt-tools \
-        wasm-bindgen-cli bench soak fuzz oci test-envoy-matrix clean test-manifests release \
+        wasm-bindgen-cli envoy-bootstrap bench soak fuzz oci test-envoy-matrix clean test-manifests release \
         test-reproducible
 
 toolchain:
@@ -85,6 +85,11 @@ test-manifests:
 	cargo build --quiet -p cors-lint
 	CORS_LINT=target/debug/cors-lint "$(VENV)/bin/python" -m pytest tests/manifests -p no:cacheprovider -q
 
+# The Python harnesses (bench, soak, browser) get their Envoy bootstraps from the test kit's
+# builder, the one the Rust tests use, through this CLI (scripts/envoy_bootstrap.py calls it).
+envoy-bootstrap:
+	cargo build -p testkit --bin envoy-bootstrap
+
 # Real-browser suite in three engines (docs/browser-tests.md), driven by Selenium (PyPI, in
 # .venv): Chromium + chromedriver (Debian), Firefox ESR (Debian) + geckodriver (crates.io),
 # WebKitGTK's MiniBrowser + WebKitWebDriver (Debian) on Xvfb. BROWSERS=chromium,firefox selects.
@@ -93,7 +98,7 @@ export BROWSERS
 browsers:
 	@scripts/browser-install.sh $(BROWSERS)
 
-test-browser: envoy build browsers
+test-browser: envoy build browsers envoy-bootstrap
 	@"$(VENV)/bin/python" -c 'import selenium, pytest' 2>/dev/null || \
 	  "$(VENV)/bin/pip" install --quiet -r tests/browser/requirements.txt
 	scripts/browser-tests.sh
@@ -124,10 +129,10 @@ test: lint test-unit test-wasm test-e2e test-manifests test-reproducible test-br
 # Envoy-level benchmark (issue 4): installs wrk, builds what it needs, writes BENCHMARKS.md
 # (~6 min). bench-quick: one short round, prints only (smoke check). BENCH_ARGS: see bench/run.py -h.
 .PHONY: bench-quick
-bench: envoy
+bench: envoy envoy-bootstrap
 	python3 bench/run.py $(BENCH_ARGS)
 
-bench-quick: envoy
+bench-quick: envoy envoy-bootstrap
 	python3 bench/run.py --quick $(BENCH_ARGS)
 
 # Fuzzing (issue 3): each cargo-fuzz target in fuzz/ for FUZZ_SECONDS (default 60), printing the
@@ -138,7 +143,7 @@ fuzz:
 
 # Soak (issue 3): Envoy + dist/cors.wasm at saturation for SOAK_SECONDS (default 60) with allowed,
 # denied, preflight and hostile requests; checks errors, statuses, memory; writes RELIABILITY.md.
-soak: envoy build
+soak: envoy build envoy-bootstrap
 	@scripts/apt-ensure.sh wrk:wrk
 	python3 scripts/soak.py
 

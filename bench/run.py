@@ -38,6 +38,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+import envoy_bootstrap  # noqa: E402  (the Envoy configs: the test kit's builder)
 import machine_info  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -246,60 +247,27 @@ def builtin_policy(policy):
 
 
 def wasm_filter(path, root_id, configuration=None):
-    config = {
-        "name": root_id,
-        "root_id": root_id,
-        "vm_config": {
-            "vm_id": root_id,
-            "runtime": "envoy.wasm.runtime.v8",
-            "code": {"local": {"filename": str(path)}},
-        },
-    }
+    """A wasm module as an HTTP filter (config name, root_id and vm_id `root_id`)."""
+    w = {"path": str(path), "root_id": root_id}
     if configuration is not None:
-        config["configuration"] = {
-            "@type": "type.googleapis.com/google.protobuf.StringValue",
-            "value": configuration,
-        }
-    return {
-        "name": "envoy.filters.http.wasm",
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
-            "config": config,
-        },
-    }
+        w["configuration"] = configuration
+    return {"wasm": w}
 
 
-def addr(port):
-    return {"socket_address": {"address": "127.0.0.1", "port_value": port}}
-
-
-def bootstrap(route, filters, vhost_extra=None):
-    vhost = {"name": "all", "domains": ["*"], "routes": [route]}
-    vhost.update(vhost_extra or {})
-    hcm = {
-        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3."
-                 "HttpConnectionManager",
-        "stat_prefix": "bench",
-        "codec_type": "AUTO",
-        "route_config": {"name": "local", "virtual_hosts": [vhost]},
-        "http_filters": filters + [{
-            "name": "envoy.filters.http.router",
-            "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
+def bootstrap(route, filters, vhost_extra=None, clusters=()):
+    """The bootstrap spec → Envoy bootstrap, through the test kit's builder (envoy-bootstrap)."""
+    return envoy_bootstrap.bootstrap({
+        "node": None,
+        "clusters": [{"name": name, "port": port} for name, port in clusters],
+        "listeners": [{
+            "name": "main",
+            "stat_prefix": "bench",
+            "route_config_name": "local",
+            "virtual_host": {"name": "all", **(vhost_extra or {})},
+            "routes": [route],
+            "http_filters": filters,
         }],
-    }
-    return {
-        "admin": {"address": addr(0)},
-        "static_resources": {
-            "listeners": [{
-                "name": "main",
-                "address": addr(0),
-                "filter_chains": [{"filters": [{
-                    "name": "envoy.filters.network.http_connection_manager",
-                    "typed_config": hcm,
-                }]}],
-            }],
-        },
-    }
+    })
 
 
 def upstream_config():
@@ -317,8 +285,8 @@ def variant_config(variant, policy, upstream_port):
     if variant == "a":
         filters = []
     elif variant == "b":
-        filters = [{"name": "envoy.filters.http.cors", "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors"}}]
+        filters = [{"typed": {"name": "envoy.filters.http.cors", "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors"}}}]
         extra = {"typed_per_filter_config": {"envoy.filters.http.cors": builtin_policy(policy)}}
     elif variant == "c":
         filters = [wasm_filter(NOOP_WASM, "noop")]
@@ -329,15 +297,7 @@ def variant_config(variant, policy, upstream_port):
         filters = [wasm_filter(path, "cors", json.dumps(cors_policy_json(policy)))]
     else:
         raise ValueError(variant)
-    cfg = bootstrap(route, filters, extra)
-    cfg["static_resources"]["clusters"] = [{
-        "name": "upstream",
-        "type": "STATIC",
-        "connect_timeout": "1s",
-        "load_assignment": {"cluster_name": "upstream", "endpoints": [{"lb_endpoints": [
-            {"endpoint": {"address": addr(upstream_port)}}]}]},
-    }]
-    return cfg
+    return bootstrap(route, filters, extra, [("upstream", upstream_port)])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -588,6 +548,9 @@ def build(need_plugin, skip):
         if os.environ.get("ENVOY_BIN"):
             sys.exit("ENVOY_BIN=%s is not executable" % ENVOY)
         run(["make", "envoy"])
+    # The Envoy configurations come from the test kit's builder (scripts/envoy_bootstrap.py).
+    log("+ " + " ".join(envoy_bootstrap.BUILD))
+    envoy_bootstrap.build()
     if skip:
         return
     for crate in ("noop", "reference"):

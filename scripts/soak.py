@@ -34,6 +34,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import envoy_bootstrap  # noqa: E402  (the Envoy configs: the test kit's builder)
 import machine_info  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -207,50 +208,32 @@ end
 # ---------------------------------------------------------------------------------------------
 # Envoy
 
-def envoy_config(plugin_json):
-    addr = {"socket_address": {"address": "127.0.0.1", "port_value": 0}}
-    hcm = lambda name, filters, vhost: {  # noqa: E731
-        "name": "envoy.filters.network.http_connection_manager",
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-            "stat_prefix": name,
-            "route_config": {"virtual_hosts": [vhost]},
-            "http_filters": filters + [{"name": "envoy.filters.http.router", "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}],
-        },
-    }
-    wasm = {
-        "name": "envoy.filters.http.wasm",
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
-            "config": {
-                "name": "cors", "root_id": "cors",
-                "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": plugin_json},
-                "vm_config": {"vm_id": "cors", "runtime": "envoy.wasm.runtime.v8",
-                              "code": {"local": {"filename": str(WASM)}}},
-            },
-        },
-    }
-    return {
-        "admin": {"address": addr},
-        "static_resources": {
-            "listeners": [
-                {"name": "upstream", "address": addr, "filter_chains": [{"filters": [hcm("upstream", [], {
-                    "name": "up", "domains": ["*"],
-                    "routes": [{"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": "ok"}}}],
-                    "response_headers_to_add": [
-                        {"header": {"key": "vary", "value": "Accept-Encoding"}},
-                        {"header": {"key": "x-total", "value": "1"}},
-                        # A careless upstream: its own CORS headers must be replaced or removed.
-                        {"header": {"key": "access-control-allow-origin", "value": "*"}},
-                    ]})]}]},
-                {"name": "cors", "address": addr, "filter_chains": [{"filters": [hcm("cors", [wasm], {
-                    "name": "cors", "domains": ["*"],
-                    "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "upstream"}}]})]}]},
-            ],
-            "clusters": [],  # filled once the upstream listener's port is known
-        },
-    }
+def listener_config(name, upstream_port):
+    """The bootstrap of Envoy `name` (the test kit's builder, through envoy-bootstrap): `upstream`
+    (a direct_response, careless CORS headers included) or `cors` (the plugin in front of the
+    upstream at `upstream_port`)."""
+    if name == "upstream":
+        listener = {
+            "name": "upstream", "codec_type": None, "route_config_name": None,
+            "virtual_host": {"name": "up", "response_headers_to_add": [
+                {"header": {"key": "vary", "value": "Accept-Encoding"}},
+                {"header": {"key": "x-total", "value": "1"}},
+                # A careless upstream: its own CORS headers must be replaced or removed.
+                {"header": {"key": "access-control-allow-origin", "value": "*"}},
+            ]},
+            "routes": [{"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": "ok"}}}],
+        }
+        clusters = []
+    else:
+        listener = {
+            "name": "cors", "codec_type": None, "route_config_name": None,
+            "virtual_host": {"name": "cors"},
+            "cluster": "upstream",
+            "http_filters": [{"plugin": json.dumps(PLUGIN), "name": "cors"}],
+        }
+        clusters = [{"name": "upstream", "port": upstream_port}]
+    return envoy_bootstrap.bootstrap({
+        "node": None, "plugin_path": str(WASM), "clusters": clusters, "listeners": [listener]})
 
 
 def http_get(url, timeout=5):
@@ -265,15 +248,7 @@ def start_envoy(workdir):
     ports = {}
     admins = {}
     for name in ("upstream", "cors"):
-        cfg = envoy_config(json.dumps(PLUGIN))
-        cfg["static_resources"]["listeners"] = [l for l in cfg["static_resources"]["listeners"] if l["name"] == name]
-        if name == "cors":
-            cfg["static_resources"]["clusters"] = [{
-                "name": "upstream", "type": "STATIC", "connect_timeout": "1s",
-                "load_assignment": {"cluster_name": "upstream", "endpoints": [{"lb_endpoints": [
-                    {"endpoint": {"address": {"socket_address": {"address": "127.0.0.1",
-                                                                 "port_value": ports["upstream"]}}}}]}]},
-            }]
+        cfg = listener_config(name, ports.get("upstream"))
         d = workdir / name
         d.mkdir()
         (d / "envoy.json").write_text(json.dumps(cfg))

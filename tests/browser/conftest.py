@@ -31,6 +31,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -40,6 +41,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+import envoy_bootstrap  # noqa: E402  (the Envoy configs: the test kit's builder)
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -264,33 +268,9 @@ def apply_override(cfg: dict, override: str | None) -> dict:
     return cfg
 
 
-ROUTER = {"name": "envoy.filters.http.router", "typed_config": {
-    "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}
 # CORS_BROWSER_FILTER=builtin runs the same browser assertions against Envoy's own CORS filter
 # (a cross-check that the expectations are the browser's, not the plugin's quirks).
 BUILTIN = os.environ.get("CORS_BROWSER_FILTER") == "builtin"
-
-
-def wasm_filter(plugin_json: str) -> dict:
-    return {
-        "name": "envoy.filters.http.wasm",
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
-            "config": {
-                "name": "cors",
-                "root_id": "cors",
-                "configuration": {
-                    "@type": "type.googleapis.com/google.protobuf.StringValue",
-                    "value": plugin_json,
-                },
-                "vm_config": {
-                    "vm_id": "cors",
-                    "runtime": "envoy.wasm.runtime.v8",
-                    "code": {"local": {"filename": str(WASM)}},
-                },
-            },
-        },
-    }
 
 
 def builtin_policy(plugin: dict, prefix: str) -> dict:
@@ -317,16 +297,7 @@ def builtin_policy(plugin: dict, prefix: str) -> dict:
 
 def envoy_config(admin_port: int, upstream_port: int, dead_port: int, access_log: str,
                  plugin_json: str) -> dict:
-    cluster = lambda name, port: {  # noqa: E731
-        "name": name,
-        "type": "STATIC",
-        "connect_timeout": "1s",
-        "load_assignment": {
-            "cluster_name": name,
-            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {
-                "socket_address": {"address": "127.0.0.1", "port_value": port}}}}]}],
-        },
-    }
+    """The bootstrap, built by the Rust test kit's builder (scripts/envoy_bootstrap.py)."""
     log_format = {
         "method": "%REQ(:METHOD)%",
         "path": "%REQ(:PATH)%",
@@ -341,12 +312,8 @@ def envoy_config(admin_port: int, upstream_port: int, dead_port: int, access_log
         "acapn": "%RESP(ACCESS-CONTROL-ALLOW-PRIVATE-NETWORK)%",
     }
     # Envoy's RBAC filter after the plugin: its 403 is a reply made after the plugin ran.
-    rbac = {"name": "envoy.filters.http.rbac", "typed_config": {
-        "@type": "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
-        "rules": {"action": "DENY", "policies": {"forbidden": {
-            "permissions": [{"url_path": {"path": {"prefix": "/forbidden/"}}}],
-            "principals": [{"any": True}]}}}}}
-    http_filters = [wasm_filter(plugin_json), rbac, ROUTER]
+    rbac = {"rbac_deny_prefix": "/forbidden/", "policy": "forbidden"}
+    http_filters = [{"plugin": plugin_json, "name": "cors"}, rbac]
     routes = [
         # The reference for test_star_policy_no_cors_then_cors_on_cached_url: no plugin here.
         {"match": {"prefix": "/bare/"}, "route": {"cluster": "echo"},
@@ -357,48 +324,42 @@ def envoy_config(admin_port: int, upstream_port: int, dead_port: int, access_log
         {"match": {"prefix": "/"}, "route": {"cluster": "echo"}},
     ]
     if BUILTIN:
-        http_filters = [{"name": "envoy.filters.http.cors", "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors"}}, ROUTER]
-        http_filters.insert(1, rbac)
+        http_filters = [{"typed": {"name": "envoy.filters.http.cors", "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors"}}}, rbac]
         for entry in json.loads(plugin_json)["policies"]:
             routes.insert(0, {"match": {"prefix": entry["match"]["path_prefixes"][0]},
                               "route": {"cluster": "echo"}})
         for r in routes:
             r["typed_per_filter_config"] = {"envoy.filters.http.cors": builtin_policy(
                 json.loads(plugin_json), r["match"]["prefix"])}
-    return {
-        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
-        "static_resources": {
-            "listeners": [{
-                "name": "browser",
-                "address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}},
-                "filter_chains": [{"filters": [{
-                    "name": "envoy.filters.network.http_connection_manager",
+    return envoy_bootstrap.bootstrap({
+        "node": None,
+        "admin_port": admin_port,
+        "plugin_path": str(WASM),
+        "clusters": [{"name": "echo", "port": upstream_port}, {"name": "dead", "port": dead_port}],
+        "listeners": [{
+            "name": "browser",
+            "codec_type": None,
+            "route_config_name": None,
+            "virtual_host": {"name": "all"},
+            "routes": routes,
+            "http_filters": http_filters,
+            "hcm": {
+                # Without this Envoy's HTTP/1 codec answers 400 to a lowercase `patch`
+                # (any method token it does not know), before any filter runs.
+                "http_protocol_options": {"allow_custom_methods": True},
+                "access_log": [{
+                    "name": "envoy.access_loggers.file",
                     "typed_config": {
-                        "@type": "type.googleapis.com/envoy.extensions.filters.network."
-                                 "http_connection_manager.v3.HttpConnectionManager",
-                        "stat_prefix": "browser",
-                        # Without this Envoy's HTTP/1 codec answers 400 to a lowercase `patch`
-                        # (any method token it does not know), before any filter runs.
-                        "http_protocol_options": {"allow_custom_methods": True},
-                        "access_log": [{
-                            "name": "envoy.access_loggers.file",
-                            "typed_config": {
-                                "@type": "type.googleapis.com/envoy.extensions.access_loggers."
-                                         "file.v3.FileAccessLog",
-                                "path": access_log,
-                                "log_format": {"json_format": log_format},
-                            },
-                        }],
-                        "route_config": {"virtual_hosts": [{
-                            "name": "all", "domains": ["*"], "routes": routes}]},
-                        "http_filters": http_filters,
+                        "@type": "type.googleapis.com/envoy.extensions.access_loggers."
+                                 "file.v3.FileAccessLog",
+                        "path": access_log,
+                        "log_format": {"json_format": log_format},
                     },
-                }]}],
-            }],
-            "clusters": [cluster("echo", upstream_port), cluster("dead", dead_port)],
-        },
-    }
+                }],
+            },
+        }],
+    })
 
 
 class Envoy:
