@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 
-use crate::config::ItemError;
+use crate::config::{ItemError, Rule};
 use crate::fast_hash::FastHashSet;
 use crate::header_names::{
     is_forbidden_request, is_forbidden_request_bytes, validate_list, MAX_NAME_LEN, MAX_REQUEST_HEADERS_LEN,
@@ -114,9 +114,12 @@ impl AllowedHeaders {
     pub fn compile(raw: &[String], credentials: bool) -> Result<Self, Vec<ItemError>> {
         let refusal = |name: &str| {
             if is_forbidden_request(name) {
-                Some("forbidden request header: browsers never let scripts set it")
+                Some((Rule::HeaderName, "forbidden request header: browsers never let scripts set it"))
             } else if RESPONSE_ONLY.contains(&name) {
-                Some("response-only CORS header: no request needs it (a script that sends it does so by mistake)")
+                Some((
+                    Rule::HeaderName,
+                    "response-only CORS header: no request needs it (a script that sends it does so by mistake)",
+                ))
             } else {
                 None
             }

@@ -7,32 +7,22 @@ use crate::header_names::{validate_list, FORBIDDEN_RESPONSE, REQUEST_ONLY};
 /// Every refused element is reported.
 pub fn compile_expose(raw: &[String], credentials: bool) -> Result<Option<Box<str>>, Vec<ItemError>> {
     let refusal = |name: &str| {
-        if FORBIDDEN_RESPONSE.contains(&name) {
-            Some("forbidden response header: browsers never expose Set-Cookie")
+        if name == "*" && credentials {
+            // A wildcard only without credentials (Fetch); with them, a literal name no one sends.
+            Some((
+                Rule::WildcardWithCredentials,
+                "`*` is a literal header name when credentials are allowed: list the headers",
+            ))
+        } else if FORBIDDEN_RESPONSE.contains(&name) {
+            Some((Rule::HeaderName, "forbidden response header: browsers never expose Set-Cookie"))
         } else if REQUEST_ONLY.contains(&name) {
-            Some("request-only header: no response carries it, so there is nothing to expose")
+            Some((Rule::HeaderName, "request-only header: no response carries it, so there is nothing to expose"))
         } else {
             None
         }
     };
-    let checked = validate_list(raw, refusal);
-    // `*` is a wildcard only without credentials (Fetch); with them, a literal name no one sends.
-    let star_with_credentials = raw.iter().position(|h| h == "*").filter(|_| credentials).map(|i| {
-        ItemError::new(
-            i,
-            Rule::WildcardWithCredentials,
-            "`*` is a literal header name when credentials are allowed: list the headers",
-        )
-    });
-    match (checked, star_with_credentials) {
-        (Ok(list), None) => Ok((!list.names.is_empty()).then(|| list.names.join(",").into_boxed_str())),
-        (Ok(_), Some(star)) => Err(vec![star]),
-        (Err(mut errors), star) => {
-            errors.extend(star);
-            errors.sort_by_key(|e| e.index);
-            Err(errors)
-        }
-    }
+    let list = validate_list(raw, refusal)?;
+    Ok((!list.names.is_empty()).then(|| list.names.join(",").into_boxed_str()))
 }
 
 #[cfg(test)]

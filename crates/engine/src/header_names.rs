@@ -98,12 +98,12 @@ pub(crate) struct NameList {
     pub star_at: Option<usize>,
 }
 
-/// Validates every element of a configured list: each must be a header name, and `refusal`
-/// (the list's own rule, given the lowercase name) must find nothing wrong with it. Every
-/// refused element is reported.
+/// Validates every element of a configured list: each must be a header name or `*`, and
+/// `refusal` (the list's own rules, given the lowercase name or `*`) must find nothing wrong
+/// with it. Every refused element is reported.
 pub(crate) fn validate_list(
     raw: &[String],
-    refusal: impl Fn(&str) -> Option<&'static str>,
+    refusal: impl Fn(&str) -> Option<(Rule, &'static str)>,
 ) -> Result<NameList, Vec<ItemError>> {
     let mut list = NameList::default();
     let mut errors = Vec::new();
@@ -120,8 +120,8 @@ pub(crate) fn validate_list(
                 }
             }
         };
-        if let Some(reason) = refusal(&name) {
-            errors.push(ItemError::new(i, Rule::HeaderName, reason));
+        if let Some((rule, reason)) = refusal(&name) {
+            errors.push(ItemError::new(i, rule, reason));
         } else if !list.names.contains(&name) {
             list.names.push(name);
         }
@@ -132,4 +132,3 @@ pub(crate) fn validate_list(
         Err(errors)
     }
 }
-
