@@ -94,6 +94,7 @@ impl NameBuffer {
     }
 }
 
+/// `allow_headers`, compiled: the names a preflight may ask for and the `Access-Control-Allow-Headers` that answers it.
 #[derive(Debug, Default)]
 pub struct AllowedHeaders {
     any: bool,
