@@ -25,7 +25,18 @@ WASM_BINDGEN_VERSION = $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/version = 
         wasm-bindgen-cli envoy-bootstrap bench soak fuzz oci test-envoy-matrix clean test-manifests release \
         test-reproducible
 
+# rust-toolchain.toml pins the release toolchain. On a machine whose stable toolchain is that
+# very version (this project's machines), it is made available under the pinned name by linking
+# it, so nothing is downloaded; elsewhere rustup installs it from the file.
+PINNED_TOOLCHAIN := $(shell sed -n 's/^channel = "\(.*\)"/\1/p' rust-toolchain.toml)
 toolchain:
+	@host=$$(RUSTUP_TOOLCHAIN=stable rustc -vV 2>/dev/null | sed -n 's/^host: //p'); \
+	 dir="$${RUSTUP_HOME:-$$HOME/.rustup}/toolchains"; \
+	 if [ -n "$$host" ] && [ ! -e "$$dir/$(PINNED_TOOLCHAIN)-$$host" ] \
+	    && RUSTUP_TOOLCHAIN=stable rustc --version | grep -q "^rustc $(PINNED_TOOLCHAIN) "; then \
+	   ln -s "stable-$$host" "$$dir/$(PINNED_TOOLCHAIN)-$$host"; \
+	   echo "toolchain: $(PINNED_TOOLCHAIN) is this machine's stable toolchain (linked)"; \
+	 fi
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy

@@ -15,6 +15,7 @@ use cors_engine::host::ProxyHost;
 use cors_engine::routing::Config;
 use cors_engine::stream::{StreamFilter, Verdict};
 
+use crate::abi::exports::Callbacks;
 use crate::abi::{self, Action, MapType};
 use crate::logger;
 
@@ -26,7 +27,7 @@ thread_local! {
 /// Runs `f` on the plugin state. Were the host to call back while a callback is running (it
 /// defers local replies until the callback returns, so it does not), the nested call gets
 /// `fallback` instead of a panic.
-pub(crate) fn with_plugin<R>(fallback: R, f: impl FnOnce(&mut Plugin) -> R) -> R {
+fn with_plugin<R>(fallback: R, f: impl FnOnce(&mut Plugin) -> R) -> R {
     PLUGIN.with(|cell| match cell.try_borrow_mut() {
         Ok(mut plugin) => f(&mut plugin),
         Err(_) => {
@@ -60,7 +61,7 @@ impl Metrics {
 }
 
 #[derive(Default)]
-pub(crate) struct Plugin {
+struct Plugin {
     /// Root contexts (one per plugin configuration sharing this VM) and their configuration,
     /// `None` until configured.
     roots: FastHashMap<u32, Option<Rc<Config>>>,
@@ -70,7 +71,7 @@ pub(crate) struct Plugin {
 }
 
 impl Plugin {
-    pub(crate) fn create_context(&mut self, context_id: u32, parent_context_id: u32) {
+    fn create_context(&mut self, context_id: u32, parent_context_id: u32) {
         if parent_context_id == 0 {
             self.roots.entry(context_id).or_default();
         } else if let Some(Some(config)) = self.roots.get(&parent_context_id) {
@@ -80,13 +81,13 @@ impl Plugin {
         }
     }
 
-    pub(crate) fn delete_context(&mut self, context_id: u32) {
+    fn delete_context(&mut self, context_id: u32) {
         if self.streams.remove(&context_id).is_none() {
             self.roots.remove(&context_id);
         }
     }
 
-    pub(crate) fn configure(&mut self, root_context_id: u32, configuration_size: usize) -> bool {
+    fn configure(&mut self, root_context_id: u32, configuration_size: usize) -> bool {
         logger::follow_host_level();
         let bytes = match abi::plugin_configuration(configuration_size) {
             Ok(bytes) => bytes,
@@ -118,7 +119,7 @@ impl Plugin {
         }
     }
 
-    pub(crate) fn on_request_headers(&mut self, context_id: u32) -> Action {
+    fn on_request_headers(&mut self, context_id: u32) -> Action {
         let Some(filter) = self.streams.get_mut(&context_id) else {
             return Action::Continue;
         };
@@ -128,7 +129,7 @@ impl Plugin {
         }
     }
 
-    pub(crate) fn on_response_headers(&mut self, context_id: u32) -> Action {
+    fn on_response_headers(&mut self, context_id: u32) -> Action {
         if let Some(filter) = self.streams.get_mut(&context_id) {
             filter.on_response_headers(&WasmHost { metrics: self.metrics.as_ref() });
         }
@@ -171,5 +172,35 @@ impl ProxyHost for WasmHost<'_> {
             // A failed increment only loses a count.
             let _ = abi::increment_metric(id, 1);
         }
+    }
+}
+
+/// The plugin's side of the ABI: each callback runs on the plugin state (`with_plugin`, so a
+/// re-entrant call gets a safe default, never a panic).
+pub(crate) struct Exports;
+
+impl Callbacks for Exports {
+    fn initialize() {
+        logger::install();
+    }
+
+    fn create_context(context_id: u32, parent_context_id: u32) {
+        with_plugin((), |p| p.create_context(context_id, parent_context_id));
+    }
+
+    fn configure(root_context_id: u32, configuration_size: usize) -> bool {
+        with_plugin(false, |p| p.configure(root_context_id, configuration_size))
+    }
+
+    fn on_request_headers(context_id: u32) -> Action {
+        with_plugin(Action::Continue, |p| p.on_request_headers(context_id))
+    }
+
+    fn on_response_headers(context_id: u32) -> Action {
+        with_plugin(Action::Continue, |p| p.on_response_headers(context_id))
+    }
+
+    fn delete_context(context_id: u32) {
+        with_plugin((), |p| p.delete_context(context_id));
     }
 }

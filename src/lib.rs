@@ -13,3 +13,6 @@ mod abi;
 mod filter;
 #[cfg(target_os = "wasi")]
 mod logger;
+
+#[cfg(target_os = "wasi")]
+abi::exports::export_callbacks!(filter::Exports);

@@ -9,10 +9,11 @@
 //! replacement to write by hand; every other change of meaning is printed as a note. The result
 //! is checked with `Config::from_json`. docs/migration.md lists every note and refusal.
 
-use serde::Serialize;
 use serde_json::{Map, Value};
 
+use cors_engine::config::raw::{RawMatch, RawPolicy};
 use cors_engine::config::{ConfigErrors, Rule};
+use cors_engine::mode::{Mode, UnmatchedPreflight};
 use cors_engine::policy::MAX_AGE_LIMIT;
 use cors_engine::Config;
 
@@ -41,14 +42,8 @@ impl Flavor {
     }
 }
 
-/// The requests a policy applies to: an entry of `policies`.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct Match {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    hosts: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    path_prefixes: Vec<String>,
-}
+/// The requests a policy applies to: an entry's `match`, the type the plugin reads.
+type Match = RawMatch;
 
 #[derive(Debug)]
 struct Source {
@@ -70,41 +65,24 @@ impl Source {
     }
 }
 
-/// The converted configuration, keys in the order the README documents them.
-#[derive(Debug, Default, Serialize, PartialEq)]
-pub struct Converted {
-    #[serde(rename = "match", skip_serializing_if = "Option::is_none")]
-    match_: Option<Match>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    allow_origins: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    allow_origin_regexes: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    allow_null_origin: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    allow_methods: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    allow_headers: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    expose_headers: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    allow_credentials: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    max_age: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    allow_private_network: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    unmatched_preflight: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    mode: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    policies: Option<Vec<Converted>>,
+/// The converted configuration: the plugin's own configuration type, serialized (no second
+/// copy of the schema to drift from it).
+type Converted = RawPolicy;
+
+/// A route left to its upstream (`{"match": ..., "mode": "off"}`) and nothing else.
+fn is_off_only(entry: &Converted) -> bool {
+    *entry == Converted { match_: entry.match_.clone(), mode: Some(Mode::Off), ..Converted::default() }
 }
 
-impl Converted {
-    fn is_off_only(&self) -> bool {
-        *self == Converted { match_: self.match_.clone(), mode: Some("off"), ..Converted::default() }
-    }
+/// An entry's `match` from its hosts and path prefixes (an empty list is left out).
+fn scope(hosts: Vec<String>, path_prefixes: Vec<String>) -> Match {
+    let listed = |list: Vec<String>| (!list.is_empty()).then_some(list);
+    Match { hosts: listed(hosts), path_prefixes: listed(path_prefixes) }
+}
+
+/// Appends to an optional list (the configuration's lists are absent until something is listed).
+fn push(list: &mut Option<Vec<String>>, value: String) {
+    list.get_or_insert_with(Vec::new).push(value);
 }
 
 pub fn command(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
@@ -216,7 +194,7 @@ pub fn command(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
             entries.push(converted);
         }
         // Off entries after the last policy change nothing: the top level is off too.
-        while entries.last().is_some_and(Converted::is_off_only) {
+        while entries.last().is_some_and(is_off_only) {
             entries.pop();
         }
         notes.push(
@@ -224,7 +202,7 @@ pub fn command(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
              header added or removed, preflights forwarded), as they were"
                 .into(),
         );
-        Converted { mode: Some("off"), policies: Some(entries), ..Converted::default() }
+        Converted { mode: Some(Mode::Off), policies: Some(entries), ..Converted::default() }
     };
     let json = match serde_json::to_string_pretty(&converted) {
         Ok(json) => json,
@@ -447,7 +425,7 @@ fn virtual_service(map: &Map<String, Value>, label: &str, out: &mut Vec<Source>)
             location,
             flavor: Flavor::Istio,
             policy,
-            scope: Some(Match { hosts, path_prefixes }),
+            scope: Some(scope(hosts, path_prefixes)),
             notes,
             refusals,
         });
@@ -635,7 +613,7 @@ fn virtual_host(vh: &Map<String, Value>, location: &str, out: &mut Vec<Source>) 
             location: format!("{location}.{where_}"),
             flavor: Flavor::Envoy,
             policy,
-            scope: Some(Match { hosts, path_prefixes }),
+            scope: Some(scope(hosts, path_prefixes)),
             notes,
             refusals,
         });
@@ -729,7 +707,7 @@ fn http_route(map: &Map<String, Value>, label: &str, out: &mut Vec<Source>) {
                 location: if matches.len() > 1 { format!("{location} (matches[{j}])") } else { location },
                 flavor: Flavor::GatewayApi,
                 policy: policy.clone(),
-                scope: Some(Match { hosts, path_prefixes }),
+                scope: Some(scope(hosts, path_prefixes)),
                 notes,
                 refusals,
             };
@@ -798,7 +776,7 @@ fn convert(s: &Source) -> Result<(Converted, Vec<String>), Vec<String>> {
     let mut refusals = s.refusals.clone();
     let Some(policy) = &s.policy else {
         // A route without a CORS policy: left alone, as it was.
-        out.mode = Some("off");
+        out.mode = Some(Mode::Off);
         return if refusals.is_empty() { Ok((out, notes)) } else { Err(refusals) };
     };
     let who = s.flavor.name();
@@ -858,9 +836,14 @@ fn convert(s: &Source) -> Result<(Converted, Vec<String>), Vec<String>> {
             "allowprivatenetworkaccess" => out.allow_private_network = boolean(key, value, &mut refusals),
             "forwardnotmatchingpreflights" => {
                 preflight_rule_set = true;
-                out.unmatched_preflight =
-                    boolean(key, value, &mut refusals).map(|forward| if forward { "forward" } else { "reject" });
-                if out.unmatched_preflight == Some("reject") {
+                out.unmatched_preflight = boolean(key, value, &mut refusals).map(|forward| {
+                    if forward {
+                        UnmatchedPreflight::Forward
+                    } else {
+                        UnmatchedPreflight::Reject
+                    }
+                });
+                if out.unmatched_preflight == Some(UnmatchedPreflight::Reject) {
                     notes.push(
                         "forward_not_matching_preflights: false -> unmatched_preflight \"reject\": the plugin answers \
                          403 without CORS headers (Envoy answered 200 without Access-Control-Allow-Origin); \
@@ -872,9 +855,9 @@ fn convert(s: &Source) -> Result<(Converted, Vec<String>), Vec<String>> {
             "unmatchedpreflights" => {
                 preflight_rule_set = true;
                 match value.as_str().map(str::to_ascii_uppercase).as_deref() {
-                    Some("FORWARD") => out.unmatched_preflight = Some("forward"),
+                    Some("FORWARD") => out.unmatched_preflight = Some(UnmatchedPreflight::Forward),
                     Some("IGNORE") => {
-                        out.unmatched_preflight = Some("reject");
+                        out.unmatched_preflight = Some(UnmatchedPreflight::Reject);
                         notes.push(
                             "unmatchedPreflights: IGNORE -> unmatched_preflight \"reject\": the plugin answers 403 \
                              without CORS headers and the upstream never sees the preflight"
@@ -924,7 +907,7 @@ fn convert(s: &Source) -> Result<(Converted, Vec<String>), Vec<String>> {
     match (filter_enabled.flatten(), shadow_enabled.flatten()) {
         (None | Some(100.0), None | Some(0.0)) => {}
         (Some(0.0), Some(100.0)) => {
-            out.mode = Some("shadow");
+            out.mode = Some(Mode::Shadow);
             notes.push("filter_enabled 0% with shadow_enabled 100% -> mode \"shadow\"".into());
         }
         (Some(0.0), None | Some(0.0)) => {
@@ -988,7 +971,7 @@ fn origin_matcher(
 /// `allow_origins` has the same forms; a `*` host (`https://*`, any host) has none.
 fn wildcard_origin(key: &str, text: &str, who: &str, out: &mut Converted, refusals: &mut Vec<String>) {
     if text == "*" {
-        out.allow_origins.push("*".into());
+        push(&mut out.allow_origins, "*".into());
         return;
     }
     let host = text.split_once("://").map_or("", |(_, rest)| rest);
@@ -1000,7 +983,7 @@ fn wildcard_origin(key: &str, text: &str, who: &str, out: &mut Converted, refusa
         return;
     }
     match check_origin_entry(text) {
-        Ok(()) => out.allow_origins.push(text.to_owned()),
+        Ok(()) => push(&mut out.allow_origins, text.to_owned()),
         Err(why) => refusals.push(format!("`{key}`: {text:?}: {why}")),
     }
 }
@@ -1013,7 +996,7 @@ fn check_origin_entry(entry: &str) -> Result<(), String> {
 
 fn exact(key: &str, text: &str, who: &str, out: &mut Converted, notes: &mut Vec<String>, refusals: &mut Vec<String>) {
     if text == "*" {
-        out.allow_origins.push("*".into());
+        push(&mut out.allow_origins, "*".into());
         return;
     }
     if text == "null" {
@@ -1029,7 +1012,7 @@ fn exact(key: &str, text: &str, who: &str, out: &mut Converted, notes: &mut Vec<
         return;
     }
     match check_origin_entry(text) {
-        Ok(()) => out.allow_origins.push(text.to_owned()),
+        Ok(()) => push(&mut out.allow_origins, text.to_owned()),
         Err(why) => refusals.push(format!("`{key}`: exact {text:?}: {why}")),
     }
 }
@@ -1068,7 +1051,7 @@ fn suffix(key: &str, text: &str, who: &str, out: &mut Converted, notes: &mut Vec
     if text.contains("://") {
         match check_origin_entry(text) {
             Ok(()) => {
-                out.allow_origins.push(text.to_ascii_lowercase());
+                push(&mut out.allow_origins, text.to_ascii_lowercase());
                 notes.push(format!("`{key}`: suffix {text:?} can only match that origin -> exact"));
             }
             Err(why) => refusals.push(format!("`{key}`: suffix {text:?}: {why}")),
@@ -1093,7 +1076,7 @@ fn suffix(key: &str, text: &str, who: &str, out: &mut Converted, notes: &mut Vec
     let pattern = format!("https://*.{domain}");
     match check_origin_entry(&pattern) {
         Ok(()) => {
-            out.allow_origins.push(pattern.clone());
+            push(&mut out.allow_origins, pattern.clone());
             notes.push(format!(
                 "`{key}`: suffix {text:?} -> {pattern:?} (subdomains over https on the default port). {who}'s suffix \
                  also matched http:// origins; add \"http://*.{domain}\" only if you must"
@@ -1117,7 +1100,7 @@ fn regex(key: &str, re: &str, out: &mut Converted, refusals: &mut Vec<String>) {
                      allow_origins [\"*\"] (which refuses credentials)"
                 ));
             } else {
-                out.allow_origin_regexes.push(re.to_owned());
+                push(&mut out.allow_origin_regexes, re.to_owned());
             }
         }
         Err(e) => refusals.push(format!(

@@ -10,24 +10,20 @@
 
 use serde_json::{Map, Value};
 
-/// The top-level keys of the plugin configuration (`config::raw::RawPolicy`).
-pub const PLUGIN_KEYS: &[&str] = &[
-    "allow_origins",
-    "allow_origin_regexes",
-    "allow_null_origin",
-    "allow_methods",
-    "allow_headers",
-    "expose_headers",
-    "allow_credentials",
-    "max_age",
-    "allow_private_network",
-    "preflight_success_status",
-    "unmatched_preflight",
-    "mode",
-    "policies",
-    "dangerously_allow_insecure_origins_with_credentials",
-    "dangerously_allow_public_suffix_wildcards_with_credentials",
-];
+/// The top-level keys of the plugin configuration, read from the plugin's own type
+/// (`config::raw::RawPolicy`, through its JSON Schema): no second list to drift from it.
+pub fn plugin_keys() -> &'static [String] {
+    static KEYS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let schema = schemars::schema_for!(cors_engine::config::raw::RawPolicy);
+        schema
+            .as_value()
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|properties| properties.keys().cloned().collect())
+            .unwrap_or_default()
+    })
+}
 
 const WASM_TYPE: &str = "envoy.extensions.filters.http.wasm.v3.Wasm";
 const TYPED_STRUCT_TYPES: &[&str] = &["udpa.type.v1.TypedStruct", "xds.type.v3.TypedStruct"];
@@ -122,7 +118,7 @@ fn is_container(map: &Map<String, Value>) -> bool {
 }
 
 fn has_plugin_key(map: &Map<String, Value>) -> bool {
-    PLUGIN_KEYS.iter().any(|k| map.contains_key(*k))
+    plugin_keys().iter().any(|k| map.contains_key(k))
 }
 
 fn mentions_cors(v: Option<&Value>) -> bool {

@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use crate::config::{ItemError, Rule};
 use crate::fast_hash::FastHashSet;
 use crate::header_names::{
-    header_name, is_forbidden_request, is_forbidden_request_bytes, MAX_NAME_LEN, MAX_REQUEST_HEADERS_LEN,
+    is_forbidden_request, is_forbidden_request_bytes, validate_list, MAX_NAME_LEN, MAX_REQUEST_HEADERS_LEN,
     RESPONSE_ONLY, SAFELISTED_REQUEST,
 };
 use crate::token::LOWER_TCHAR;
@@ -94,6 +94,7 @@ impl NameBuffer {
     }
 }
 
+/// `allow_headers`, compiled: the names a preflight may ask for and the `Access-Control-Allow-Headers` that answers it.
 #[derive(Debug, Default)]
 pub struct AllowedHeaders {
     any: bool,
@@ -112,40 +113,21 @@ pub struct AllowedHeaders {
 impl AllowedHeaders {
     /// Validates `allow_headers`; every refused element is reported.
     pub fn compile(raw: &[String], credentials: bool) -> Result<Self, Vec<ItemError>> {
-        let mut any = false;
-        let mut listed: Vec<String> = Vec::new();
-        let mut errors = Vec::new();
-        for (i, h) in raw.iter().enumerate() {
-            if h == "*" {
-                any = true;
-                continue;
-            }
-            let name = match header_name(h) {
-                Ok(name) => name,
-                Err(reason) => {
-                    errors.push(ItemError::new(i, Rule::HeaderName, reason));
-                    continue;
-                }
-            };
-            if is_forbidden_request(&name) {
-                errors.push(ItemError::new(
-                    i,
-                    Rule::HeaderName,
-                    "forbidden request header: browsers never let scripts set it",
-                ));
-            } else if RESPONSE_ONLY.contains(&name.as_str()) {
-                errors.push(ItemError::new(
-                    i,
+        let refusal = |name: &str| {
+            if is_forbidden_request(name) {
+                Some((Rule::HeaderName, "forbidden request header: browsers never let scripts set it"))
+            } else if RESPONSE_ONLY.contains(&name) {
+                Some((
                     Rule::HeaderName,
                     "response-only CORS header: no request needs it (a script that sends it does so by mistake)",
-                ));
-            } else if !listed.contains(&name) {
-                listed.push(name);
+                ))
+            } else {
+                None
             }
-        }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
+        };
+        let list = validate_list(raw, refusal)?;
+        let any = list.star_at.is_some();
+        let listed: Vec<String> = list.names.into_iter().filter(|n| n != "*").collect();
         let echo = any && credentials;
         let header_value = if echo {
             None

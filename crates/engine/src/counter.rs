@@ -1,12 +1,19 @@
 //! The counters the filter keeps (Envoy shows them in `/stats` and `/stats/prometheus`).
 
+/// A counter of decisions, defined in Envoy as `cors.<name>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Counter {
+    /// An actual request from an allowed origin.
     ActualAllowed,
+    /// An actual request from an origin the policy does not allow (or a malformed one).
     ActualDenied,
+    /// A preflight answered as allowed.
     PreflightAllowed,
+    /// A preflight denied for its origin.
     PreflightDeniedOrigin,
+    /// A preflight denied for its requested method.
     PreflightDeniedMethod,
+    /// A preflight denied for one of its requested headers.
     PreflightDeniedHeaders,
     /// Shadow mode: a request enforce mode would have denied.
     ShadowWouldDeny,
@@ -15,6 +22,7 @@ pub enum Counter {
 }
 
 impl Counter {
+    /// Every counter, in `index` order.
     pub const ALL: [Counter; 8] = [
         Counter::ActualAllowed,
         Counter::ActualDenied,
@@ -26,6 +34,7 @@ impl Counter {
         Counter::PassedThrough,
     ];
 
+    /// The metric name (`cors.actual_allowed`, ...).
     pub fn name(self) -> &'static str {
         match self {
             Counter::ActualAllowed => "cors.actual_allowed",

@@ -1,52 +1,28 @@
 //! `expose_headers`: validation at load and the precomputed `Access-Control-Expose-Headers`.
 
 use crate::config::{ItemError, Rule};
-use crate::header_names::{header_name, FORBIDDEN_RESPONSE, REQUEST_ONLY};
+use crate::header_names::{validate_list, FORBIDDEN_RESPONSE, REQUEST_ONLY};
 
 /// Compiles `expose_headers` into the `Access-Control-Expose-Headers` value.
 /// Every refused element is reported.
 pub fn compile_expose(raw: &[String], credentials: bool) -> Result<Option<Box<str>>, Vec<ItemError>> {
-    let mut listed: Vec<String> = Vec::new();
-    let mut errors = Vec::new();
-    for (i, h) in raw.iter().enumerate() {
-        if h == "*" {
-            if credentials {
-                errors.push(ItemError::new(
-                    i,
-                    Rule::WildcardWithCredentials,
-                    "`*` is a literal header name when credentials are allowed: list the headers",
-                ));
-            }
-            listed.push("*".into());
-            continue;
+    let refusal = |name: &str| {
+        if name == "*" && credentials {
+            // A wildcard only without credentials (Fetch); with them, a literal name no one sends.
+            Some((
+                Rule::WildcardWithCredentials,
+                "`*` is a literal header name when credentials are allowed: list the headers",
+            ))
+        } else if FORBIDDEN_RESPONSE.contains(&name) {
+            Some((Rule::HeaderName, "forbidden response header: browsers never expose Set-Cookie"))
+        } else if REQUEST_ONLY.contains(&name) {
+            Some((Rule::HeaderName, "request-only header: no response carries it, so there is nothing to expose"))
+        } else {
+            None
         }
-        let name = match header_name(h) {
-            Ok(name) => name,
-            Err(reason) => {
-                errors.push(ItemError::new(i, Rule::HeaderName, reason));
-                continue;
-            }
-        };
-        if FORBIDDEN_RESPONSE.contains(&name.as_str()) {
-            errors.push(ItemError::new(
-                i,
-                Rule::HeaderName,
-                "forbidden response header: browsers never expose Set-Cookie",
-            ));
-        } else if REQUEST_ONLY.contains(&name.as_str()) {
-            errors.push(ItemError::new(
-                i,
-                Rule::HeaderName,
-                "request-only header: no response carries it, so there is nothing to expose",
-            ));
-        } else if !listed.contains(&name) {
-            listed.push(name);
-        }
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    Ok((!listed.is_empty()).then(|| listed.join(",").into_boxed_str()))
+    };
+    let list = validate_list(raw, refusal)?;
+    Ok((!list.names.is_empty()).then(|| list.names.join(",").into_boxed_str()))
 }
 
 #[cfg(test)]

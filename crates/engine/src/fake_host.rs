@@ -11,18 +11,25 @@ use crate::host::ProxyHost;
 /// A local reply: status and headers.
 pub type Reply = (u32, Vec<(String, String)>);
 
+/// One stream's host in memory: the request it reads, the response it edits, the local reply and the counters, and how many host calls were made.
 #[derive(Default)]
 pub struct FakeHost {
+    /// Request header lines (pseudo-headers included), names lowercase.
     pub request: Vec<(String, Vec<u8>)>,
+    /// Response header lines, as the filter left them.
     pub response: RefCell<Vec<(String, Vec<u8>)>>,
+    /// The local reply the filter sent, if any.
     pub sent: RefCell<Option<Reply>>,
+    /// Counters incremented, in order.
     pub counted: RefCell<Vec<Counter>>,
     /// Host calls that return a value (each makes the host allocate inside the VM).
     pub reads: Cell<usize>,
+    /// Host calls that write (header edits, local replies).
     pub writes: Cell<usize>,
 }
 
 impl FakeHost {
+    /// A request of text header lines.
     pub fn request(headers: &[(&str, &str)]) -> FakeHost {
         FakeHost {
             request: headers.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect(),
@@ -38,10 +45,12 @@ impl FakeHost {
         }
     }
 
+    /// Sets the upstream's response headers (what the response phase then edits).
     pub fn upstream(&self, headers: &[(&str, &str)]) {
         *self.response.borrow_mut() = headers.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect();
     }
 
+    /// Every value of response header `name`.
     pub fn response_values(&self, name: &str) -> Vec<String> {
         self.response
             .borrow()
@@ -51,12 +60,14 @@ impl FakeHost {
             .collect()
     }
 
+    /// The one value of response header `name`; fails the test if there are several.
     pub fn response_value(&self, name: &str) -> Option<String> {
         let values = self.response_values(name);
         assert!(values.len() <= 1, "{name} appears {} times", values.len());
         values.into_iter().next()
     }
 
+    /// Names of the response's `access-control-*` headers.
     pub fn cors_response_headers(&self) -> Vec<String> {
         self.response
             .borrow()
@@ -66,10 +77,12 @@ impl FakeHost {
             .collect()
     }
 
+    /// A header of the local reply.
     pub fn sent_header(&self, name: &str) -> Option<String> {
         self.sent.borrow().as_ref().and_then(|(_, h)| h.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
     }
 
+    /// Every host call made: reads and writes.
     pub fn calls(&self) -> usize {
         self.reads.get() + self.writes.get()
     }
@@ -106,6 +119,7 @@ impl ProxyHost for FakeHost {
 /// them), `add` appends a line.
 pub type HeaderLines = Vec<(String, Vec<u8>)>;
 
+/// Replaces every line of `name` with `value`, or removes them: Envoy's `replace`/`remove`.
 pub fn set_header(map: &mut HeaderLines, name: &str, value: Option<&str>) {
     map.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
     if let Some(v) = value {
@@ -113,6 +127,7 @@ pub fn set_header(map: &mut HeaderLines, name: &str, value: Option<&str>) {
     }
 }
 
+/// Adds a line, as Envoy's `add` does (appending `,value` to an inline header such as `vary`).
 pub fn add_header(map: &mut HeaderLines, name: &str, value: &str) {
     // Like Envoy: `vary` is an inline header, and adding to it appends ",value".
     if name == "vary" {

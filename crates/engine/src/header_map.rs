@@ -7,11 +7,17 @@
 
 /// The request headers the filter reads (pseudo-headers included).
 pub const ORIGIN: &str = "origin";
+/// `Access-Control-Request-Method`: what makes an OPTIONS a preflight.
 pub const REQUEST_METHOD: &str = "access-control-request-method";
+/// `Access-Control-Request-Headers`.
 pub const REQUEST_HEADERS: &str = "access-control-request-headers";
+/// `Access-Control-Request-Private-Network`.
 pub const REQUEST_PRIVATE_NETWORK: &str = "access-control-request-private-network";
+/// The request method (HTTP/2 pseudo-header, as Envoy exposes it for every protocol).
 pub const METHOD: &str = ":method";
+/// The request's host and port.
 pub const AUTHORITY: &str = ":authority";
+/// The request target: path and query.
 pub const PATH: &str = ":path";
 
 /// A serialized header map.
@@ -46,6 +52,7 @@ impl HeaderMap {
         HeaderMap { bytes }
     }
 
+    /// The serialized map, as the host takes it back (a local reply's headers).
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
     }
@@ -68,6 +75,7 @@ impl HeaderMap {
         self.values(name).next()
     }
 
+    /// True when some header is named `name`.
     pub fn contains(&self, name: &str) -> bool {
         self.first(name).is_some()
     }

@@ -2,6 +2,7 @@
 //! names) and the validation of a configured name: shared by `allow_headers` and
 //! `expose_headers`.
 
+use crate::config::{ItemError, Rule};
 use crate::token::is_token;
 
 /// Names whose safelisting depends only on their value (Fetch "CORS-safelisted request-header").
@@ -85,4 +86,49 @@ pub(crate) fn header_name(raw: &str) -> Result<String, String> {
         return Err(format!("header names longer than {MAX_NAME_LEN} bytes are not accepted"));
     }
     Ok(raw.to_ascii_lowercase())
+}
+
+/// A configured list of header names (`allow_headers`, `expose_headers`), validated: names
+/// lowercased and deduplicated, `*` kept in its place.
+#[derive(Debug, Default)]
+pub(crate) struct NameList {
+    /// Lowercase names and `*`, in the order configured, each once.
+    pub names: Vec<String>,
+    /// Index in the configured list of the first `*`.
+    pub star_at: Option<usize>,
+}
+
+/// Validates every element of a configured list: each must be a header name or `*`, and
+/// `refusal` (the list's own rules, given the lowercase name or `*`) must find nothing wrong
+/// with it. Every refused element is reported.
+pub(crate) fn validate_list(
+    raw: &[String],
+    refusal: impl Fn(&str) -> Option<(Rule, &'static str)>,
+) -> Result<NameList, Vec<ItemError>> {
+    let mut list = NameList::default();
+    let mut errors = Vec::new();
+    for (i, configured) in raw.iter().enumerate() {
+        let name = if configured == "*" {
+            list.star_at.get_or_insert(i);
+            "*".to_owned()
+        } else {
+            match header_name(configured) {
+                Ok(name) => name,
+                Err(reason) => {
+                    errors.push(ItemError::new(i, Rule::HeaderName, reason));
+                    continue;
+                }
+            }
+        };
+        if let Some((rule, reason)) = refusal(&name) {
+            errors.push(ItemError::new(i, rule, reason));
+        } else if !list.names.contains(&name) {
+            list.names.push(name);
+        }
+    }
+    if errors.is_empty() {
+        Ok(list)
+    } else {
+        Err(errors)
+    }
 }

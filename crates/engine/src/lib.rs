@@ -5,6 +5,7 @@
 //! adapts it to Envoy; `cors-lint` and the tests run it through `simulate`.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod allow_headers;
 pub mod config;

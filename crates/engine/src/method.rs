@@ -11,10 +11,12 @@ const NORMALIZED: [&str; 6] = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"
 /// CORS-safelisted methods: always allowed, browsers never check them against ACAM.
 const SAFELISTED: [&str; 3] = ["GET", "HEAD", "POST"];
 
+/// CONNECT, TRACE and TRACK (any case): methods browsers never send cross-origin.
 pub fn is_forbidden(method: &[u8]) -> bool {
     FORBIDDEN.iter().any(|f| f.as_bytes().eq_ignore_ascii_case(method))
 }
 
+/// `allow_methods`, compiled: the methods a preflight may ask for and the `Access-Control-Allow-Methods` that answers it.
 #[derive(Debug, Default)]
 pub struct AllowedMethods {
     any: bool,

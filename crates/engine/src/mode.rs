@@ -6,6 +6,7 @@ use serde::Deserialize;
 /// What to do with a preflight the policy does not allow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "serialize", derive(serde::Serialize))]
 #[serde(rename_all = "snake_case")]
 pub enum UnmatchedPreflight {
     /// Answer 403 without CORS headers; the upstream never sees it.
@@ -18,6 +19,7 @@ pub enum UnmatchedPreflight {
 /// or not made at all (`off`: the upstream's own CORS answers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "serialize", derive(serde::Serialize))]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// Apply every decision.

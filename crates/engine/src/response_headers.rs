@@ -1,14 +1,23 @@
 //! Response header names and a fixed-capacity list of headers to send, so building an
 //! answer never allocates.
 
+/// `Access-Control-Allow-Origin`.
 pub const ALLOW_ORIGIN: &str = "access-control-allow-origin";
+/// `Access-Control-Allow-Credentials`.
 pub const ALLOW_CREDENTIALS: &str = "access-control-allow-credentials";
+/// `Access-Control-Allow-Methods`.
 pub const ALLOW_METHODS: &str = "access-control-allow-methods";
+/// `Access-Control-Allow-Headers`.
 pub const ALLOW_HEADERS: &str = "access-control-allow-headers";
+/// `Access-Control-Max-Age`.
 pub const MAX_AGE: &str = "access-control-max-age";
+/// `Access-Control-Expose-Headers`.
 pub const EXPOSE_HEADERS: &str = "access-control-expose-headers";
+/// `Access-Control-Allow-Private-Network`.
 pub const ALLOW_PRIVATE_NETWORK: &str = "access-control-allow-private-network";
+/// `Vary`.
 pub const VARY: &str = "vary";
+/// `Content-Length` (of a local reply: 0).
 pub const CONTENT_LENGTH: &str = "content-length";
 
 /// Every response header the filter owns: an upstream's own values are replaced or removed.
@@ -39,6 +48,7 @@ impl<'a> ResponseHeaders<'a> {
         }
     }
 
+    /// The headers, in the order added.
     pub fn as_slice(&self) -> &[(&'static str, &'a str)] {
         self.items.get(..self.len).unwrap_or_default()
     }

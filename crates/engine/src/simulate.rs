@@ -19,6 +19,7 @@ pub struct Outcome {
     pub local_reply: Option<LocalReply>,
     /// The response headers the client receives when the request went upstream.
     pub response_headers: Vec<(String, String)>,
+    /// Counters incremented, in order.
     pub counters: Vec<Counter>,
 }
 

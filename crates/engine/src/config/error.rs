@@ -46,7 +46,9 @@ pub struct ConfigError {
     pub key: String,
     /// The offending value as JSON, when there is one.
     pub value: Option<String>,
+    /// The rule broken, for tools and tests.
     pub rule: Rule,
+    /// Why, in words, for people.
     pub reason: String,
 }
 
@@ -67,12 +69,16 @@ impl ConfigError {
 /// A refusal of one element of a list key (`allow_methods[2]`), before its key path is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemError {
+    /// Position of the element in its list.
     pub index: usize,
+    /// The rule broken.
     pub rule: Rule,
+    /// Why, in words.
     pub reason: String,
 }
 
 impl ItemError {
+    /// A refusal of element `index`.
     pub fn new(index: usize, rule: Rule, reason: impl Into<String>) -> Self {
         ItemError { index, rule, reason: reason.into() }
     }
@@ -94,18 +100,22 @@ impl ConfigErrors {
         (!errors.is_empty()).then_some(ConfigErrors(errors))
     }
 
+    /// A single refusal.
     pub fn one(error: ConfigError) -> ConfigErrors {
         ConfigErrors(vec![error])
     }
 
+    /// The refusals, in key order.
     pub fn iter(&self) -> std::slice::Iter<'_, ConfigError> {
         self.0.iter()
     }
 
+    /// How many refusals.
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    /// Never true for a value built by `from_vec` or `one`.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -115,6 +125,7 @@ impl ConfigErrors {
         self.0.first()
     }
 
+    /// The refusals, owned.
     pub fn into_vec(self) -> Vec<ConfigError> {
         self.0
     }

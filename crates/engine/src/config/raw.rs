@@ -38,63 +38,83 @@ fn policy_objects<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<RawPolic
 }
 
 /// The request attributes that select a policy.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "serialize", derive(serde::Serialize))]
 #[serde(deny_unknown_fields)]
 pub struct RawMatch {
     /// `:authority` hosts (port ignored): exact (`api.example.com`) or `*.example.com` (subdomains only).
+    #[cfg_attr(feature = "serialize", serde(skip_serializing_if = "Option::is_none"))]
     pub hosts: Option<Vec<String>>,
     /// `:path` prefixes, each starting with `/`.
+    #[cfg_attr(feature = "serialize", serde(skip_serializing_if = "Option::is_none"))]
     pub path_prefixes: Option<Vec<String>>,
 }
 
 /// One policy: the top level, or an entry of `policies` (which also has `match`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "serialize", derive(serde::Serialize))]
 #[serde(deny_unknown_fields)]
 pub struct RawPolicy {
     /// Only in entries of `policies`: the requests the entry applies to (first match wins).
+    #[cfg_attr(feature = "serialize", serde(skip_serializing_if = "Option::is_none"))]
     #[serde(rename = "match", default, deserialize_with = "match_object")]
     pub match_: Option<RawMatch>,
-    /// Only at the top level: policies per host and path; each inherits the keys it does not set
-    /// (the three origin keys as one group).
-    #[serde(default, deserialize_with = "policy_objects")]
-    pub policies: Option<Vec<RawPolicy>>,
-
     /// Allowed origins: `https://app.example.com`, `*`, `https://*.example.com` (subdomains, not the
     /// apex), `http://localhost:*` (any port).
+    #[cfg_attr(feature = "serialize", serde(skip_serializing_if = "Option::is_none"))]
     pub allow_origins: Option<Vec<String>>,
     /// Regexes (regex-lite syntax) matched against the whole `Origin`; implicitly anchored.
+    #[cfg_attr(feature = "serialize", serde(skip_serializing_if = "Option::is_none"))]
     pub allow_origin_regexes: Option<Vec<String>>,
     /// Allow `Origin: null` (sandboxed iframes, `file:` pages).
+    #[cfg_attr(feature = "serialize", serde(skip_serializing_if = "Option::is_none"))]
     pub allow_null_origin: Option<bool>,
 
     /// Methods a preflight may ask for (case-sensitive); `*` without credentials.
+    #[cfg_attr(feature = "serialize", serde(skip_serializing_if = "Option::is_none"))]
     pub allow_methods: Option<Vec<String>>,
     /// Request headers a preflight may ask for; `*` without credentials.
+    #[cfg_attr(feature = "serialize", serde(skip_serializing_if = "Option::is_none"))]
     pub allow_headers: Option<Vec<String>>,
     /// Response headers the page may read (`Access-Control-Expose-Headers`); `*` without credentials.
+    #[cfg_attr(feature = "serialize", serde(skip_serializing_if = "Option::is_none"))]
     pub expose_headers: Option<Vec<String>>,
     /// Send `Access-Control-Allow-Credentials: true` (cookies, HTTP auth); forbids `*` everywhere.
+    #[cfg_attr(feature = "serialize", serde(skip_serializing_if = "Option::is_none"))]
     pub allow_credentials: Option<bool>,
     /// `Access-Control-Max-Age` in seconds; 0 disables caching, and -1 is the same as 0 (sent as `0`).
     #[cfg_attr(feature = "schema", schemars(range(min = -1, max = 86400)))]
+    #[cfg_attr(feature = "serialize", serde(skip_serializing_if = "Option::is_none"))]
     pub max_age: Option<i64>,
     /// Answer Private Network Access preflights (`Access-Control-Allow-Private-Network: true`).
+    #[cfg_attr(feature = "serialize", serde(skip_serializing_if = "Option::is_none"))]
     pub allow_private_network: Option<bool>,
     /// Status of an allowed preflight's reply: 204 (default) or 200.
     #[cfg_attr(feature = "schema", schemars(extend("enum" = [200, 204, null])))]
+    #[cfg_attr(feature = "serialize", serde(skip_serializing_if = "Option::is_none"))]
     pub preflight_success_status: Option<u16>,
     /// A preflight the policy does not allow: `reject` (default: 403, never reaches the upstream)
     /// or `forward` (to the upstream, untouched).
+    #[cfg_attr(feature = "serialize", serde(skip_serializing_if = "Option::is_none"))]
     pub unmatched_preflight: Option<UnmatchedPreflight>,
     /// `enforce` (default), `shadow` or `off`. A top-level `off` is not inherited by entries.
+    #[cfg_attr(feature = "serialize", serde(skip_serializing_if = "Option::is_none"))]
     pub mode: Option<Mode>,
 
     /// Opt-in for credentialed `http://` origins other than loopback (readable by any network attacker).
+    #[cfg_attr(feature = "serialize", serde(skip_serializing_if = "Option::is_none"))]
     pub dangerously_allow_insecure_origins_with_credentials: Option<bool>,
     /// Opt-in for credentialed `*.` patterns over a public suffix (`https://*.github.io`).
+    #[cfg_attr(feature = "serialize", serde(skip_serializing_if = "Option::is_none"))]
     pub dangerously_allow_public_suffix_wildcards_with_credentials: Option<bool>,
+
+    /// Only at the top level: policies per host and path; each inherits the keys it does not set
+    /// (the three origin keys as one group).
+    #[cfg_attr(feature = "serialize", serde(skip_serializing_if = "Option::is_none"))]
+    #[serde(default, deserialize_with = "policy_objects")]
+    pub policies: Option<Vec<RawPolicy>>,
 }
 
 impl RawPolicy {

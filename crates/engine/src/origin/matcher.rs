@@ -19,6 +19,7 @@ const REGEX_SIZE_LIMIT: usize = 1 << 20;
 /// origins cost regex time, never unbounded memory (at most 256 x 512 bytes).
 const REGEX_CACHE_ENTRIES: usize = 256;
 
+/// Every origin rule of a policy, compiled for lookups: exact origins, any-port hosts, subdomain suffixes, regexes, `*` and `null`.
 #[derive(Debug, Default)]
 pub struct OriginMatcher {
     any: bool,
@@ -40,6 +41,7 @@ pub struct OriginMatcherBuilder {
 }
 
 impl OriginMatcherBuilder {
+    /// Adds a parsed `allow_origins` entry.
     pub fn pattern(&mut self, pattern: OriginPattern) {
         let m = &mut self.matcher;
         match pattern {
@@ -56,6 +58,7 @@ impl OriginMatcherBuilder {
         }
     }
 
+    /// Whether `Origin: null` is allowed (`allow_null_origin`).
     pub fn null(&mut self, allowed: bool) {
         self.matcher.null = allowed;
     }
@@ -70,6 +73,7 @@ impl OriginMatcherBuilder {
         Ok(())
     }
 
+    /// The matcher.
     pub fn build(self) -> OriginMatcher {
         self.matcher
     }
@@ -81,6 +85,7 @@ impl OriginMatcher {
         self.any
     }
 
+    /// True when `Origin: null` is allowed.
     pub fn allows_null(&self) -> bool {
         self.null
     }

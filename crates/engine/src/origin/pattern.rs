@@ -36,13 +36,20 @@ pub enum OriginPattern {
     Exact(String),
     /// `https://*.example.com`: one or more labels before the suffix, never the apex.
     Subdomains {
+        /// `http` or `https`.
         scheme: String,
         /// The domain after `*.`, e.g. `example.com`.
         suffix: String,
+        /// The port the subdomains must use.
         port: PortRule,
     },
     /// `http://localhost:*`: one host, any port.
-    AnyPort { scheme: String, host: String },
+    AnyPort {
+        /// `http` or `https`.
+        scheme: String,
+        /// The one host, canonical.
+        host: String,
+    },
 }
 
 impl OriginPattern {

@@ -17,12 +17,14 @@ pub const MAX_ORIGIN_LEN: usize = 512;
 pub enum Host<'a> {
     /// A lowercase ASCII domain (punycode for IDNs), without trailing dot.
     Domain(&'a str),
+    /// Dotted-decimal, as browsers serialize it.
     Ipv4(&'a str),
     /// The bracketed form, as serialized: `[::1]`.
     Ipv6(&'a str),
 }
 
 impl<'a> Host<'a> {
+    /// The host as it appears in the origin.
     pub fn as_str(&self) -> &'a str {
         match *self {
             Host::Domain(s) | Host::Ipv4(s) | Host::Ipv6(s) => s,
@@ -35,7 +37,9 @@ impl<'a> Host<'a> {
 pub struct Origin<'a> {
     /// The whole serialized origin, exactly as received.
     pub serialized: &'a str,
+    /// Lowercase scheme (`https`).
     pub scheme: &'a str,
+    /// The host, classified.
     pub host: Host<'a>,
     /// Explicit port; never the scheme's default (browsers omit it).
     pub port: Option<u16>,

@@ -10,11 +10,14 @@ use crate::origin::Origin;
 pub enum DenyReason {
     /// Missing from the policy, or not a valid serialized origin.
     Origin,
+    /// The requested method is not allowed.
     Method,
+    /// A requested header is not allowed.
     Headers,
 }
 
 impl DenyReason {
+    /// Words for logs and `cors-lint explain`.
     pub fn as_str(self) -> &'static str {
         match self {
             DenyReason::Origin => "origin not allowed",
@@ -23,6 +26,7 @@ impl DenyReason {
         }
     }
 
+    /// The counter of preflights denied for this reason.
     pub fn preflight_counter(self) -> Counter {
         match self {
             DenyReason::Origin => Counter::PreflightDeniedOrigin,
@@ -42,6 +46,7 @@ pub enum AllowOrigin<'r> {
 }
 
 impl<'r> AllowOrigin<'r> {
+    /// The header value.
     pub fn value(self) -> &'r str {
         match self {
             AllowOrigin::Any => "*",
@@ -55,6 +60,7 @@ impl<'r> AllowOrigin<'r> {
 pub struct PreflightRequest<'r> {
     /// Every `Origin` line; more than one is denied.
     pub origins: &'r [&'r [u8]],
+    /// `Access-Control-Request-Method` (empty when there were several lines).
     pub method: &'r [u8],
     /// Every `Access-Control-Request-Headers` line.
     pub request_headers: &'r [&'r [u8]],

@@ -17,6 +17,7 @@ use crate::origin::OriginMatcher;
 /// Browsers cap preflight caching (Chromium 2 h, Firefox 24 h); more than a day is never honoured.
 pub const MAX_AGE_LIMIT: i64 = 86_400;
 
+/// One policy (the top level or an entry of `policies`), compiled.
 #[derive(Debug)]
 pub struct Policy {
     /// `top level` or `policies[N]`: named in logs and by `cors-lint explain`.
@@ -71,14 +72,17 @@ impl Policy {
         self.methods.allows(method)
     }
 
+    /// Enforce, shadow or off.
     pub fn mode(&self) -> Mode {
         self.mode
     }
 
+    /// What a preflight the policy does not allow gets.
     pub fn unmatched_preflight(&self) -> UnmatchedPreflight {
         self.unmatched_preflight
     }
 
+    /// The policy's origin rules.
     pub fn origins(&self) -> &OriginMatcher {
         &self.origins
     }

@@ -18,6 +18,7 @@ use crate::policy::Policy;
 /// between its request and response phases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PolicyId {
+    /// The top level.
     TopLevel,
     /// `policies[i]`.
     Entry(usize),
@@ -39,6 +40,7 @@ impl Config {
         Config::from_raw(&config::parse(text).map_err(ConfigErrors::one)?)
     }
 
+    /// Compiles a configuration already read into its serde types.
     pub fn from_raw(raw: &RawPolicy) -> Result<Config, ConfigErrors> {
         let mut errors = Vec::new();
         if raw.match_.is_some() {
@@ -121,14 +123,17 @@ impl Config {
         self.needs_authority
     }
 
+    /// Whether selecting a policy needs `:path`.
     pub fn needs_path(&self) -> bool {
         self.needs_path
     }
 
+    /// The top level's policy.
     pub fn default_policy(&self) -> &Policy {
         &self.default
     }
 
+    /// The entries of `policies`, in match order.
     pub fn routes(&self) -> &[Route] {
         &self.routes
     }

@@ -71,6 +71,7 @@ fn path_prefix(p: &str) -> Result<(), String> {
 pub struct Route {
     hosts: Vec<HostPattern>,
     path_prefixes: Vec<Box<str>>,
+    /// The entry's policy (its keys inherited from the top level).
     pub policy: Policy,
 }
 
@@ -119,10 +120,12 @@ impl Route {
         Some(Route { hosts, path_prefixes, policy: policy? })
     }
 
+    /// True when the entry matches on `:authority`.
     pub fn uses_hosts(&self) -> bool {
         !self.hosts.is_empty()
     }
 
+    /// True when the entry matches on `:path`.
     pub fn uses_paths(&self) -> bool {
         !self.path_prefixes.is_empty()
     }

@@ -19,6 +19,7 @@ use crate::vary;
 /// Whether the host should go on with the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
+    /// Go on: the request continues to the next filter.
     Continue,
     /// A local reply was sent; stop the request here.
     Stop,
@@ -51,6 +52,7 @@ pub struct StreamFilter {
 }
 
 impl StreamFilter {
+    /// A filter for one stream, under `config`.
     pub fn new(config: Rc<Config>) -> Self {
         StreamFilter { config, state: State::Untouched }
     }
