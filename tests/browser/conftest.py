@@ -89,6 +89,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+
+def stop_process(proc, stderr):
+    """Stops a child by its pid: SIGTERM, then SIGKILL after 10 s; closes its log."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+    stderr.close()
+
 class _Quiet(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -422,14 +434,7 @@ class Envoy:
         return out
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.stderr.close()
+        stop_process(self.proc, self.stderr)
 
 
 # ---------------------------------------------------------------- fixtures
@@ -500,14 +505,7 @@ class Xvfb:
         self.display = ":" + number.decode().strip()
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.stderr.close()
+        stop_process(self.proc, self.stderr)
 
 
 def chromium_driver(workdir: Path, pages: dict):
