@@ -3,9 +3,9 @@
 // Test code: a failed unwrap or assertion is how a test reports (the workspace denies them elsewhere).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+use cors_engine::counter::Counter;
 use serde_json::json;
 use std::time::Duration;
-use cors_engine::counter::Counter;
 use testkit::prelude::*;
 
 /// Every counter the plugin defines, from the engine's own list.
