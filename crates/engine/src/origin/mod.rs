@@ -10,4 +10,4 @@ mod serialized;
 pub use matcher::{OriginMatcher, OriginMatcherBuilder};
 pub use pattern::{parse_pattern, OriginPattern, PatternError};
 pub use public_suffix::is_public_suffix;
-pub use serialized::{Host, Origin, MAX_ORIGIN_LEN};
+pub use serialized::{is_domain, Host, Origin, MAX_ORIGIN_LEN};

@@ -214,7 +214,9 @@ fn is_ipv4_like(h: &str) -> bool {
 
 /// Lowercase LDH labels (underscore allowed, as browsers accept it), 1..=63 bytes each,
 /// 253 in all, no empty label, so no leading, trailing or double dot.
-pub(crate) fn is_domain(h: &str) -> bool {
+/// A host name as browsers serialize it: lowercase labels of letters, digits, `-` and `_`, each
+/// 1 to 63 bytes, at most `MAX_HOST_LEN` in all (no trailing dot).
+pub fn is_domain(h: &str) -> bool {
     !h.is_empty()
         && h.len() <= MAX_HOST_LEN
         && h.split('.').all(|label| {

@@ -2,7 +2,10 @@
 
 use super::path;
 use crate::config::raw::RawMatch;
+use std::net::Ipv6Addr;
+
 use crate::config::{ConfigError, Rule};
+use crate::origin::is_domain;
 use crate::policy::Policy;
 use crate::token::is_header_value;
 
@@ -25,26 +28,15 @@ impl HostPattern {
     }
 }
 
-/// A `match.hosts` entry: a host name, optionally `*.`-prefixed, or a bracketed IPv6 address.
+/// A `match.hosts` entry: a host name (the same rule as an origin's host), optionally
+/// `*.`-prefixed, or a bracketed IPv6 address.
 fn host_pattern(text: &str) -> Option<HostPattern> {
     let lower = text.to_ascii_lowercase();
-    let (wild, name) = match lower.strip_prefix("*.") {
-        Some(rest) => (true, rest),
-        None => (false, lower.as_str()),
-    };
-    let valid = !name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
-        && !name.starts_with('.')
-        && !name.ends_with('.');
-    let bracketed_v6 = !wild && name.starts_with('[') && name.ends_with(']');
-    if !valid && !bracketed_v6 {
-        return None;
+    if let Some(suffix) = lower.strip_prefix("*.") {
+        return is_domain(suffix).then(|| HostPattern::Subdomains(format!(".{suffix}").into_boxed_str()));
     }
-    Some(if wild {
-        HostPattern::Subdomains(format!(".{name}").into_boxed_str())
-    } else {
-        HostPattern::Exact(name.into())
-    })
+    let ipv6 = lower.strip_prefix('[').and_then(|h| h.strip_suffix(']')).is_some_and(|h| h.parse::<Ipv6Addr>().is_ok());
+    (ipv6 || is_domain(&lower)).then(|| HostPattern::Exact(lower.into()))
 }
 
 /// A `match.path_prefixes` entry must be written as requests are compared, or it could never
@@ -146,6 +138,17 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     use super::*;
+
+    #[test]
+    fn match_hosts_follow_the_origin_host_rule() {
+        assert_eq!(host_pattern("API.Example.com"), Some(HostPattern::Exact("api.example.com".into())));
+        assert_eq!(host_pattern("*.example.com"), Some(HostPattern::Subdomains(".example.com".into())));
+        assert_eq!(host_pattern("[::1]"), Some(HostPattern::Exact("[::1]".into())));
+        let long_label = format!("{}.com", "a".repeat(64));
+        for refused in ["a.com:443", "[::zz]", "*.[::1]", "a..com", "a.com.", "", "*.", "é.com", long_label.as_str()] {
+            assert_eq!(host_pattern(refused), None, "{refused}");
+        }
+    }
 
     #[test]
     fn host_patterns() {
