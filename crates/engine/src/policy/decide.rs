@@ -71,7 +71,8 @@ pub struct PreflightRequest<'r> {
 impl Policy {
     /// Checks one `Origin` value: strict syntax first, then the policy.
     pub fn check_origin<'r>(&self, origin: &'r [u8]) -> Option<AllowOrigin<'r>> {
-        let open = self.origins.allows_any() && !self.credentials;
+        // A static policy answers `*` to every valid origin (and `null`).
+        let open = self.is_static();
         if origin == b"null" {
             return if open {
                 Some(AllowOrigin::Any)

@@ -77,7 +77,7 @@ impl StreamFilter {
             if policy.mode() == Mode::Enforce {
                 self.state = if policy.is_static() {
                     State::Allowed { policy: id, echo: None }
-                } else if vary::actual(policy.varies_by_origin()).is_some() {
+                } else if policy.varies_by_origin() {
                     State::VaryOnly
                 } else {
                     State::Untouched
