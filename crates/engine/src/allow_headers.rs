@@ -125,9 +125,9 @@ impl AllowedHeaders {
                 None
             }
         };
-        let list = validate_list(raw, refusal)?;
-        let any = list.star_at.is_some();
-        let listed: Vec<String> = list.names.into_iter().filter(|n| n != "*").collect();
+        let names = validate_list(raw, refusal)?.names;
+        let any = names.iter().any(|n| n == "*");
+        let listed: Vec<String> = names.into_iter().filter(|n| n != "*").collect();
         let echo = any && credentials;
         let header_value = if echo {
             None

@@ -94,8 +94,6 @@ pub(crate) fn header_name(raw: &str) -> Result<String, String> {
 pub(crate) struct NameList {
     /// Lowercase names and `*`, in the order configured, each once.
     pub names: Vec<String>,
-    /// Index in the configured list of the first `*`.
-    pub star_at: Option<usize>,
 }
 
 /// Validates every element of a configured list: each must be a header name or `*`, and
@@ -109,7 +107,6 @@ pub(crate) fn validate_list(
     let mut errors = Vec::new();
     for (i, configured) in raw.iter().enumerate() {
         let name = if configured == "*" {
-            list.star_at.get_or_insert(i);
             "*".to_owned()
         } else {
             match header_name(configured) {

@@ -4,7 +4,7 @@
 use super::{credentials, Policy};
 use crate::allow_headers::AllowedHeaders;
 use crate::config::raw::RawPolicy;
-use crate::config::{ConfigError, Rule};
+use crate::config::{ConfigError, ItemError, Rule};
 use crate::expose_headers::compile_expose;
 use crate::method::AllowedMethods;
 use crate::mode::{Mode, UnmatchedPreflight};
@@ -67,18 +67,15 @@ impl Policy {
             errors.push(ConfigError::new(Rule::Required, key("allow_origins"), None, reason));
         }
 
-        let (methods_key, methods_raw) = (key("allow_methods"), raw.allow_methods.as_deref().unwrap_or_default());
-        let methods = AllowedMethods::compile(methods_raw, credentials)
-            .map_err(|e| errors.extend(e.into_iter().map(|e| e.at(&methods_key, methods_raw))))
-            .ok();
-        let (headers_key, headers_raw) = (key("allow_headers"), raw.allow_headers.as_deref().unwrap_or_default());
-        let headers = AllowedHeaders::compile(headers_raw, credentials)
-            .map_err(|e| errors.extend(e.into_iter().map(|e| e.at(&headers_key, headers_raw))))
-            .ok();
-        let (expose_key, expose_raw) = (key("expose_headers"), raw.expose_headers.as_deref().unwrap_or_default());
-        let expose_headers = compile_expose(expose_raw, credentials)
-            .map_err(|e| errors.extend(e.into_iter().map(|e| e.at(&expose_key, expose_raw))))
-            .ok();
+        let methods = compile_list(key("allow_methods"), raw.allow_methods.as_deref(), errors, |l| {
+            AllowedMethods::compile(l, credentials)
+        });
+        let headers = compile_list(key("allow_headers"), raw.allow_headers.as_deref(), errors, |l| {
+            AllowedHeaders::compile(l, credentials)
+        });
+        let expose_headers = compile_list(key("expose_headers"), raw.expose_headers.as_deref(), errors, |l| {
+            compile_expose(l, credentials)
+        });
 
         let max_age = match raw.max_age {
             None => None,
@@ -135,4 +132,16 @@ impl Policy {
 /// A multi-line message (regex-lite's) as one line, for one log line per error.
 fn one_line(s: &str) -> String {
     s.lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+/// Compiles a list key (`allow_methods`, ...) with `compile`, its refused elements pushed onto
+/// `errors` under `key[i]`.
+fn compile_list<T>(
+    key: String,
+    values: Option<&[String]>,
+    errors: &mut Vec<ConfigError>,
+    compile: impl FnOnce(&[String]) -> Result<T, Vec<ItemError>>,
+) -> Option<T> {
+    let values = values.unwrap_or_default();
+    compile(values).map_err(|refused| errors.extend(refused.into_iter().map(|e| e.at(&key, values)))).ok()
 }
