@@ -4,7 +4,7 @@
 //! write is logged.
 
 use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use log::{error, info, warn};
 
@@ -64,7 +64,7 @@ impl Metrics {
 struct Plugin {
     /// Root contexts (one per plugin configuration sharing this VM) and their configuration,
     /// `None` until configured.
-    roots: FastHashMap<u32, Option<Rc<Config>>>,
+    roots: FastHashMap<u32, Option<Arc<Config>>>,
     /// HTTP streams of a configured root.
     streams: FastHashMap<u32, StreamFilter>,
     metrics: Option<Metrics>,
@@ -77,7 +77,7 @@ impl Plugin {
         } else if let Some(Some(config)) = self.roots.get(&parent_context_id) {
             // Without a configuration (never the case once on_configure succeeded) the stream
             // is not tracked, and every callback of it passes through.
-            self.streams.insert(context_id, StreamFilter::new(Rc::clone(config)));
+            self.streams.insert(context_id, StreamFilter::new(Arc::clone(config)));
         }
     }
 
@@ -103,7 +103,7 @@ impl Plugin {
         match Config::from_json(text) {
             Ok(config) => {
                 info!("configuration loaded ({} policies besides the top level)", config.routes().len());
-                self.roots.insert(root_context_id, Some(Rc::new(config)));
+                self.roots.insert(root_context_id, Some(Arc::new(config)));
                 if self.metrics.is_none() {
                     self.metrics = Some(Metrics::define());
                 }

@@ -33,7 +33,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::process::ExitCode;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use cors_engine::counter::Counter;
 use cors_engine::simulate::{self, Outcome};
@@ -329,7 +329,7 @@ fn header_diff(want: &[(String, String)], got: &[(String, String)]) -> String {
 }
 
 /// Runs one case: the decision and headers expected, then the invariants.
-fn run_case(config: Rc<Config>, case: &Case) -> Result<(), String> {
+fn run_case(config: Arc<Config>, case: &Case) -> Result<(), String> {
     let request = invariants::borrow(&case.req);
     let upstream: Vec<(&str, &str)> = case.upstream.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let out: Outcome = simulate::run(config, &request, &upstream);
@@ -363,7 +363,7 @@ fn attack_cases(filter: &Filter, report: &mut Report) -> Result<usize, String> {
         if may_reflect(name, "https://example.com").is_none() {
             return Err(format!("config {name}: `may_reflect` has no model of it"));
         }
-        configs.insert(name.clone(), Rc::new(config));
+        configs.insert(name.clone(), Arc::new(config));
     }
     let total = table.cases.len();
     if total < MIN_CASES {

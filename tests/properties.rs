@@ -13,7 +13,7 @@
 // Test code: a failed unwrap or assertion is how a test reports (the workspace denies them elsewhere).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cors_engine::simulate::{self, Outcome};
@@ -284,11 +284,11 @@ fn request() -> impl Strategy<Value = Lines> {
         })
 }
 
-fn load(p: &Policy) -> Rc<Config> {
-    Rc::new(Config::from_json(&p.json()).unwrap_or_else(|e| panic!("generated policy refused: {e}\n{}", p.json())))
+fn load(p: &Policy) -> Arc<Config> {
+    Arc::new(Config::from_json(&p.json()).unwrap_or_else(|e| panic!("generated policy refused: {e}\n{}", p.json())))
 }
 
-fn run(config: &Rc<Config>, lines: &Lines) -> Outcome {
+fn run(config: &Arc<Config>, lines: &Lines) -> Outcome {
     simulate::run(config.clone(), &borrow(lines), &[("x-upstream", "1")])
 }
 
@@ -407,7 +407,7 @@ proptest! {
     /// name is allowed, always refused beyond it, and never a panic.
     #[test]
     fn huge_request_headers_are_bounded(names in 1usize..20_000, lines_n in 1usize..5, evil in any::<bool>()) {
-        let config = Rc::new(Config::from_json(r#"{"allow_origins":["*"],"allow_methods":["PUT"],"allow_headers":["*"]}"#).unwrap());
+        let config = Arc::new(Config::from_json(r#"{"allow_origins":["*"],"allow_methods":["PUT"],"allow_headers":["*"]}"#).unwrap());
         let per_line = "x-a,".repeat(names / lines_n + 1);
         let mut lines: Lines = vec![
             (":method".into(), b"OPTIONS".to_vec()),
@@ -441,7 +441,7 @@ proptest! {
         }
         let Ok(text) = String::from_utf8(json) else { return Ok(()) };
         if let Ok(config) = Config::from_json(&text) {
-            let config = Rc::new(config);
+            let config = Arc::new(config);
             for o in [&b"https://evil.net"[..], b"null", b"https://app.example.com\r\nx: y", b"https://app.example.com"] {
                 for lines in [
                     vec![(":method".to_string(), b"GET".to_vec()), ("origin".to_string(), o.to_vec())],
@@ -465,16 +465,16 @@ proptest! {
 fn worst_case_inputs_finish() {
     let regexes =
         r#"{"allow_origin_regexes":["(a+)+b","(a|aa)*c","https://(a*)*\\.x","(.*a){12}"],"allow_headers":["x-a"]}"#;
-    let config = Rc::new(Config::from_json(regexes).unwrap());
+    let config = Arc::new(Config::from_json(regexes).unwrap());
     let long_origin = format!("https://{}", vec!["a".repeat(63); 7].join("."));
     assert!(long_origin.len() <= 512);
     let many: Vec<String> = (0..10_000).map(|i| format!("\"https://app{i}.example.com\"")).collect();
-    let big = Rc::new(
+    let big = Arc::new(
         Config::from_json(&format!(r#"{{"allow_origins":[{}],"allow_headers":["x-a"]}}"#, many.join(","))).unwrap(),
     );
     let acrh = "x-a,".repeat(16 * 1024 - 1);
     let names_128 = vec!["x".repeat(128); 500].join(",");
-    let cases: Vec<(&Rc<Config>, Lines)> = vec![
+    let cases: Vec<(&Arc<Config>, Lines)> = vec![
         (&config, vec![(":method".into(), b"GET".to_vec()), ("origin".into(), long_origin.clone().into_bytes())]),
         (&big, vec![(":method".into(), b"GET".to_vec()), ("origin".into(), long_origin.clone().into_bytes())]),
         (

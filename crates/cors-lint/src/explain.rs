@@ -1,7 +1,7 @@
 //! `cors-lint explain`: one request through the plugin's real stream logic
 //! (`cors_engine::simulate::run`), so the headers printed are the ones the filter sends.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use cors_engine::config::raw::RawPolicy;
 use cors_engine::counter::Counter;
@@ -90,7 +90,7 @@ pub fn command(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
         }
     };
     let config = match Config::from_json(&json) {
-        Ok(c) => Rc::new(c),
+        Ok(c) => Arc::new(c),
         Err(errors) => {
             for e in &errors {
                 println!("{}", at(file, &location, &e.to_string()));
@@ -102,7 +102,7 @@ pub fn command(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
     Ok(explain(&r, file, &location, config, &raw))
 }
 
-fn explain(r: &Request, file: &str, location: &str, config: Rc<Config>, raw: &RawPolicy) -> u8 {
+fn explain(r: &Request, file: &str, location: &str, config: Arc<Config>, raw: &RawPolicy) -> u8 {
     let origin = r.origin.as_deref().unwrap_or_default();
     let method = r.method.as_deref().unwrap_or("GET");
     let mut request: Vec<(&str, String)> =
@@ -128,7 +128,7 @@ fn explain(r: &Request, file: &str, location: &str, config: Rc<Config>, raw: &Ra
 
     let lines: Vec<(&str, &[u8])> = request.iter().map(|(k, v)| (*k, v.as_bytes())).collect();
     let upstream: Vec<(&str, &str)> = r.upstream.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let outcome = simulate::run(Rc::clone(&config), &lines, &upstream);
+    let outcome = simulate::run(Arc::clone(&config), &lines, &upstream);
 
     let authority = r.host.as_deref().map(str::as_bytes);
     let path = r.path.as_deref().unwrap_or("/").as_bytes();

@@ -1,8 +1,6 @@
 //! `allow_headers`: validation at load, the precomputed `Access-Control-Allow-Headers`, and the
 //! bounded scan of `Access-Control-Request-Headers`.
 
-use std::cell::RefCell;
-
 use crate::config::{ItemError, Rule};
 use crate::fast_hash::FastHashSet;
 use crate::header_names::{
@@ -10,10 +8,11 @@ use crate::header_names::{
     RESPONSE_ONLY, SAFELISTED_REQUEST,
 };
 use crate::token::LOWER_TCHAR;
+use crate::worker_cache::VerdictCache;
 
 /// Values at least this long have their verdict cached; shorter ones are cheaper to scan.
 const CACHE_MIN_LEN: usize = 1024;
-/// Verdicts kept per policy: at most 4 x 64 KiB.
+/// Verdicts kept per policy and worker: at most 4 x 64 KiB.
 const CACHE_ENTRIES: usize = 4;
 
 /// Longest name stored inline; nearly every real header name fits.
@@ -107,7 +106,7 @@ pub struct AllowedHeaders {
     long_names: FastHashSet<Box<[u8]>>,
     header_value: Option<Box<str>>,
     /// Recent verdicts for long `Access-Control-Request-Headers` values.
-    verdicts: RefCell<Vec<(Box<[u8]>, bool)>>,
+    verdicts: VerdictCache<CACHE_ENTRIES>,
 }
 
 impl AllowedHeaders {
@@ -151,7 +150,7 @@ impl AllowedHeaders {
                 None => long_names.insert(Box::from(name.as_bytes())),
             };
         }
-        Ok(AllowedHeaders { any, echo, short_names, long_names, header_value, verdicts: RefCell::default() })
+        Ok(AllowedHeaders { any, echo, short_names, long_names, header_value, verdicts: VerdictCache::default() })
     }
 
     /// Checks every name of every `Access-Control-Request-Headers` line. Accepts any case,
@@ -171,18 +170,7 @@ impl AllowedHeaders {
     }
 
     fn cached_scan(&self, line: &[u8]) -> bool {
-        let Ok(mut cache) = self.verdicts.try_borrow_mut() else {
-            return self.scan(&[line]);
-        };
-        if let Some((_, verdict)) = cache.iter().find(|(value, _)| **value == *line) {
-            return *verdict;
-        }
-        let verdict = self.scan(&[line]);
-        if cache.len() >= CACHE_ENTRIES {
-            cache.remove(0);
-        }
-        cache.push((line.into(), verdict));
-        verdict
+        self.verdicts.get_or_compute(line, || self.scan(&[line]))
     }
 
     /// One pass: `name *( OWS "," OWS name )` with empty elements allowed.
@@ -323,11 +311,11 @@ mod tests {
             assert!(allows(&h, &[&allowed]));
             assert!(!allows(&h, &[&denied]));
         }
-        assert_eq!(h.verdicts.borrow().len(), 2);
+        assert_eq!(h.verdicts.len(), 2);
         for i in 0..10 {
             assert!(!allows(&h, &[&format!("{allowed},x-{i}")]));
         }
-        assert!(h.verdicts.borrow().len() <= CACHE_ENTRIES);
+        assert!(h.verdicts.len() <= CACHE_ENTRIES);
         assert!(allows(&h, &[&allowed]));
         // Split over lines, the same names are checked line by line.
         assert!(allows(&h, &[&allowed, "x-b"]));

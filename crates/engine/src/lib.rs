@@ -27,6 +27,14 @@ pub mod simulate;
 pub mod stream;
 pub mod token;
 pub mod vary;
+mod worker_cache;
 
 pub use config::ConfigError;
 pub use routing::Config;
+
+// A compiled configuration is shared by every worker thread of a native Envoy (behind an `Arc`),
+// so it must stay `Send + Sync`: what the request path writes lives in `worker_cache`, per thread.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Config>();
+};

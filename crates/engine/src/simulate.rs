@@ -2,7 +2,7 @@
 //! Used by `cors-lint explain`, the attack-case suite and the fuzz targets, so all of them
 //! exercise exactly the code the plugin runs.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::counter::Counter;
 use crate::fake_host::FakeHost;
@@ -41,7 +41,7 @@ impl Outcome {
 /// Runs one request through the filter. `request` holds header lines in order, pseudo-headers
 /// included (`:method`, `:authority`, `:path`); values are bytes, as on the wire.
 /// `upstream` is what the upstream answers when the request reaches it.
-pub fn run(config: Rc<Config>, request: &[(&str, &[u8])], upstream: &[(&str, &str)]) -> Outcome {
+pub fn run(config: Arc<Config>, request: &[(&str, &[u8])], upstream: &[(&str, &str)]) -> Outcome {
     let host = FakeHost::from_lines(request);
     let mut filter = StreamFilter::new(config);
     if filter.on_request_headers(&host) == Verdict::Continue {
@@ -67,7 +67,7 @@ mod tests {
     #[test]
     fn simulates_both_paths() {
         let config =
-            Rc::new(Config::from_json(r#"{"allow_origins":["https://a.example"],"allow_methods":["PUT"]}"#).unwrap());
+            Arc::new(Config::from_json(r#"{"allow_origins":["https://a.example"],"allow_methods":["PUT"]}"#).unwrap());
         let pre = run(
             config.clone(),
             &[(":method", b"OPTIONS"), ("origin", b"https://a.example"), ("access-control-request-method", b"PUT")],

@@ -6,7 +6,7 @@
 //! - every following line (split on `\n`) is a header: `name: value` for the request
 //!   (pseudo-headers too: `:method: OPTIONS`), `<name: value` for the upstream's response.
 //!   One space after the colon is dropped; CR and any other byte may appear in a value.
-use std::rc::Rc;
+use std::sync::Arc;
 
 use cors_engine::counter::Counter;
 use cors_engine::mode::Mode;
@@ -67,9 +67,9 @@ fn may_reflect(policy: usize, origin: &str) -> bool {
 }
 
 thread_local! {
-    static COMPILED: Vec<Rc<Config>> = POLICIES
+    static COMPILED: Vec<Arc<Config>> = POLICIES
         .iter()
-        .map(|p| Rc::new(Config::from_json(p).unwrap_or_else(|e| panic!("fixed policy refused: {e}"))))
+        .map(|p| Arc::new(Config::from_json(p).unwrap_or_else(|e| panic!("fixed policy refused: {e}"))))
         .collect();
 }
 
@@ -173,7 +173,7 @@ pub fn check_input(input: &Input) -> Outcome {
     out
 }
 
-fn config_of(input: &Input) -> Rc<Config> {
+fn config_of(input: &Input) -> Arc<Config> {
     COMPILED.with(|c| c[input.policy].clone())
 }
 
@@ -235,7 +235,7 @@ pub fn check_config(data: &[u8]) {
             }
         }
         Ok(config) => {
-            let config = Rc::new(config);
+            let config = Arc::new(config);
             for lines in probes() {
                 let request = invariants::borrow(&lines);
                 let out = simulate::run(config.clone(), &request, &[("x-upstream", "1"), ("vary", "accept")]);

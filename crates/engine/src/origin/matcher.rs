@@ -2,11 +2,10 @@
 //! suffix index for `*.` patterns, then the regexes, whose verdicts are cached per origin.
 //! Matching allocates only to remember a regex verdict for an origin not seen before.
 
-use std::cell::RefCell;
-
 use regex_lite::{Regex, RegexBuilder};
 
 use crate::fast_hash::{FastHashMap, FastHashSet};
+use crate::worker_cache::VerdictCache;
 
 use super::pattern::{OriginPattern, PortRule};
 use super::serialized::{Host, Origin};
@@ -15,8 +14,8 @@ use super::serialized::{Host, Origin};
 /// the worker allocate without bound at load time.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
-/// Most regex verdicts remembered per policy; the cache starts over when full, so hostile
-/// origins cost regex time, never unbounded memory (at most 256 x 512 bytes).
+/// Most regex verdicts remembered per policy and worker; the cache starts over when full, so
+/// hostile origins cost regex time, never unbounded memory (at most 256 x 512 bytes).
 const REGEX_CACHE_ENTRIES: usize = 256;
 
 /// Every origin rule of a policy, compiled for lookups: exact origins, any-port hosts, subdomain suffixes, regexes, `*` and `null`.
@@ -30,8 +29,8 @@ pub struct OriginMatcher {
     /// Domain suffix of `*.` patterns -> (scheme, port rule).
     subdomains: FastHashMap<Box<str>, Vec<(Box<str>, PortRule)>>,
     regexes: Vec<Regex>,
-    /// Origin -> did some regex match.
-    regex_verdicts: RefCell<FastHashMap<Box<str>, bool>>,
+    /// Origin -> did some regex match, per worker thread.
+    regex_verdicts: VerdictCache<REGEX_CACHE_ENTRIES>,
 }
 
 /// Collects patterns, then compiles them once.
@@ -119,19 +118,7 @@ impl OriginMatcher {
         if self.regexes.is_empty() {
             return false;
         }
-        // Re-entrancy cannot happen (one stream at a time per VM); if it did, skip the cache.
-        let Ok(mut cache) = self.regex_verdicts.try_borrow_mut() else {
-            return self.regexes.iter().any(|r| r.is_match(origin));
-        };
-        if let Some(&verdict) = cache.get(origin) {
-            return verdict;
-        }
-        let verdict = self.regexes.iter().any(|r| r.is_match(origin));
-        if cache.len() >= REGEX_CACHE_ENTRIES {
-            cache.clear();
-        }
-        cache.insert(origin.into(), verdict);
-        verdict
+        self.regex_verdicts.get_or_compute(origin.as_bytes(), || self.regexes.iter().any(|r| r.is_match(origin)))
     }
 
     fn matches_subdomain(&self, origin: &Origin<'_>) -> bool {
@@ -243,11 +230,11 @@ mod tests {
             assert!(allows(&m, "https://app.example.com"));
             assert!(!allows(&m, "https://app.example.net"));
         }
-        assert_eq!(m.regex_verdicts.borrow().len(), 2);
+        assert_eq!(m.regex_verdicts.len(), 2);
         for i in 0..(REGEX_CACHE_ENTRIES * 3) {
             assert!(!allows(&m, &format!("https://h{i}.example.org")));
         }
-        assert!(m.regex_verdicts.borrow().len() <= REGEX_CACHE_ENTRIES);
+        assert!(m.regex_verdicts.len() <= REGEX_CACHE_ENTRIES);
         assert!(allows(&m, "https://app.example.com"));
     }
 

@@ -3,7 +3,7 @@
 //! stays a thin translation.
 
 use std::fmt;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use log::debug;
 
@@ -47,13 +47,13 @@ enum State {
 
 /// One stream's filter.
 pub struct StreamFilter {
-    config: Rc<Config>,
+    config: Arc<Config>,
     state: State,
 }
 
 impl StreamFilter {
     /// A filter for one stream, under `config`.
-    pub fn new(config: Rc<Config>) -> Self {
+    pub fn new(config: Arc<Config>) -> Self {
         StreamFilter { config, state: State::Untouched }
     }
 
@@ -62,8 +62,8 @@ impl StreamFilter {
     /// of a repeated header is seen.
     pub fn on_request_headers(&mut self, host: &impl ProxyHost) -> Verdict {
         let all = host.request_headers();
-        // A clone of the Rc, so the policy can be borrowed while `self` records the decision.
-        let config = Rc::clone(&self.config);
+        // A clone of the Arc, so the policy can be borrowed while `self` records the decision.
+        let config = Arc::clone(&self.config);
         let (id, policy) = config.select_request(&all);
         if policy.mode() == Mode::Off {
             host.count(Counter::PassedThrough);

@@ -3,7 +3,7 @@
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use super::*;
 use crate::fake_host::FakeHost;
@@ -18,7 +18,7 @@ const POLICY: &str = r#"{
 }"#;
 
 fn filter(json: &str) -> StreamFilter {
-    StreamFilter::new(Rc::new(Config::from_json(json).unwrap()))
+    StreamFilter::new(Arc::new(Config::from_json(json).unwrap()))
 }
 
 fn preflight(origin: &str, method: &str, headers: Option<&str>) -> FakeHost {
