@@ -11,6 +11,12 @@ export ENVOY_BIN
 WASM_TARGET   := wasm32-wasip1
 WASM_OUT      := target/$(WASM_TARGET)/release/envoy_cors.wasm
 DIST          := dist/cors.wasm
+# The native dynamic module (crates/native), built with the `native` profile (panic = "unwind").
+NATIVE_OUT    := target/native/libcors_native.so
+NATIVE_DIST   := dist/libenvoy_cors.so
+# Which artifact the e2e suites, the attack tables in Envoy and `make run` use: wasm, native or
+# both (the suites run once per artifact).
+ARTIFACT      ?= both
 # Reproducible builds: the module must not depend on where it is built. The crate's own sources
 # reach rustc as relative paths and the standard library's as /rustc/<commit>/, but crates.io
 # sources are under $CARGO_HOME, which panic locations embed: remap it. Only for the wasm
@@ -62,14 +68,23 @@ build: toolchain apt-tools
 	@mkdir -p dist
 	wasm-opt -Oz --converge --strip-debug --strip-producers --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int --enable-mutable-globals $(WASM_OUT) -o $(DIST)
 	@echo "$(DIST): $$(stat -c %s $(DIST)) bytes"
+	cargo build --profile native -p cors-native
+	cp $(NATIVE_OUT) $(NATIVE_DIST)
+	@echo "$(NATIVE_DIST): $$(stat -c %s $(NATIVE_DIST)) bytes"
 
+# ARTIFACT=native runs the dynamic module (envoy/envoy-native.yaml); anything else the wasm plugin.
 run: envoy build
-	"$(ENVOY_BIN)" -c envoy/envoy.yaml --concurrency 1 --log-level info --component-log-level wasm:debug
+	@if [ "$(ARTIFACT)" = native ]; then \
+	  ENVOY_DYNAMIC_MODULES_SEARCH_PATH=$(CURDIR)/dist "$(ENVOY_BIN)" -c envoy/envoy-native.yaml --concurrency 1 \
+	    --log-level info --component-log-level dynamic_modules:debug; \
+	else \
+	  "$(ENVOY_BIN)" -c envoy/envoy.yaml --concurrency 1 --log-level info --component-log-level wasm:debug; \
+	fi
 
 lint: toolchain
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --all-features -- -D warnings
-	cargo clippy --workspace --exclude cors-lint --all-targets --target $(WASM_TARGET) -- -D warnings
+	cargo clippy --workspace --exclude cors-lint --exclude cors-native --all-targets --target $(WASM_TARGET) -- -D warnings
 
 # Engine unit tests and cors-lint's (feature `cli` builds the native command and its schema).
 test-unit:

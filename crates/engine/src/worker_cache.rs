@@ -39,10 +39,8 @@ impl<const CAP: usize> VerdictCache<CAP> {
     /// runs with no table borrowed; were a cache reached re-entrantly or after the thread's
     /// storage is gone, the verdict is computed and not remembered.
     pub(crate) fn get_or_compute(&self, key: &[u8], compute: impl FnOnce() -> bool) -> bool {
-        let cached = TABLES
-            .try_with(|tables| tables.try_borrow().ok()?.get(&self.id)?.get(key).copied())
-            .ok()
-            .flatten();
+        let cached =
+            TABLES.try_with(|tables| tables.try_borrow().ok()?.get(&self.id)?.get(key).copied()).ok().flatten();
         if let Some(verdict) = cached {
             return verdict;
         }

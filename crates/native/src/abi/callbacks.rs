@@ -1,0 +1,201 @@
+//! The callbacks the module makes into Envoy, each wrapped in a safe function. `bool` and enum
+//! results are read as integers (`u8`, `u32`): a C++ `bool` is one byte, 0 or 1, and reading it
+//! as `u8` keeps any other value defined.
+
+use std::ffi::c_void;
+
+use super::{ConfigHandle, EnvoyHeader, Failure, HeaderType, LogLevel, ModuleBuffer, ModuleHeader, StreamHandle};
+
+extern "C" {
+    fn envoy_dynamic_module_callback_log(level: LogLevel, message: ModuleBuffer);
+    fn envoy_dynamic_module_callback_log_enabled(level: LogLevel) -> u8;
+    fn envoy_dynamic_module_callback_http_filter_config_define_counter(
+        config: *mut c_void,
+        name: ModuleBuffer,
+        label_names: *mut ModuleBuffer,
+        label_names_length: usize,
+        counter_id: *mut usize,
+    ) -> u32;
+    fn envoy_dynamic_module_callback_http_filter_increment_counter(
+        filter: *mut c_void,
+        id: usize,
+        label_values: *mut ModuleBuffer,
+        label_values_length: usize,
+        value: u64,
+    ) -> u32;
+    fn envoy_dynamic_module_callback_http_get_headers_size(filter: *mut c_void, header_type: HeaderType) -> usize;
+    fn envoy_dynamic_module_callback_http_get_headers(
+        filter: *mut c_void,
+        header_type: HeaderType,
+        result_headers: *mut EnvoyHeader,
+    ) -> u8;
+    fn envoy_dynamic_module_callback_http_set_header(
+        filter: *mut c_void,
+        header_type: HeaderType,
+        key: ModuleBuffer,
+        value: ModuleBuffer,
+    ) -> u8;
+    fn envoy_dynamic_module_callback_http_add_header(
+        filter: *mut c_void,
+        header_type: HeaderType,
+        key: ModuleBuffer,
+        value: ModuleBuffer,
+    ) -> u8;
+    fn envoy_dynamic_module_callback_http_send_response(
+        filter: *mut c_void,
+        status_code: u32,
+        headers: *mut ModuleHeader,
+        headers_length: usize,
+        body: ModuleBuffer,
+        details: ModuleBuffer,
+    );
+    fn envoy_dynamic_module_callback_get_most_specific_route_config(filter: *mut c_void) -> *const c_void;
+}
+
+/// Most request headers read: Envoy's own default limit is 100 lines; a larger count is read
+/// as this many, so a hostile count cannot make the module allocate without bound.
+const MAX_HEADERS: usize = 4096;
+
+fn succeeded(result: u8) -> Result<(), Failure> {
+    if result == 0 {
+        Err(Failure(0))
+    } else {
+        Ok(())
+    }
+}
+
+fn metrics_result(code: u32) -> Result<(), Failure> {
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(Failure(code))
+    }
+}
+
+/// Writes a line to Envoy's log (component `dynamic_modules`).
+pub fn log(level: LogLevel, message: &str) {
+    // SAFETY: the buffer points to `message`, alive for the call; Envoy copies it.
+    unsafe { envoy_dynamic_module_callback_log(level, ModuleBuffer::of(message.as_bytes())) }
+}
+
+/// Whether Envoy logs `level` for dynamic modules.
+pub fn log_enabled(level: LogLevel) -> bool {
+    // SAFETY: takes a level by value and returns a byte.
+    unsafe { envoy_dynamic_module_callback_log_enabled(level) != 0 }
+}
+
+/// Defines a counter of this filter configuration; only while Envoy creates it.
+pub fn define_counter(config: ConfigHandle, name: &str) -> Result<usize, Failure> {
+    let mut id = 0usize;
+    // SAFETY: `config` is the handle Envoy passed to the running `on_http_filter_config_new`;
+    // the name buffer lives for the call; no labels (null, 0); `id` is a valid `usize` slot.
+    let code = unsafe {
+        envoy_dynamic_module_callback_http_filter_config_define_counter(
+            config.0,
+            ModuleBuffer::of(name.as_bytes()),
+            std::ptr::null_mut(),
+            0,
+            &mut id,
+        )
+    };
+    metrics_result(code).map(|()| id)
+}
+
+impl StreamHandle {
+    /// Adds one to a counter defined on the stream's filter configuration.
+    pub fn increment_counter(&self, id: usize) -> Result<(), Failure> {
+        // SAFETY: `self` is the live handle of the stream Envoy is calling back for; the id was
+        // returned by `define_counter` on its configuration; no labels (null, 0).
+        metrics_result(unsafe {
+            envoy_dynamic_module_callback_http_filter_increment_counter(self.0, id, std::ptr::null_mut(), 0, 1)
+        })
+    }
+
+    /// Every request header, pseudo-headers included. The slices point into Envoy's header map
+    /// and are valid until the hook returns, as long as no request header is written (the
+    /// module never writes one).
+    pub fn request_headers(&self) -> Vec<(&[u8], &[u8])> {
+        // SAFETY: `self` is the live handle of the stream Envoy is calling back for.
+        let count = unsafe { envoy_dynamic_module_callback_http_get_headers_size(self.0, HeaderType::Request) };
+        if count == 0 {
+            return Vec::new();
+        }
+        let count = count.min(MAX_HEADERS);
+        let mut raw = vec![EnvoyHeader::EMPTY; count];
+        // SAFETY: `raw` has room for the `count` headers Envoy just reported for this map, on
+        // this thread, with nothing changing the map in between (the precondition of the call).
+        let ok =
+            unsafe { envoy_dynamic_module_callback_http_get_headers(self.0, HeaderType::Request, raw.as_mut_ptr()) };
+        if ok == 0 {
+            return Vec::new();
+        }
+        raw.iter()
+            .map(|h| {
+                let key = super::EnvoyBuffer { ptr: h.key_ptr, length: h.key_length }.bytes();
+                let value = super::EnvoyBuffer { ptr: h.value_ptr, length: h.value_length }.bytes();
+                (key, value)
+            })
+            .collect()
+    }
+
+    /// Replaces every value of a response header, or removes it (`None`).
+    pub fn set_response_header(&self, name: &str, value: Option<&str>) -> Result<(), Failure> {
+        let value = value.map_or(ModuleBuffer::NULL, |v| ModuleBuffer::of(v.as_bytes()));
+        // SAFETY: live stream handle; both buffers live for the call (a null value removes the
+        // header, as the ABI defines); Envoy copies them.
+        succeeded(unsafe {
+            envoy_dynamic_module_callback_http_set_header(
+                self.0,
+                HeaderType::Response,
+                ModuleBuffer::of(name.as_bytes()),
+                value,
+            )
+        })
+    }
+
+    /// Adds a response header line (Envoy appends to `vary` with ",").
+    pub fn add_response_header(&self, name: &str, value: &str) -> Result<(), Failure> {
+        // SAFETY: live stream handle; both buffers live for the call; Envoy copies them.
+        succeeded(unsafe {
+            envoy_dynamic_module_callback_http_add_header(
+                self.0,
+                HeaderType::Response,
+                ModuleBuffer::of(name.as_bytes()),
+                ModuleBuffer::of(value.as_bytes()),
+            )
+        })
+    }
+
+    /// Sends a local reply without a body. Envoy may run encoder hooks of this very stream
+    /// before this returns: the caller must hold no borrow of the stream's state.
+    pub fn send_response(&self, status: u32, headers: &[(&str, &str)], details: &str) {
+        let mut lines: Vec<ModuleHeader> = headers
+            .iter()
+            .map(|(k, v)| ModuleHeader {
+                key_ptr: k.as_ptr(),
+                key_length: k.len(),
+                value_ptr: v.as_ptr(),
+                value_length: v.len(),
+            })
+            .collect();
+        // SAFETY: live stream handle; `lines` and the strings it points to, and `details`, live
+        // for the call; the body is empty (null, 0); Envoy copies everything.
+        unsafe {
+            envoy_dynamic_module_callback_http_send_response(
+                self.0,
+                status,
+                lines.as_mut_ptr(),
+                lines.len(),
+                ModuleBuffer::NULL,
+                ModuleBuffer::of(details.as_bytes()),
+            );
+        }
+    }
+
+    /// The per-route configuration of the stream's route (the most specific one), if any: the
+    /// pointer `on_http_filter_per_route_config_new` returned.
+    pub fn route_config(&self) -> *const c_void {
+        // SAFETY: live stream handle; Envoy returns null or a pointer this module returned.
+        unsafe { envoy_dynamic_module_callback_get_most_specific_route_config(self.0) }
+    }
+}

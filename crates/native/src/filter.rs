@@ -1,0 +1,178 @@
+//! The native adapter: a filter configuration compiles the JSON once into a `Config` shared by
+//! every worker (`Arc`), a per-route configuration replaces it on its routes, and each stream
+//! runs the engine's `StreamFilter` over `ProxyHost` calls made through `abi`. Host failures are
+//! never unwrapped: a failed read is "absent", a failed write is logged.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use log::{error, info, warn};
+
+use cors_engine::counter::Counter;
+use cors_engine::header_map::HeaderMap;
+use cors_engine::host::ProxyHost;
+use cors_engine::routing::Config;
+use cors_engine::stream::{StreamFilter, Verdict};
+
+use crate::abi::exports::Callbacks;
+use crate::abi::{self, ConfigHandle, HeadersStatus, StreamHandle};
+use crate::logger;
+
+/// The one filter this module has (`filter_name`, and `per_route_config_name` on a route).
+const FILTER_NAME: &[u8] = b"cors";
+
+/// A filter configuration: the compiled policy and its counters' ids.
+pub struct Shared {
+    config: Arc<Config>,
+    counters: [Option<usize>; Counter::ALL.len()],
+}
+
+/// One stream: the filter configuration and, once the request headers chose a `Config` (the
+/// route's or the filter's), the engine's stream filter. Envoy may run this stream's response
+/// hook while its request hook sends a local reply: the state sits in a `RefCell` and a hook
+/// that finds it borrowed leaves the stream alone.
+pub struct Stream {
+    shared: Arc<Shared>,
+    filter: RefCell<Option<StreamFilter>>,
+}
+
+/// `ProxyHost` over the dynamic-module callbacks, for the stream Envoy is calling back for.
+struct NativeHost<'a> {
+    handle: StreamHandle,
+    shared: &'a Shared,
+}
+
+impl ProxyHost for NativeHost<'_> {
+    fn request_headers(&self) -> HeaderMap {
+        HeaderMap::from_pairs(self.handle.request_headers())
+    }
+
+    fn set_response_header(&self, name: &str, value: Option<&str>) {
+        if let Err(failure) = self.handle.set_response_header(name, value) {
+            warn!("cannot set response header {name}: {failure:?}");
+        }
+    }
+
+    fn add_response_header(&self, name: &str, value: &str) {
+        if let Err(failure) = self.handle.add_response_header(name, value) {
+            warn!("cannot add response header {name}: {failure:?}");
+        }
+    }
+
+    fn send_response(&self, status: u32, headers: &[(&str, &str)]) {
+        let details = if status < 300 { "cors_preflight_allowed" } else { "cors_preflight_denied" };
+        self.handle.send_response(status, headers, details);
+    }
+
+    fn count(&self, counter: Counter) {
+        if let Some(id) = self.shared.counters.get(counter.index()).copied().flatten() {
+            // A failed increment only loses a count.
+            let _ = self.handle.increment_counter(id);
+        }
+    }
+}
+
+/// Compiles a configuration's JSON (a `StringValue`'s text, or the JSON Envoy prints for a
+/// `Struct`), logging every refusal on its own line as the wasm build does.
+fn compile(json: &[u8]) -> Option<Config> {
+    let Ok(text) = std::str::from_utf8(json) else {
+        error!("invalid CORS configuration: `(root)`: not UTF-8 text");
+        return None;
+    };
+    match Config::from_json(text) {
+        Ok(config) => Some(config),
+        Err(errors) => {
+            for e in &errors {
+                error!("{e}");
+            }
+            None
+        }
+    }
+}
+
+/// The metric name inside the module's metrics namespace: Envoy prefixes `<namespace>.`, so
+/// with `metrics_namespace: cors` (every example's) `/stats` shows the wasm build's names,
+/// `cors.actual_allowed`, and Prometheus `cors_actual_allowed`.
+fn counter_name(counter: Counter) -> &'static str {
+    let name = counter.name();
+    name.strip_prefix("cors.").unwrap_or(name)
+}
+
+pub struct Adapter;
+
+impl Callbacks for Adapter {
+    type Config = Arc<Shared>;
+    type RouteConfig = Arc<Config>;
+    type Stream = Stream;
+
+    fn program_init() {
+        logger::install();
+    }
+
+    fn new_config(handle: ConfigHandle, name: &[u8], json: &[u8]) -> Option<Arc<Shared>> {
+        logger::follow_host_level();
+        if name != FILTER_NAME {
+            error!(
+                "invalid CORS configuration: unknown filter_name {:?}: this module has one filter, \"cors\"",
+                String::from_utf8_lossy(name)
+            );
+            return None;
+        }
+        let config = compile(json)?;
+        info!("configuration loaded ({} policies besides the top level)", config.routes().len());
+        let mut counters = [None; Counter::ALL.len()];
+        for c in Counter::ALL {
+            match abi::define_counter(handle, counter_name(c)) {
+                Ok(id) => {
+                    if let Some(slot) = counters.get_mut(c.index()) {
+                        *slot = Some(id);
+                    }
+                }
+                Err(failure) => warn!("cannot define metric {}: {failure:?}", c.name()),
+            }
+        }
+        Some(Arc::new(Shared { config: Arc::new(config), counters }))
+    }
+
+    fn new_route_config(name: &[u8], json: &[u8]) -> Option<Arc<Config>> {
+        if !name.is_empty() && name != FILTER_NAME {
+            error!(
+                "invalid CORS configuration: unknown per_route_config_name {:?}: this module has one filter, \"cors\"",
+                String::from_utf8_lossy(name)
+            );
+            return None;
+        }
+        let config = compile(json)?;
+        info!("per-route configuration loaded ({} policies besides the top level)", config.routes().len());
+        Some(Arc::new(config))
+    }
+
+    fn new_stream(shared: &Arc<Shared>) -> Option<Stream> {
+        Some(Stream { shared: Arc::clone(shared), filter: RefCell::new(None) })
+    }
+
+    fn on_request_headers(stream: &Stream, handle: StreamHandle, route: Option<&Arc<Config>>) -> HeadersStatus {
+        let config = Arc::clone(route.unwrap_or(&stream.shared.config));
+        let mut filter = StreamFilter::new(config);
+        // The filter is stored only after the call: a local reply runs this stream's response
+        // hook inside it, which then finds no filter and leaves the reply alone.
+        let verdict = filter.on_request_headers(&NativeHost { handle, shared: &stream.shared });
+        match stream.filter.try_borrow_mut() {
+            Ok(mut slot) => *slot = Some(filter),
+            Err(_) => warn!("re-entrant request headers hook ignored"),
+        }
+        match verdict {
+            Verdict::Stop => HeadersStatus::StopIteration,
+            Verdict::Continue => HeadersStatus::Continue,
+        }
+    }
+
+    fn on_response_headers(stream: &Stream, handle: StreamHandle) -> HeadersStatus {
+        if let Ok(mut slot) = stream.filter.try_borrow_mut() {
+            if let Some(filter) = slot.as_mut() {
+                filter.on_response_headers(&NativeHost { handle, shared: &stream.shared });
+            }
+        }
+        HeadersStatus::Continue
+    }
+}
