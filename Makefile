@@ -96,10 +96,15 @@ test-wasm: toolchain wasm-bindgen-cli
 
 # Integration tests: e2e against real Envoy, attack cases, properties, fuzz corpora, cors-lint,
 # examples, and tests/wasm_abi.rs (dist/cors.wasm under a mock proxy-wasm host in wasmi: the
-# exact host calls per request type, hostile hosts). Every one that needs Envoy starts its own
-# on free ports.
+# exact host calls per request type, hostile hosts), crates/native/tests/native_abi.rs (the
+# dynamic module under a mock Envoy). Every one that needs Envoy starts its own on free ports.
+# ARTIFACT=both (the default) runs everything with the wasm plugin, then the e2e suites again with
+# the native module; e2e_ecds is wasm-only (it is Istio's WasmPlugin delivery by ECDS).
+NATIVE_SUITES := $(patsubst tests/%.rs,--test %,$(filter-out tests/e2e_ecds.rs,$(wildcard tests/e2e_*.rs)))
 test-e2e: envoy build
-	cargo test --workspace --all-features --tests -- --test-threads 2
+	@case "$(ARTIFACT)" in wasm|native|both) ;; *) echo "ARTIFACT=$(ARTIFACT): wasm, native or both" >&2; exit 1;; esac
+	if [ "$(ARTIFACT)" != native ]; then ARTIFACT=wasm cargo test --workspace --all-features --tests -- --test-threads 2; fi
+	if [ "$(ARTIFACT)" != wasm ]; then ARTIFACT=native cargo test -p envoy-cors $(NATIVE_SUITES) -- --test-threads 2; fi
 
 # Kubernetes manifests under examples/ against their CRDs (tests/schemas/, vendored) as
 # `kubectl apply --validate=strict` would, CEL rules re-checked by hand, and their plugin

@@ -13,8 +13,10 @@ use testkit::prelude::*;
 
 /// The plugin's error lines must be exactly one, naming `key` (`a|b` = either) and `value`.
 fn check_error_line(what: &str, log: &str, key: &str, value: Option<&str>) -> Result<(), String> {
-    let plugin_errors: Vec<&str> =
-        log.lines().filter(|l| (l.contains("[error]") || l.contains("[critical]")) && l.contains("wasm log")).collect();
+    let plugin_errors: Vec<&str> = log
+        .lines()
+        .filter(|l| (l.contains("[error]") || l.contains("[critical]")) && l.contains(artifact().log_marker()))
+        .collect();
     if plugin_errors.len() != 1 {
         return Err(format!(
             "{what}: expected exactly one error line from the plugin, got {}:\n{log}",
@@ -166,7 +168,7 @@ fn valid_config_with_every_key_loads() {
     let r = Request::get("/").origin(ALLOWED).send(e.port("main"));
     assert_eq!(r.status, 200, "{}", r.dump());
     assert!(
-        !e.log().lines().any(|l| l.contains("[error]") && l.contains("wasm")),
+        !e.log().lines().any(|l| l.contains("[error]") && l.contains(artifact().log_marker())),
         "a valid config logged an error:\n{}",
         e.log()
     );
@@ -361,6 +363,6 @@ fn malformed_json_is_refused() {
     let up = Upstream::ok();
     let f = Envoy::start_expect_failure(&EnvoyConfig::simple("{\"allow_origins\": [", &up));
     assert!(f.status.is_some_and(|s| !s.success()), "Envoy should exit with an error: {:?}\n{}", f.status, f.log);
-    let lines: Vec<&str> = f.error_lines().into_iter().filter(|l| l.contains("wasm log")).collect();
+    let lines: Vec<&str> = f.error_lines().into_iter().filter(|l| l.contains(artifact().log_marker())).collect();
     assert_eq!(lines.len(), 1, "one plugin error line expected:\n{}", f.log);
 }

@@ -140,15 +140,14 @@ fn decisions_are_logged_at_debug_with_reason() {
     let r = Request::preflight("/", ALLOWED, "DELETE", None).send(envoy.port("main"));
     assert_eq!(r.status, 403);
     let logged = |needle: &str| {
-        envoy
-            .log()
-            .lines()
-            .any(|l| l.contains("[debug]") && l.contains("wasm log") && l.to_ascii_lowercase().contains(needle))
+        envoy.log().lines().any(|l| {
+            l.contains("[debug]") && l.contains(artifact().log_marker()) && l.to_ascii_lowercase().contains(needle)
+        })
     };
     let ok = envoy.wait_for(Duration::from_secs(3), |_| logged("origin") && logged("method"));
     assert!(
         ok,
         "expected debug decision lines naming the reason (origin, method):\n{}",
-        envoy.log().lines().filter(|l| l.contains("wasm")).collect::<Vec<_>>().join("\n")
+        envoy.log().lines().filter(|l| l.contains(artifact().log_marker())).collect::<Vec<_>>().join("\n")
     );
 }

@@ -63,7 +63,7 @@ fn invalid_update_is_rejected_old_policy_keeps_serving_then_valid_update_applies
         envoy.log()
     );
     assert!(
-        envoy.log().lines().any(|l| l.contains("[error]") && l.contains("wasm log")),
+        envoy.log().lines().any(|l| l.contains("[error]") && l.contains(artifact().log_marker())),
         "the plugin did not log why it refused the update\n{}",
         envoy.log()
     );

@@ -7,7 +7,7 @@
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
-use crate::paths::cors_wasm;
+use crate::paths::{artifact, cors_wasm, Artifact};
 use crate::upstream::Upstream;
 
 /// The router, always the last HTTP filter.
@@ -48,6 +48,45 @@ pub fn wasm_filter(plugin_json: &str) -> Value {
 /// Like `wasm_filter`, with the wasm config's `name`.
 pub fn wasm_filter_named(name: &str, plugin_json: &str) -> Value {
     wasm_module_filter(name, "cors", &cors_wasm(), Some(plugin_json))
+}
+
+/// The native module as a dynamic-module HTTP filter named `name`, with this configuration as
+/// a StringValue. Envoy finds `libenvoy_cors.so` through `ENVOY_DYNAMIC_MODULES_SEARCH_PATH`,
+/// which `Envoy::start` sets to `cors_native()`'s directory. Counters go under the namespace
+/// `cors`, so they have the wasm build's names.
+pub fn native_filter_named(name: &str, plugin_json: &str) -> Value {
+    json!({
+        "name": name,
+        "typed_config": {
+            "@type": DYNAMIC_MODULE_FILTER_TYPE,
+            "dynamic_module_config": { "name": "envoy_cors", "metrics_namespace": "cors" },
+            "filter_name": "cors",
+            "filter_config": { "@type": "type.googleapis.com/google.protobuf.StringValue", "value": plugin_json }
+        }
+    })
+}
+
+/// The type URL of the dynamic-module HTTP filter.
+pub const DYNAMIC_MODULE_FILTER_TYPE: &str =
+    "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter";
+
+/// A route's (or virtual host's) `typed_per_filter_config` entry for the native module: a
+/// `DynamicModuleFilterPerRoute` with this configuration, for the filter named `filter_name`.
+pub fn native_per_route(filter_name: &str, plugin_json: &str) -> Value {
+    json!({ filter_name: {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilterPerRoute",
+        "dynamic_module_config": { "name": "envoy_cors" },
+        "per_route_config_name": "cors",
+        "filter_config": { "@type": "type.googleapis.com/google.protobuf.StringValue", "value": plugin_json }
+    } })
+}
+
+/// The filter under test (`artifact()`) named `name`, with this configuration.
+pub fn cors_filter_named(name: &str, plugin_json: &str) -> Value {
+    match artifact() {
+        Artifact::Wasm => wasm_filter_named(name, plugin_json),
+        Artifact::Native => native_filter_named(name, plugin_json),
+    }
 }
 
 /// Envoy's RBAC filter denying every request (403 "RBAC: access denied").
@@ -202,7 +241,7 @@ impl ListenerSpec {
     pub fn to_json(&self) -> Value {
         let mut filters = self.filters_before.clone();
         if let Some(p) = &self.plugin {
-            filters.push(wasm_filter_named(&format!("cors_{}", self.name), p));
+            filters.push(cors_filter_named(&format!("cors_{}", self.name), p));
         }
         filters.extend(self.filters_after.iter().cloned());
         filters.push(router_filter());
@@ -247,7 +286,7 @@ fn merge(target: &mut Value, extra: Option<&Value>) {
 pub struct EnvoyConfig {
     pub listeners: Vec<ListenerSpec>,
     pub clusters: Vec<Value>,
-    /// Adds `--component-log-level wasm:debug`.
+    /// Adds `--component-log-level wasm:debug,dynamic_modules:debug`.
     pub wasm_debug: bool,
     /// Filesystem LDS: path of the watched listeners file (static listeners still allowed).
     pub lds_path: Option<PathBuf>,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::bootstrap::EnvoyConfig;
 use crate::fixtures::TempDir;
 use crate::http::http_get;
-use crate::paths::envoy_bin;
+use crate::paths::{artifact, cors_native, envoy_bin, Artifact};
 
 /// Bound on Envoy start-up (V8 compiles the module once per VM).
 pub const START_TIMEOUT: Duration = Duration::from_secs(45);
@@ -87,7 +87,13 @@ impl Envoy {
             .stdout(log_file.try_clone().expect("dup log"))
             .stderr(log_file);
         if cfg.wasm_debug {
-            cmd.args(["--component-log-level", "wasm:debug"]);
+            cmd.args(["--component-log-level", "wasm:debug,dynamic_modules:debug"]);
+        }
+        // Where a dynamic-module filter finds `libenvoy_cors.so` (by its module name).
+        if artifact() == Artifact::Native {
+            if let Some(dir) = cors_native().parent() {
+                cmd.env("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", dir);
+            }
         }
         let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
         let mut envoy = Envoy { child, admin_port: 0, ports: HashMap::new(), log_path, config_path, dir };

@@ -2,6 +2,10 @@
 //!
 //! - `ENVOY_BIN` overrides the Envoy binary (default `<repo>/.venv/bin/envoy`).
 //! - `CORS_WASM` overrides the plugin (default `<repo>/dist/cors.wasm`).
+//! - `CORS_NATIVE` overrides the dynamic module (default `<repo>/dist/libenvoy_cors.so`; the file
+//!   name must stay `libenvoy_cors.so`: Envoy finds module `envoy_cors` by it).
+//! - `ARTIFACT` (`wasm`, the default, or `native`) picks which of the two the e2e suites put in
+//!   Envoy; `make test-e2e` runs them once per artifact.
 //!
 //! Missing Envoy or plugin is a test failure with a clear message, never a silent skip.
 
@@ -37,6 +41,53 @@ pub fn cors_wasm() -> PathBuf {
     assert!(
         p.is_file(),
         "plugin not found at {} (set CORS_WASM, or run `make build` to produce dist/cors.wasm)",
+        p.display()
+    );
+    p.canonicalize().unwrap_or(p)
+}
+
+/// The filter under test: the proxy-wasm plugin or the native dynamic module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Artifact {
+    Wasm,
+    Native,
+}
+
+impl Artifact {
+    /// The Envoy log component the filter logs under, as it appears in a log line.
+    pub fn log_marker(self) -> &'static str {
+        match self {
+            Artifact::Wasm => "wasm log",
+            Artifact::Native => "[dynamic_modules]",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Artifact::Wasm => "wasm",
+            Artifact::Native => "native",
+        }
+    }
+}
+
+/// The artifact the suites run against (`ARTIFACT`); anything but `wasm` or `native` is a test
+/// failure with a clear message.
+pub fn artifact() -> Artifact {
+    match std::env::var("ARTIFACT").as_deref() {
+        Err(_) | Ok("") | Ok("wasm") => Artifact::Wasm,
+        Ok("native") => Artifact::Native,
+        Ok(other) => {
+            panic!("ARTIFACT={other}: the suites run one artifact at a time, wasm or native (make test-e2e runs both)")
+        }
+    }
+}
+
+/// The dynamic module under test; panics (test failure) with a clear message when missing.
+pub fn cors_native() -> PathBuf {
+    let p = from_env_or("CORS_NATIVE", repo_root().join("dist/libenvoy_cors.so"));
+    assert!(
+        p.is_file(),
+        "dynamic module not found at {} (set CORS_NATIVE, or run `make build` to produce dist/libenvoy_cors.so)",
         p.display()
     );
     p.canonicalize().unwrap_or(p)
