@@ -124,6 +124,7 @@ envoy-bootstrap:
 # Real-browser suite in three engines (docs/browser-tests.md), driven by Selenium (PyPI, in
 # .venv): Chromium + chromedriver (Debian), Firefox ESR (Debian) + geckodriver (crates.io),
 # WebKitGTK's MiniBrowser + WebKitWebDriver (Debian) on Xvfb. BROWSERS=chromium,firefox selects.
+# ARTIFACT=both (default): all of them with the wasm plugin, then Chromium with the native module.
 BROWSERS ?= chromium,firefox,webkit
 export BROWSERS
 browsers:
@@ -132,7 +133,8 @@ browsers:
 test-browser: envoy build browsers envoy-bootstrap
 	@"$(VENV)/bin/python" -c 'import selenium, pytest' 2>/dev/null || \
 	  "$(VENV)/bin/pip" install --quiet -r tests/browser/requirements.txt
-	scripts/browser-tests.sh
+	if [ "$(ARTIFACT)" != native ]; then ARTIFACT=wasm scripts/browser-tests.sh; fi
+	if [ "$(ARTIFACT)" != wasm ]; then ARTIFACT=native BROWSERS=chromium scripts/browser-tests.sh; fi
 
 # OCI image for Istio's WasmPlugin (FROM scratch + /plugin.wasm), built with umoci, no Docker engine.
 oci: build

@@ -48,6 +48,9 @@ import envoy_bootstrap  # noqa: E402  (the Envoy configs: the test kit's builder
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 WASM = Path(os.environ.get("CORS_WASM", REPO / "dist" / "cors.wasm")).resolve()
+# ARTIFACT=native: the native dynamic module (dist/libenvoy_cors.so) instead of the wasm plugin.
+NATIVE = os.environ.get("ARTIFACT") == "native"
+NATIVE_SO = Path(os.environ.get("CORS_NATIVE", REPO / "dist" / "libenvoy_cors.so")).resolve()
 ENVOY = os.environ.get("ENVOY_BIN", str(REPO / ".venv" / "bin" / "envoy"))
 CHROMIUM = os.environ.get("CHROMIUM_BIN", shutil.which("chromium") or "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get(
@@ -325,11 +328,11 @@ def envoy_config(admin_port: int, upstream_port: int, dead_port: int, access_log
     }
     # Envoy's RBAC filter after the plugin: its 403 is a reply made after the plugin ran.
     rbac = {"rbac_deny_prefix": "/forbidden/", "policy": "forbidden"}
-    http_filters = [{"plugin": plugin_json, "name": "cors"}, rbac]
+    http_filters = [{"native" if NATIVE else "plugin": plugin_json, "name": "cors"}, rbac]
     routes = [
         # The reference for test_star_policy_no_cors_then_cors_on_cached_url: no plugin here.
         {"match": {"prefix": "/bare/"}, "route": {"cluster": "echo"},
-         "typed_per_filter_config": {"envoy.filters.http.wasm": {
+         "typed_per_filter_config": {"cors" if NATIVE else "envoy.filters.http.wasm": {
              "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig",
              "disabled": True}}},
         {"match": {"prefix": "/down/"}, "route": {"cluster": "dead"}},
@@ -389,8 +392,9 @@ class Envoy:
         self.proc = subprocess.Popen(
             [ENVOY, "-c", str(cfg_path), "--disable-hot-restart", "--concurrency", "1",
              "--file-flush-interval-msec", "100",
-             "--log-level", "warn", "--component-log-level", "wasm:info"],
-            stdout=subprocess.DEVNULL, stderr=self.stderr, start_new_session=True)
+             "--log-level", "warn", "--component-log-level", "wasm:info,dynamic_modules:info"],
+            stdout=subprocess.DEVNULL, stderr=self.stderr, start_new_session=True,
+            env={**os.environ, "ENVOY_DYNAMIC_MODULES_SEARCH_PATH": str(NATIVE_SO.parent)})
         self.port = self._wait_ready()
 
     def admin(self, path: str) -> str:
@@ -464,7 +468,9 @@ def upstream():
 
 @pytest.fixture(scope="session")
 def envoy(workdir, pages, upstream):
-    if not BUILTIN and not WASM.is_file():
+    if NATIVE and not BUILTIN and not NATIVE_SO.is_file():
+        pytest.fail(f"dynamic module not found at {NATIVE_SO}: run `make build` or set CORS_NATIVE")
+    if not NATIVE and not BUILTIN and not WASM.is_file():
         pytest.fail(f"plugin not found at {WASM}: run `make build` or set CORS_WASM")
     e = Envoy(workdir, upstream.port, plugin_config(pages["allowed"].origin))
     yield e
@@ -605,6 +611,7 @@ def pytest_terminal_summary(terminalreporter):
     counts = {k: len(terminalreporter.stats.get(k, []))
               for k in ("passed", "failed", "error", "skipped", "xfailed")}
     line = (f"browser suite: engine={ENGINE} version={_MEASURED['version']} "
+            f"artifact={'native' if NATIVE else 'wasm'} "
             + " ".join(f"{k}={v}" for k, v in counts.items()))
     terminalreporter.write_line(line)
     out = os.environ.get("CORS_BROWSER_SUMMARY")

@@ -20,6 +20,8 @@
 //!     "cluster": "upstream",                 // the default route's cluster (when "routes" is absent)
 //!     "http_filters": [                      // in order; the router is appended
 //!       {"plugin": "<plugin JSON text>", "name": "cors"},   // the plugin; name default "cors_<listener>"
+//!       {"native": "<plugin JSON text>", "name": "cors"},   // the native module (libenvoy_cors.so, found
+//!                                            // through ENVOY_DYNAMIC_MODULES_SEARCH_PATH); name as above
 //!       {"wasm": {"path": "/abs/m.wasm", "root_id": "noop", "name": "noop", "configuration": "text"}},
 //!                                            // any wasm module; name default root_id, configuration optional
 //!       {"rbac_deny_prefix": "/forbidden/", "policy": "forbidden"},  // policy default "deny-prefix"
@@ -35,7 +37,8 @@ use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
 use crate::bootstrap::{
-    rbac_deny_all, rbac_deny_prefix_named, route, static_cluster, wasm_module_filter, EnvoyConfig, ListenerSpec,
+    native_filter_named, rbac_deny_all, rbac_deny_prefix_named, route, static_cluster, wasm_module_filter, EnvoyConfig,
+    ListenerSpec,
 };
 
 type Obj = Map<String, Value>;
@@ -177,6 +180,11 @@ fn filter(f: &Value, what: &str, listener: &str, plugin_path: Option<&Path>) -> 
             None => crate::paths::cors_wasm(),
         };
         Ok(wasm_module_filter(&name, "cors", &module, Some(text)))
+    } else if let Some(p) = o.get("native") {
+        check_keys(o, what, &["native", "name"])?;
+        let text = p.as_str().ok_or_else(|| format!("{what}.native: expected the plugin JSON as a string, got {p}"))?;
+        let name = string(o, "name", what)?.unwrap_or_else(|| format!("cors_{listener}"));
+        Ok(native_filter_named(&name, text))
     } else if let Some(w) = o.get("wasm") {
         check_keys(o, what, &["wasm"])?;
         let w_what = format!("{what}.wasm");
@@ -200,7 +208,9 @@ fn filter(f: &Value, what: &str, listener: &str, plugin_path: Option<&Path>) -> 
         object(t, &format!("{what}.typed"))?;
         Ok(t.clone())
     } else {
-        Err(format!("{what}: expected one of plugin, wasm, rbac_deny_prefix, rbac_deny_all (true), typed; got {f}"))
+        Err(format!(
+            "{what}: expected one of plugin, native, wasm, rbac_deny_prefix, rbac_deny_all (true), typed; got {f}"
+        ))
     }
 }
 

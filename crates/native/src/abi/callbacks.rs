@@ -52,9 +52,11 @@ extern "C" {
     fn envoy_dynamic_module_callback_get_most_specific_route_config(filter: *mut c_void) -> *const c_void;
 }
 
-/// Most request headers read: Envoy's own default limit is 100 lines; a larger count is read
-/// as this many, so a hostile count cannot make the module allocate without bound.
-const MAX_HEADERS: usize = 4096;
+/// Most request headers read: Envoy's limit (`max_headers_count`) is 100 lines by default and
+/// the codecs cap it far below this. Envoy writes as many entries as it reported, so a larger
+/// count is not truncated (that would overflow the buffer) but read as no headers at all: the
+/// request is then not a CORS request and gets nothing.
+const MAX_HEADERS: usize = 1 << 16;
 
 fn succeeded(result: u8) -> Result<(), Failure> {
     if result == 0 {
@@ -117,10 +119,9 @@ impl StreamHandle {
     pub fn request_headers(&self) -> Vec<(&[u8], &[u8])> {
         // SAFETY: `self` is the live handle of the stream Envoy is calling back for.
         let count = unsafe { envoy_dynamic_module_callback_http_get_headers_size(self.0, HeaderType::Request) };
-        if count == 0 {
+        if count == 0 || count > MAX_HEADERS {
             return Vec::new();
         }
-        let count = count.min(MAX_HEADERS);
         let mut raw = vec![EnvoyHeader::EMPTY; count];
         // SAFETY: `raw` has room for the `count` headers Envoy just reported for this map, on
         // this thread, with nothing changing the map in between (the precondition of the call).
