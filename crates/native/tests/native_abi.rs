@@ -247,6 +247,12 @@ pub unsafe extern "C" fn envoy_dynamic_module_callback_http_send_response(
     }
 }
 
+/// Only looked up (dlsym), as the probe of an Envoy that serves ABI v0.1.0.
+#[no_mangle]
+pub extern "C" fn envoy_dynamic_module_callback_get_concurrency() -> u32 {
+    1
+}
+
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_callback_get_most_specific_route_config(_filter: *mut c_void) -> *const c_void {
     with_host(|h| h.route_config as *const c_void)

@@ -71,12 +71,12 @@ pub const DYNAMIC_MODULE_FILTER_TYPE: &str =
     "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter";
 
 /// A route's (or virtual host's) `typed_per_filter_config` entry for the native module: a
-/// `DynamicModuleFilterPerRoute` with this configuration, for the filter named `filter_name`.
+/// `DynamicModuleFilterPerRoute` with this configuration, for the filter named `filter_name`
+/// (`per_route_config_name` left out: Envoy 1.40 deprecates it; the module takes "" or "cors").
 pub fn native_per_route(filter_name: &str, plugin_json: &str) -> Value {
     json!({ filter_name: {
         "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilterPerRoute",
         "dynamic_module_config": { "name": "envoy_cors" },
-        "per_route_config_name": "cors",
         "filter_config": { "@type": "type.googleapis.com/google.protobuf.StringValue", "value": plugin_json }
     } })
 }

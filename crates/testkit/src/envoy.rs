@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::bootstrap::EnvoyConfig;
 use crate::fixtures::TempDir;
 use crate::http::http_get;
-use crate::paths::{artifact, cors_native, envoy_bin, Artifact};
+use crate::paths::{artifact, cors_native, envoy_bin, native_module_path, Artifact};
 
 /// Bound on Envoy start-up (V8 compiles the module once per VM).
 pub const START_TIMEOUT: Duration = Duration::from_secs(45);
@@ -67,6 +67,17 @@ impl Envoy {
         }
     }
 
+    /// The (major, minor) version of the Envoy under test, from `envoy --version`.
+    pub fn version() -> (u32, u32) {
+        let out = Command::new(envoy_bin()).arg("--version").output().expect("run envoy --version");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        // "... version: <commit>/1.40.0/Clean/RELEASE/BoringSSL"
+        let after = text.split("version: ").nth(1).unwrap_or_default();
+        let v = after.split('/').nth(1).unwrap_or_default();
+        let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+        (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+    }
+
     pub fn try_start(cfg: &EnvoyConfig) -> Result<Envoy, FailedStart> {
         let bin = envoy_bin();
         let dir = TempDir::new("envoy");
@@ -89,11 +100,11 @@ impl Envoy {
         if cfg.wasm_debug {
             cmd.args(["--component-log-level", "wasm:debug,dynamic_modules:debug"]);
         }
-        // Where a dynamic-module filter finds `libenvoy_cors.so` (by its module name).
-        if artifact() == Artifact::Native {
-            if let Some(dir) = cors_native().parent() {
-                cmd.env("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", dir);
-            }
+        // Where a dynamic-module filter finds `libenvoy_cors.so` (by its module name); with
+        // ARTIFACT=native a missing module fails here, with its path.
+        let native = if artifact() == Artifact::Native { cors_native() } else { native_module_path() };
+        if let Some(dir) = native.parent() {
+            cmd.env("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", dir);
         }
         let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
         let mut envoy = Envoy { child, admin_port: 0, ports: HashMap::new(), log_path, config_path, dir };

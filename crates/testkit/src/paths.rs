@@ -82,9 +82,14 @@ pub fn artifact() -> Artifact {
     }
 }
 
+/// Where the dynamic module is expected (`CORS_NATIVE` or `dist/libenvoy_cors.so`), present or not.
+pub fn native_module_path() -> PathBuf {
+    from_env_or("CORS_NATIVE", repo_root().join("dist/libenvoy_cors.so"))
+}
+
 /// The dynamic module under test; panics (test failure) with a clear message when missing.
 pub fn cors_native() -> PathBuf {
-    let p = from_env_or("CORS_NATIVE", repo_root().join("dist/libenvoy_cors.so"));
+    let p = native_module_path();
     assert!(
         p.is_file(),
         "dynamic module not found at {} (set CORS_NATIVE, or run `make build` to produce dist/libenvoy_cors.so)",

@@ -2,7 +2,7 @@
 //! results are read as integers (`u8`, `u32`): a C++ `bool` is one byte, 0 or 1, and reading it
 //! as `u8` keeps any other value defined.
 
-use std::ffi::c_void;
+use std::ffi::{c_char, c_void, CStr};
 
 use super::{ConfigHandle, EnvoyHeader, Failure, HeaderType, LogLevel, ModuleBuffer, ModuleHeader, StreamHandle};
 
@@ -50,6 +50,25 @@ extern "C" {
         details: ModuleBuffer,
     );
     fn envoy_dynamic_module_callback_get_most_specific_route_config(filter: *mut c_void) -> *const c_void;
+    /// libc's: finds a symbol of the process (`RTLD_DEFAULT`, the null handle on glibc).
+    fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
+}
+
+/// A callback every Envoy that serves ABI v0.1.0 exports (1.38 on) and Envoy 1.37, whose ABI
+/// this module cannot serve, lacks.
+const ABI_PROBE: &CStr = c"envoy_dynamic_module_callback_get_concurrency";
+
+/// `Err(name)` when the process lacks a callback of ABI v0.1.0: Envoy 1.37 and older, which
+/// would refuse the module anyway, with a message that does not say why.
+pub fn host_serves_abi() -> Result<(), &'static str> {
+    // SAFETY: `ABI_PROBE` is a NUL-terminated string; the null handle is glibc's RTLD_DEFAULT
+    // (search the process's global symbols); the result is only compared with null.
+    let found = unsafe { dlsym(std::ptr::null_mut(), ABI_PROBE.as_ptr()) };
+    if found.is_null() {
+        Err("envoy_dynamic_module_callback_get_concurrency")
+    } else {
+        Ok(())
+    }
 }
 
 /// Most request headers read: Envoy's limit (`max_headers_count`) is 100 lines by default and

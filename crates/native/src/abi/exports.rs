@@ -51,6 +51,16 @@ fn guarded<R>(fallback: R, body: impl FnOnce() -> R) -> R {
 
 pub fn program_init<C: Callbacks>() -> *const u8 {
     guarded(std::ptr::null(), || {
+        if let Err(missing) = super::host_serves_abi() {
+            super::log(
+                super::LogLevel::Critical,
+                &format!(
+                    "envoy-cors: this Envoy does not serve the dynamic-module ABI v0.1.0 the module is \
+                     built for (Envoy 1.38 or later): it lacks {missing}; the module refuses to load"
+                ),
+            );
+            return std::ptr::null();
+        }
         C::program_init();
         super::ABI_VERSION.as_ptr()
     })
