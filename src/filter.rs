@@ -11,7 +11,7 @@ use log::{error, info, warn};
 use cors_engine::counter::Counter;
 use cors_engine::fast_hash::FastHashMap;
 use cors_engine::header_map::HeaderMap;
-use cors_engine::host::ProxyHost;
+use cors_engine::host::{HostError, LocalReply, ProxyHost};
 use cors_engine::routing::Config;
 use cors_engine::stream::{StreamFilter, Verdict};
 
@@ -142,29 +142,28 @@ struct WasmHost<'a> {
     metrics: Option<&'a Metrics>,
 }
 
+/// A host status, in the engine's terms (it logs failures).
+fn failed(status: impl std::fmt::Debug) -> HostError {
+    HostError(format!("{status:?}"))
+}
+
 impl ProxyHost for WasmHost<'_> {
-    fn request_headers(&self) -> HeaderMap {
-        abi::get_header_map(MapType::HttpRequestHeaders).unwrap_or_default()
+    fn request_headers(&self) -> Result<HeaderMap, HostError> {
+        abi::get_header_map(MapType::HttpRequestHeaders).map_err(failed)
     }
 
-    fn set_response_header(&self, name: &str, value: Option<&str>) {
-        if let Err(status) = abi::set_header(MapType::HttpResponseHeaders, name, value) {
-            warn!("cannot set response header {name}: {status:?}");
-        }
+    fn set_response_header(&self, name: &str, value: Option<&str>) -> Result<(), HostError> {
+        abi::set_header(MapType::HttpResponseHeaders, name, value).map_err(failed)
     }
 
-    fn add_response_header(&self, name: &str, value: &str) {
-        if let Err(status) = abi::add_header(MapType::HttpResponseHeaders, name, value) {
-            warn!("cannot add response header {name}: {status:?}");
-        }
+    fn add_response_header(&self, name: &str, value: &str) -> Result<(), HostError> {
+        abi::add_header(MapType::HttpResponseHeaders, name, value).map_err(failed)
     }
 
-    fn send_response(&self, status: u32, headers: &[(&str, &str)]) {
-        let details = if status < 300 { "cors_preflight_allowed" } else { "cors_preflight_denied" };
+    fn send_response(&self, reply: &LocalReply<'_>) -> Result<(), HostError> {
+        let headers = reply.headers.as_slice();
         let headers = HeaderMap::from_pairs(headers.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())));
-        if let Err(e) = abi::send_local_response(status, details, &headers) {
-            warn!("cannot send the local reply: {e:?}");
-        }
+        abi::send_local_response(reply.status, reply.details, &headers).map_err(failed)
     }
 
     fn count(&self, counter: Counter) {

@@ -6,7 +6,7 @@ use std::cell::{Cell, RefCell};
 
 use crate::counter::Counter;
 use crate::header_map::HeaderMap;
-use crate::host::ProxyHost;
+use crate::host::{HostError, LocalReply, ProxyHost};
 
 /// A local reply: status and headers.
 pub type Reply = (u32, Vec<(String, String)>);
@@ -20,6 +20,8 @@ pub struct FakeHost {
     pub response: RefCell<Vec<(String, Vec<u8>)>>,
     /// The local reply the filter sent, if any.
     pub sent: RefCell<Option<Reply>>,
+    /// Its response-code details.
+    pub details: Cell<Option<&'static str>>,
     /// Counters incremented, in order.
     pub counted: RefCell<Vec<Counter>>,
     /// Host calls that return a value (each makes the host allocate inside the VM).
@@ -89,25 +91,29 @@ impl FakeHost {
 }
 
 impl ProxyHost for FakeHost {
-    fn request_headers(&self) -> HeaderMap {
+    fn request_headers(&self) -> Result<HeaderMap, HostError> {
         self.reads.set(self.reads.get() + 1);
-        HeaderMap::from_pairs(self.request.iter().map(|(k, v)| (k.as_bytes(), v.as_slice())))
+        Ok(HeaderMap::from_pairs(self.request.iter().map(|(k, v)| (k.as_bytes(), v.as_slice()))))
     }
 
-    fn set_response_header(&self, name: &str, value: Option<&str>) {
+    fn set_response_header(&self, name: &str, value: Option<&str>) -> Result<(), HostError> {
         self.writes.set(self.writes.get() + 1);
         set_header(&mut self.response.borrow_mut(), name, value);
+        Ok(())
     }
 
-    fn add_response_header(&self, name: &str, value: &str) {
+    fn add_response_header(&self, name: &str, value: &str) -> Result<(), HostError> {
         self.writes.set(self.writes.get() + 1);
         add_header(&mut self.response.borrow_mut(), name, value);
+        Ok(())
     }
 
-    fn send_response(&self, status: u32, headers: &[(&str, &str)]) {
+    fn send_response(&self, reply: &LocalReply<'_>) -> Result<(), HostError> {
         self.writes.set(self.writes.get() + 1);
-        let headers = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        *self.sent.borrow_mut() = Some((status, headers));
+        let headers = reply.headers.as_slice().iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        *self.sent.borrow_mut() = Some((reply.status, headers));
+        self.details.set(Some(reply.details));
+        Ok(())
     }
 
     fn count(&self, counter: Counter) {

@@ -1,20 +1,103 @@
-//! The host calls the filter needs, as a trait: the proxy-wasm adapter implements it over the
-//! ABI, `fake_host` in memory (tests, `simulate`). Named `ProxyHost` so it is never confused
-//! with an origin's host.
+//! The host calls the filter needs, as a trait, and the decisions the filter hands its host to
+//! apply: a local reply with everything Envoy needs to send it (`LocalReply`), and the edits of
+//! an upstream's response (`ResponseEdits`). The proxy-wasm and the native adapters implement
+//! the trait over their ABI, `fake_host` in memory (tests, `simulate`); none of them derives
+//! anything from what the engine decided. Named `ProxyHost` so it is never confused with an
+//! origin's host.
+
+use std::fmt;
 
 use crate::counter::Counter;
 use crate::header_map::HeaderMap;
+use crate::response_headers::ResponseHeaders;
 
-/// The host calls the filter needs. Values are bytes: header values need not be UTF-8.
+/// A host call that failed, as the host reported it (its status, in its own words).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostError(pub String);
+
+impl fmt::Display for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A reply the filter makes itself: status, headers (no body) and Envoy's response-code details.
+#[derive(Debug, Clone, Copy)]
+pub struct LocalReply<'a> {
+    /// HTTP status.
+    pub status: u32,
+    /// Every header of the reply.
+    pub headers: ResponseHeaders<'a>,
+    /// Envoy's `%RESPONSE_CODE_DETAILS%` for it: `cors_preflight_allowed` or `cors_preflight_denied`.
+    pub details: &'static str,
+}
+
+/// One edit of the upstream's response headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edit<'a> {
+    /// Replace every value of the header (the policy's answer overrides the upstream's).
+    Set(&'static str, &'a str),
+    /// Remove every value (an upstream header that would grant more than the policy does).
+    Remove(&'static str),
+    /// Add a value, keeping the upstream's (`Vary`: Envoy appends ",value").
+    Append(&'static str, &'a str),
+}
+
+const EDITS: usize = 12;
+
+/// The edits of one response, in the order they apply, on the stack.
+#[derive(Debug, Clone, Copy)]
+pub struct ResponseEdits<'a> {
+    items: [Edit<'a>; EDITS],
+    len: usize,
+}
+
+impl Default for ResponseEdits<'_> {
+    fn default() -> Self {
+        ResponseEdits { items: [Edit::Remove(""); EDITS], len: 0 }
+    }
+}
+
+impl<'a> ResponseEdits<'a> {
+    /// Adds an edit; the engine adds at most `EDITS` (a fixed set of headers).
+    pub(crate) fn push(&mut self, edit: Edit<'a>) {
+        if let Some(slot) = self.items.get_mut(self.len) {
+            *slot = edit;
+            self.len += 1;
+        }
+    }
+
+    /// The edits, in order.
+    pub fn as_slice(&self) -> &[Edit<'a>] {
+        self.items.get(..self.len).unwrap_or_default()
+    }
+}
+
+/// The host calls the filter needs. Values are bytes: header values need not be UTF-8. Every
+/// call that can fail says so; the engine logs what failed (a failed read is "absent").
 pub trait ProxyHost {
     /// Every request header (pseudo-headers included), in one call.
-    fn request_headers(&self) -> HeaderMap;
+    fn request_headers(&self) -> Result<HeaderMap, HostError>;
     /// Replaces every value of `name`, or removes it with `None`.
-    fn set_response_header(&self, name: &str, value: Option<&str>);
+    fn set_response_header(&self, name: &str, value: Option<&str>) -> Result<(), HostError>;
     /// Adds a header line; Envoy appends to an inline header such as `vary` (",value").
-    fn add_response_header(&self, name: &str, value: &str);
-    /// Sends a local reply without a body; the request goes no further.
-    fn send_response(&self, status: u32, headers: &[(&str, &str)]);
-    /// Increments a counter.
+    fn add_response_header(&self, name: &str, value: &str) -> Result<(), HostError>;
+    /// Sends a local reply; the request goes no further.
+    fn send_response(&self, reply: &LocalReply<'_>) -> Result<(), HostError>;
+    /// Increments a counter (a failure only loses a count).
     fn count(&self, counter: Counter);
+
+    /// Applies the edits of a response, in order; a failed edit is logged and the rest applied.
+    fn apply(&self, edits: &ResponseEdits<'_>) {
+        for edit in edits.as_slice() {
+            let (name, result) = match *edit {
+                Edit::Set(name, value) => (name, self.set_response_header(name, Some(value))),
+                Edit::Remove(name) => (name, self.set_response_header(name, None)),
+                Edit::Append(name, value) => (name, self.add_response_header(name, value)),
+            };
+            if let Err(e) = result {
+                log::warn!("cannot edit response header {name}: {e}");
+            }
+        }
+    }
 }

@@ -26,17 +26,24 @@ pub const CORS_RESPONSE_HEADERS: [&str; 7] =
 
 const CAPACITY: usize = 9;
 
-/// Up to nine `(name, value)` pairs, on the stack.
+/// Up to nine `(name, value)` pairs, on the stack, and which CORS headers they hold (recorded
+/// as they are added, so what an answer lacks is known without searching it).
 #[derive(Debug, Clone, Copy)]
 pub struct ResponseHeaders<'a> {
     items: [(&'static str, &'a str); CAPACITY],
     len: usize,
+    /// Bit `i` set: `CORS_RESPONSE_HEADERS[i]` was added.
+    cors: u8,
 }
 
 impl Default for ResponseHeaders<'_> {
     fn default() -> Self {
-        ResponseHeaders { items: [("", ""); CAPACITY], len: 0 }
+        ResponseHeaders { items: [("", ""); CAPACITY], len: 0, cors: 0 }
     }
+}
+
+fn cors_bit(name: &str) -> u8 {
+    CORS_RESPONSE_HEADERS.iter().position(|n| *n == name).map_or(0, |i| 1 << i)
 }
 
 impl<'a> ResponseHeaders<'a> {
@@ -45,7 +52,13 @@ impl<'a> ResponseHeaders<'a> {
         if let Some(slot) = self.items.get_mut(self.len) {
             *slot = (name, value);
             self.len += 1;
+            self.cors |= cors_bit(name);
         }
+    }
+
+    /// Whether the CORS header `name` (one of `CORS_RESPONSE_HEADERS`) was added.
+    pub fn has(&self, name: &str) -> bool {
+        self.cors & cors_bit(name) != 0
     }
 
     /// The headers, in the order added.

@@ -10,7 +10,7 @@ use log::{error, info, warn};
 
 use cors_engine::counter::Counter;
 use cors_engine::header_map::HeaderMap;
-use cors_engine::host::ProxyHost;
+use cors_engine::host::{HostError, LocalReply, ProxyHost};
 use cors_engine::routing::Config;
 use cors_engine::stream::{StreamFilter, Verdict};
 
@@ -42,26 +42,27 @@ struct NativeHost<'a> {
     shared: &'a Shared,
 }
 
+/// A callback's failure, in the engine's terms (it logs failures).
+fn failed(failure: abi::Failure) -> HostError {
+    HostError(format!("{failure:?}"))
+}
+
 impl ProxyHost for NativeHost<'_> {
-    fn request_headers(&self) -> HeaderMap {
-        HeaderMap::from_pairs(self.handle.request_headers())
+    fn request_headers(&self) -> Result<HeaderMap, HostError> {
+        self.handle.request_headers().map(HeaderMap::from_pairs).map_err(failed)
     }
 
-    fn set_response_header(&self, name: &str, value: Option<&str>) {
-        if let Err(failure) = self.handle.set_response_header(name, value) {
-            warn!("cannot set response header {name}: {failure:?}");
-        }
+    fn set_response_header(&self, name: &str, value: Option<&str>) -> Result<(), HostError> {
+        self.handle.set_response_header(name, value).map_err(failed)
     }
 
-    fn add_response_header(&self, name: &str, value: &str) {
-        if let Err(failure) = self.handle.add_response_header(name, value) {
-            warn!("cannot add response header {name}: {failure:?}");
-        }
+    fn add_response_header(&self, name: &str, value: &str) -> Result<(), HostError> {
+        self.handle.add_response_header(name, value).map_err(failed)
     }
 
-    fn send_response(&self, status: u32, headers: &[(&str, &str)]) {
-        let details = if status < 300 { "cors_preflight_allowed" } else { "cors_preflight_denied" };
-        self.handle.send_response(status, headers, details);
+    fn send_response(&self, reply: &LocalReply<'_>) -> Result<(), HostError> {
+        self.handle.send_response(reply.status, reply.headers.as_slice(), reply.details);
+        Ok(())
     }
 
     fn count(&self, counter: Counter) {

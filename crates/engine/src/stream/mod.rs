@@ -5,14 +5,14 @@
 use std::fmt;
 use std::sync::Arc;
 
-use log::debug;
+use log::{debug, warn};
 
 use crate::counter::Counter;
 use crate::header_map::{HeaderMap, METHOD, ORIGIN, REQUEST_HEADERS, REQUEST_METHOD, REQUEST_PRIVATE_NETWORK};
-use crate::host::ProxyHost;
+use crate::host::{Edit, LocalReply, ProxyHost, ResponseEdits};
 use crate::mode::{Mode, UnmatchedPreflight};
 use crate::policy::{AllowOrigin, Policy, PreflightRequest};
-use crate::response_headers::{ResponseHeaders, ALLOW_CREDENTIALS, CORS_RESPONSE_HEADERS, EXPOSE_HEADERS, VARY};
+use crate::response_headers::{ALLOW_CREDENTIALS, CORS_RESPONSE_HEADERS, EXPOSE_HEADERS, VARY};
 use crate::routing::{Config, PolicyId};
 use crate::vary;
 
@@ -61,7 +61,11 @@ impl StreamFilter {
     /// `access-control-request-method`, then the rest of a preflight one by one, and every line
     /// of a repeated header is seen.
     pub fn on_request_headers(&mut self, host: &impl ProxyHost) -> Verdict {
-        let all = host.request_headers();
+        // A host that cannot hand the headers over makes this a request without any.
+        let all = host.request_headers().unwrap_or_else(|e| {
+            debug!("cannot read the request headers: {e}");
+            HeaderMap::default()
+        });
         // A clone of the Arc, so the policy can be borrowed while `self` records the decision.
         let config = Arc::clone(&self.config);
         let (id, policy) = config.select_request(&all);
@@ -158,7 +162,9 @@ impl StreamFilter {
                 }
                 let echoed = policy.echoed_request_headers(&request_headers);
                 let headers = policy.preflight_headers(allow, private_network, echoed.as_deref());
-                self.reply(host, policy.preflight_status(), headers)
+                let reply =
+                    LocalReply { status: policy.preflight_status(), headers, details: "cors_preflight_allowed" };
+                self.reply(host, &reply)
             }
             Err(reason) => {
                 host.count(reason.preflight_counter());
@@ -169,59 +175,72 @@ impl StreamFilter {
                 }
                 match policy.unmatched_preflight() {
                     UnmatchedPreflight::Forward => Verdict::Continue,
-                    UnmatchedPreflight::Reject => self.reply(host, 403, policy.rejected_preflight_headers()),
+                    UnmatchedPreflight::Reject => {
+                        let headers = policy.rejected_preflight_headers();
+                        self.reply(host, &LocalReply { status: 403, headers, details: "cors_preflight_denied" })
+                    }
                 }
             }
         }
     }
 
-    fn reply(&mut self, host: &impl ProxyHost, status: u32, headers: ResponseHeaders<'_>) -> Verdict {
+    fn reply(&mut self, host: &impl ProxyHost, reply: &LocalReply<'_>) -> Verdict {
         self.state = State::LocalReply;
-        host.send_response(status, headers.as_slice());
+        if let Err(e) = host.send_response(reply) {
+            warn!("cannot send the local reply: {e}");
+        }
         Verdict::Stop
     }
 
-    /// Writes the policy's answer into the upstream's response without reading it: reading the
-    /// response map is a host call that also makes the host allocate inside the VM, and on the
-    /// hot path it is never needed. Replacing (not appending) the policy's headers overrides
-    /// whatever the upstream sent under the same names; appending `Vary: Origin` keeps every
-    /// `Vary` the upstream sent (RFC 9110 §5.3: several lines are one comma-separated list).
+    /// Writes the policy's answer into the upstream's response (`response_edits`), and leaves
+    /// the stream untouched afterwards.
     pub fn on_response_headers(&mut self, host: &impl ProxyHost) -> Verdict {
-        let (id, echo, allowed) = match std::mem::take(&mut self.state) {
-            State::Untouched | State::LocalReply => return Verdict::Continue,
+        host.apply(&self.response_edits());
+        self.state = State::Untouched;
+        Verdict::Continue
+    }
+
+    /// The edits of the upstream's response, made without reading it: reading the response map
+    /// is a host call that also makes a wasm host allocate inside the VM, and on the hot path it
+    /// is never needed. Replacing (not appending) the policy's headers overrides whatever the
+    /// upstream sent under the same names; appending `Vary: Origin` keeps every `Vary` the
+    /// upstream sent (RFC 9110 §5.3: several lines are one comma-separated list).
+    pub fn response_edits(&self) -> ResponseEdits<'_> {
+        let mut edits = ResponseEdits::default();
+        let (id, echo, allowed) = match &self.state {
+            State::Untouched | State::LocalReply => return edits,
             State::VaryOnly => {
-                host.add_response_header(VARY, vary::ORIGIN);
-                return Verdict::Continue;
+                edits.push(Edit::Append(VARY, vary::ORIGIN));
+                return edits;
             }
-            State::Allowed { policy, echo } => (policy, echo, true),
-            State::Denied { policy } => (policy, None, false),
+            State::Allowed { policy, echo } => (*policy, echo.as_deref(), true),
+            State::Denied { policy } => (*policy, None, false),
         };
         let policy = self.config.policy(id);
         if allowed {
-            let allow = echo.as_deref().map_or(AllowOrigin::Any, AllowOrigin::Echo);
-            let ours = policy.actual_headers(allow);
-            for (name, value) in ours.as_slice() {
-                host.set_response_header(name, Some(value));
+            let ours = policy.actual_headers(echo.map_or(AllowOrigin::Any, AllowOrigin::Echo));
+            for &(name, value) in ours.as_slice() {
+                edits.push(Edit::Set(name, value));
             }
             // An upstream's own credentials or exposed headers must not widen what the policy
             // grants to an origin it allows. Its preflight-only headers (methods, headers,
             // max-age) mean nothing to a browser on an actual response and are left alone.
             for name in [ALLOW_CREDENTIALS, EXPOSE_HEADERS] {
-                if !ours.as_slice().iter().any(|(n, _)| *n == name) {
-                    host.set_response_header(name, None);
+                if !ours.has(name) {
+                    edits.push(Edit::Remove(name));
                 }
             }
         } else {
             // A denied response carries no CORS header at all, whatever the upstream sent.
             // Denials are rare, so the extra calls are not on the hot path.
             for name in CORS_RESPONSE_HEADERS {
-                host.set_response_header(name, None);
+                edits.push(Edit::Remove(name));
             }
         }
         if let Some(value) = vary::actual(policy.varies_by_origin()) {
-            host.add_response_header(VARY, value);
+            edits.push(Edit::Append(VARY, value));
         }
-        Verdict::Continue
+        edits
     }
 }
 

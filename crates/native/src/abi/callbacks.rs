@@ -77,6 +77,9 @@ pub fn host_serves_abi() -> Result<(), &'static str> {
 /// request is then not a CORS request and gets nothing.
 const MAX_HEADERS: usize = 1 << 16;
 
+/// Header lines as `(name, value)`, borrowed from Envoy.
+pub type HeaderPairs<'a> = Vec<(&'a [u8], &'a [u8])>;
+
 fn succeeded(result: u8) -> Result<(), Failure> {
     if result == 0 {
         Err(Failure(0))
@@ -135,27 +138,29 @@ impl StreamHandle {
     /// Every request header, pseudo-headers included. The slices point into Envoy's header map
     /// and are valid until the hook returns, as long as no request header is written (the
     /// module never writes one).
-    pub fn request_headers(&self) -> Vec<(&[u8], &[u8])> {
+    pub fn request_headers(&self) -> Result<HeaderPairs<'_>, Failure> {
         // SAFETY: `self` is the live handle of the stream Envoy is calling back for.
         let count = unsafe { envoy_dynamic_module_callback_http_get_headers_size(self.0, HeaderType::Request) };
-        if count == 0 || count > MAX_HEADERS {
-            return Vec::new();
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        if count > MAX_HEADERS {
+            return Err(Failure(0));
         }
         let mut raw = vec![EnvoyHeader::EMPTY; count];
         // SAFETY: `raw` has room for the `count` headers Envoy just reported for this map, on
         // this thread, with nothing changing the map in between (the precondition of the call).
         let ok =
             unsafe { envoy_dynamic_module_callback_http_get_headers(self.0, HeaderType::Request, raw.as_mut_ptr()) };
-        if ok == 0 {
-            return Vec::new();
-        }
-        raw.iter()
+        succeeded(ok)?;
+        Ok(raw
+            .iter()
             .map(|h| {
                 let key = super::EnvoyBuffer { ptr: h.key_ptr, length: h.key_length }.bytes();
                 let value = super::EnvoyBuffer { ptr: h.value_ptr, length: h.value_length }.bytes();
                 (key, value)
             })
-            .collect()
+            .collect())
     }
 
     /// Replaces every value of a response header, or removes it (`None`).
