@@ -14,8 +14,10 @@ Variants:
   e  our plugin (dist/cors.wasm; env CORS_WASM overrides and skips `make build`)
   f  another build of our plugin (env CORS_WASM_B), run wherever e runs: A/B comparisons of
      two builds side by side in one run, e.g. before and after a change
+  n  our native dynamic module (dist/libenvoy_cors.so; env CORS_NATIVE), run wherever e runs:
+     the same engine in-process (issue 18)
 
-Environment: ENVOY_BIN (default <repo>/.venv/bin/envoy), CORS_WASM, CORS_WASM_B.
+Environment: ENVOY_BIN (default <repo>/.venv/bin/envoy), CORS_WASM, CORS_WASM_B, CORS_NATIVE.
 """
 
 import argparse
@@ -48,6 +50,7 @@ DEFAULT_ENVOY = str(REPO / ".venv" / "bin" / "envoy")
 CORS_WASM_ENV = os.environ.get("CORS_WASM")
 CORS_WASM = CORS_WASM_ENV or str(REPO / "dist" / "cors.wasm")
 CORS_WASM_B = os.environ.get("CORS_WASM_B")
+CORS_NATIVE = os.environ.get("CORS_NATIVE") or str(REPO / "dist" / "libenvoy_cors.so")
 NOOP_WASM = BENCH_TARGET / "wasm32-wasip1" / "release" / "bench_noop.wasm"
 REFERENCE_WASM = BENCH_TARGET / "wasm32-wasip1" / "release" / "bench_reference.wasm"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
@@ -157,7 +160,12 @@ VARIANTS = {
     "d": "reference wasm",
     "e": "our plugin",
     "f": "our plugin, build B",
+    "n": "our native module",
 }
+# The native module runs wherever the plugin does: the same policy, side by side.
+for _sc in SCENARIOS:
+    if "e" in _sc["variants"]:
+        _sc["variants"] += "n"
 
 # ---------------------------------------------------------------------------------------------
 # Process bookkeeping: every child is killed by its pid on exit, whatever happens.
@@ -295,6 +303,8 @@ def variant_config(variant, policy, upstream_port):
     elif variant in "ef":
         path = CORS_WASM if variant == "e" else CORS_WASM_B
         filters = [wasm_filter(path, "cors", json.dumps(cors_policy_json(policy)))]
+    elif variant == "n":
+        filters = [{"native": json.dumps(cors_policy_json(policy)), "name": "cors"}]
     else:
         raise ValueError(variant)
     return bootstrap(route, filters, extra, [("upstream", upstream_port)])
@@ -325,8 +335,9 @@ class Envoy:
         ]
         self.stderr = open(self.dir / "stderr.log", "wb")
         t0 = time.monotonic()
+        env = {**os.environ, "ENVOY_DYNAMIC_MODULES_SEARCH_PATH": str(Path(CORS_NATIVE).parent)}
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, env=env)
         CHILDREN.append(self.proc)
         return t0
 
@@ -739,6 +750,33 @@ def build_report(args, info, command, results, checks, sizes, ready, variants, s
                           if ready.get("c") else float("nan"), statistics.median(diffs)))
             out.append("")
 
+    if "n" in variants:
+        out.append("The native module (n) against Envoy's built-in filter (b) and our wasm plugin (e), side by "
+                   "side (median of per-round ratios; issue 18 asks n / b <= 1.05 on actual requests, <= 1.10 "
+                   "on preflights):")
+        out.append("")
+        out.append("| scenario | n / b | n / e | (n−a) µs | (b−a) µs | (e−a) µs |")
+        out.append("|---|---:|---:|---:|---:|---:|")
+        for sc in scenarios:
+            sk = sc["key"]
+            if (sk, "n") in results:
+                cells = {v: per_round(results, [(sk, v), (sk, "a")], lambda x, y: x - y)
+                         if (sk, v) in results and (sk, "a") in results else None for v in "nbe"}
+                out.append("| %s | %s | %s | %s | %s | %s |" % (
+                    sc["title"], fmt(pr([(sk, "n"), (sk, "b")], div) if (sk, "b") in results else None, "%.3f"),
+                    fmt(pr([(sk, "n"), (sk, "e")], div) if (sk, "e") in results else None, "%.3f"),
+                    fmt(cells["n"], "%.2f"), fmt(cells["b"], "%.2f"), fmt(cells["e"], "%.2f")))
+        out.append("")
+        if ready.get("n") and ready.get("a"):
+            out.append("Start-to-ready: n(one origin) − a = %.1f ms." % statistics.median(
+                [x - y for x, y in zip(ready["n"], ready["a"])]))
+            out.append("")
+
+    if info.get("rss"):
+        out.append("Resident memory after the load runs (VmRSS, MiB): " + ", ".join(
+            "%s %.1f" % (k, v) for k, v in sorted(info["rss"].items())) + ".")
+        out.append("")
+
     if "f" in variants:
         out.append("Build B against build A, side by side (median of per-round ratios; below 1: B is cheaper):")
         out.append("")
@@ -761,6 +799,10 @@ def build_report(args, info, command, results, checks, sizes, ready, variants, s
     if info.get("plugin_sha256"):
         out.append("")
         out.append("Plugin benchmarked: sha256 `%s`." % info["plugin_sha256"])
+    if sizes.get("n") is not None:
+        out.append("")
+        out.append("Native module: dist/libenvoy_cors.so, %d bytes, sha256 `%s`." % (
+            sizes["n"], info.get("native_sha256", "?")))
     if info.get("plugin_b_sha256"):
         out.append("")
         out.append("Build B (f): sha256 `%s`." % info["plugin_b_sha256"])
@@ -773,7 +815,8 @@ def build_report(args, info, command, results, checks, sizes, ready, variants, s
         out.append("|---|---:|")
         labels = {"a": "a: no filter", "c": "c: no-op wasm filter", "b-large": "b: built-in cors, large policy",
                   "e-large": "e: our plugin, large policy", "e": "e: our plugin, one-origin policy",
-                  "f-large": "f: build B, large policy", "f": "f: build B, one-origin policy"}
+                  "f-large": "f: build B, large policy", "f": "f: build B, one-origin policy",
+                  "n-large": "n: our native module, large policy", "n": "n: our native module, one-origin policy"}
         for k, v in ready.items():
             out.append("| %s | %.1f |" % (labels.get(k, k), statistics.median(v)))
         out.append("")
@@ -842,7 +885,8 @@ def main():
                     "(default 1, quick 0)")
     ap.add_argument("--starts", type=int, help="starts per config for start-to-ready (default 5, quick 1)")
     ap.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
-    ap.add_argument("--variants", default="abcde", help="subset of abcdef (default abcde; f needs CORS_WASM_B)")
+    ap.add_argument("--variants", default="abcden",
+                    help="subset of abcdefn (default abcden; f needs CORS_WASM_B)")
     ap.add_argument("--scenarios", default="", help="comma-separated scenario keys (default all)")
     ap.add_argument("--perf", default="", help="cells to profile with perf after the rounds, "
                     "comma-separated scenario:variant (e.g. get_allowed:e,preflight_allowed:e)")
@@ -856,7 +900,7 @@ def main():
     args.duration = args.duration or (1 if q else 2)
     args.warmup = args.warmup if args.warmup is not None else (0 if q else 1)
     args.starts = args.starts or (1 if q else 5)
-    variants = "".join(v for v in "abcdef" if v in args.variants)
+    variants = "".join(v for v in "abcdefn" if v in args.variants)
     if "f" in variants:
         if not CORS_WASM_B:
             sys.exit("variant f needs CORS_WASM_B=path")
@@ -876,11 +920,11 @@ def main():
     if ENVOY != DEFAULT_ENVOY:
         command = "ENVOY_BIN=%s %s" % (shlex.quote(ENVOY), command)
 
-    build("e" in variants, args.no_build)
+    build("e" in variants or "n" in variants, args.no_build)
     ENVOY = real_envoy(ENVOY)
     log("envoy binary: %s" % ENVOY)
     for path, v in ((NOOP_WASM, "c"), (REFERENCE_WASM, "d"), (Path(CORS_WASM), "e"),
-                    (Path(CORS_WASM_B or "-"), "f")):
+                    (Path(CORS_WASM_B or "-"), "f"), (Path(CORS_NATIVE), "n")):
         if v in variants and not path.exists():
             sys.exit("missing %s (variant %s)" % (path, v))
     if shutil.which("taskset") is None:
@@ -893,7 +937,7 @@ def main():
     info = machine()
     sizes = {}
     for path, v in ((NOOP_WASM, "c"), (REFERENCE_WASM, "d"), (Path(CORS_WASM), "e"),
-                    (Path(CORS_WASM_B or "-"), "f")):
+                    (Path(CORS_WASM_B or "-"), "f"), (Path(CORS_NATIVE), "n")):
         if v in variants and path.exists():
             sizes[v] = path.stat().st_size
 
@@ -910,6 +954,12 @@ def main():
         shutil.copyfile(CORS_WASM_B, snap_b)
         info["plugin_b_sha256"] = hashlib.sha256(snap_b.read_bytes()).hexdigest()
         CORS_WASM_B = str(snap_b)
+    if "n" in variants:
+        # Under its own name: Envoy finds module envoy_cors as libenvoy_cors.so on the search path.
+        snap_n = workdir / "libenvoy_cors.so"
+        shutil.copyfile(CORS_NATIVE, snap_n)
+        info["native_sha256"] = hashlib.sha256(snap_n.read_bytes()).hexdigest()
+        CORS_NATIVE = str(snap_n)
     try:
         upstream = Envoy("upstream", upstream_config(), workdir, load_cpu)
         upstream.start()
@@ -922,7 +972,7 @@ def main():
             for v in sc["variants"]:
                 if v not in variants:
                     continue
-                pol = sc["policy"] if v in "bef" else "normal"
+                pol = sc["policy"] if v in "befn" else "normal"
                 if (v, pol) not in instances:
                     name = v if pol == "normal" else "%s-%s" % (v, pol)
                     instances[(v, pol)] = Envoy(name, variant_config(v, pol, upstream.port), workdir, envoy_cpu)
@@ -933,7 +983,7 @@ def main():
             log("%-8s on port %d (pid %d)" % (env.name, env.port, env.proc.pid))
 
         def instance(sc, v):
-            return instances[(v, sc["policy"] if v in "bef" else "normal")]
+            return instances[(v, sc["policy"] if v in "befn" else "normal")]
 
         checks = {}
         failures = []
@@ -982,6 +1032,14 @@ def main():
                                      load_cpu, workdir, cell.replace(":", "-"))
         log("load runs took %.0f s; CPU used by other processes meanwhile: %.0f%% of one CPU"
             % (wall, info["foreign"]))
+        # Resident memory of each Envoy under test after its load (VmRSS).
+        for (v, pol), env in instances.items():
+            try:
+                status = Path("/proc/%d/status" % env.proc.pid).read_text()
+                kb = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
+                info.setdefault("rss", {})[env.name] = kb / 1024
+            except (OSError, AttributeError):
+                pass
         for env in instances.values():
             env.stop()
 
@@ -998,6 +1056,9 @@ def main():
         if "f" in variants:
             ready_cfgs.append(("f", variant_config("f", "normal", upstream.port)))
             ready_cfgs.append(("f-large", variant_config("f", "large", upstream.port)))
+        if "n" in variants:
+            ready_cfgs.append(("n", variant_config("n", "normal", upstream.port)))
+            ready_cfgs.append(("n-large", variant_config("n", "large", upstream.port)))
         starters = [(k, Envoy("ready-" + k, cfg, workdir, envoy_cpu)) for k, cfg in ready_cfgs]
         times = {}
         for _ in range(args.starts):

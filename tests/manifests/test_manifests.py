@@ -196,6 +196,23 @@ CEL_RULES = {
             and all(r.get("kind") in XROUTES for r in s.get("targetRefs", []))
             and all(r.get("kind") in XROUTES for r in s.get("targetSelectors", []))),
 }
+CEL_RULES.update({
+    # Envoy Gateway EnvoyProxy (the native module's dynamicModules allowlist); `type` defaults to Local.
+    "!has(self.luaValidation) || !has(self.lua)": lambda s: "luaValidation" not in s or "lua" not in s,
+    "!(has(self.mergeGateways) && self.mergeGateways && has(self.mergeBackends))":
+        lambda s: not (s.get("mergeGateways") and "mergeBackends" in s),
+    "self.type == 'Remote' ? has(self.remote) : !has(self.remote)":
+        lambda s: ("remote" in s) == (s.get("type", "Local") == "Remote"),
+    "self.type != 'Local' || has(self.local)": lambda s: s.get("type", "Local") != "Local" or "local" in s,
+    "self.type == 'Remote' ? !has(self.local) : true":
+        lambda s: s.get("type", "Local") != "Remote" or "local" not in s,
+    # Istio EnvoyFilter
+    "(has(self.workloadSelector) ? 1 : 0) + (has(self.targetRefs) ? 1 : 0) <= 1":
+        lambda s: ("workloadSelector" in s) + ("targetRefs" in s) <= 1,
+    'has(self.context) ? ((self.context == "WAYPOINT") ? has(self.waypoint) : !has(self.waypoint)) : '
+    "!has(self.waypoint)":
+        lambda s: ("waypoint" in s) == (s.get("context") == "WAYPOINT") if "context" in s else "waypoint" not in s,
+})
 EG_SECURITY_TARGETS = ["Gateway", "ListenerSet", "HTTPRoute", "GRPCRoute", "TCPRoute"]
 EG_SECURITY_ROUTES = ["HTTPRoute", "GRPCRoute", "TCPRoute"]
 CEL_RULES.update({
@@ -373,6 +390,16 @@ def plugin_configs(doc):
         for i, wasm in enumerate(spec.get("wasm", [])):
             if "config" in wasm:
                 yield f"spec.wasm[{i}].config", wasm["config"]
+        for i, module in enumerate(spec.get("dynamicModule", [])):
+            if "config" in module:
+                yield f"spec.dynamicModule[{i}].config", module["config"]
+    if doc.get("kind") == "EnvoyFilter":
+        # The native module's filter: its StringValue is the JSON text the module receives.
+        for i, patch in enumerate(spec.get("configPatches", [])):
+            typed = ((patch.get("patch") or {}).get("value") or {}).get("typed_config") or {}
+            if typed.get("@type", "").endswith("dynamic_modules.v3.DynamicModuleFilter"):
+                yield (f"spec.configPatches[{i}].patch.value.typed_config.filter_config.value",
+                       json.loads(typed["filter_config"]["value"]))
 
 
 # --- The checks --------------------------------------------------------------------------------
