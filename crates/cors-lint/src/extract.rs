@@ -1,8 +1,10 @@
 //! Finds the plugin configurations in a file: the plugin JSON itself, Istio `WasmPlugin`
 //! manifests (`spec.pluginConfig`), Envoy Gateway `EnvoyExtensionPolicy` manifests
-//! (`spec.wasm[].config`), Envoy YAML/JSON (every `envoy.filters.http.wasm` config of
-//! this plugin, wherever it sits: `http_filters`, `typed_per_filter_config`, ECDS, an Istio
-//! `EnvoyFilter` patch), and a bare configuration written as YAML.
+//! (`spec.wasm[].config`, and the native module's `spec.dynamicModule[].config`), Envoy YAML/JSON
+//! (every `envoy.filters.http.wasm` config of this plugin and every dynamic-module filter or
+//! per-route config of the native module, wherever it sits: `http_filters`,
+//! `typed_per_filter_config`, ECDS, an Istio `EnvoyFilter` patch), and a bare configuration
+//! written as YAML.
 //!
 //! Shared by `cors-lint` and `tests/examples.rs` (through the `cors_lint` library), so the examples
 //! check finds configurations exactly as `cors-lint validate` does. Each configuration is
@@ -26,6 +28,11 @@ pub fn plugin_keys() -> &'static [String] {
 }
 
 const WASM_TYPE: &str = "envoy.extensions.filters.http.wasm.v3.Wasm";
+/// The native module's filter, and its per-route configuration.
+const NATIVE_TYPES: [&str; 2] = [
+    "envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
+    "envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilterPerRoute",
+];
 const TYPED_STRUCT_TYPES: &[&str] = &["udpa.type.v1.TypedStruct", "xds.type.v3.TypedStruct"];
 
 /// One configuration found in a file.
@@ -200,6 +207,25 @@ fn envoy_extension_policy(map: &Map<String, Value>, label: &str, out: &mut Extra
         };
         out.configs.push(Found { location, config });
     }
+    // The native module: each `spec.dynamicModule[i].config` naming it.
+    let modules = map.get("spec").and_then(|s| s.get("dynamicModule")).and_then(Value::as_array);
+    for (i, entry) in modules.into_iter().flatten().enumerate() {
+        let location = join(label, ": ", &format!("EnvoyExtensionPolicy {id} spec.dynamicModule[{i}].config"));
+        let config = entry.get("config");
+        let ours = mentions_cors(entry.get("name"))
+            || mentions_cors(entry.get("filterName"))
+            || config.and_then(Value::as_object).is_some_and(has_plugin_key);
+        if !ours {
+            out.skipped.push(location);
+            continue;
+        }
+        let config = match config {
+            None | Some(Value::Null) => Ok(String::new()),
+            Some(v @ Value::Object(_)) => Ok(v.to_string()),
+            Some(_) => Err("config must be a mapping (the module configuration)".to_owned()),
+        };
+        out.configs.push(Found { location, config });
+    }
 }
 
 fn walk(v: &Value, label: &str, path: &str, out: &mut Extracted) {
@@ -208,6 +234,10 @@ fn walk(v: &Value, label: &str, path: &str, out: &mut Extracted) {
             let ty = map.get("@type").and_then(Value::as_str).unwrap_or_default();
             if ty.ends_with(WASM_TYPE) {
                 wasm_filter(map, label, path, out);
+                return;
+            }
+            if NATIVE_TYPES.iter().any(|t| ty.ends_with(t)) {
+                native_filter(map, label, path, out);
                 return;
             }
             if TYPED_STRUCT_TYPES.iter().any(|t| ty.ends_with(t))
@@ -268,6 +298,33 @@ fn wasm_filter(map: &Map<String, Value>, label: &str, path: &str, out: &mut Extr
         (_, None | Some(Value::Null)) => Ok(String::new()),
         (_, Some(Value::String(s))) => Ok(s.clone()),
         (_, Some(_)) => Err("config.configuration.value must be a string (the JSON text)".to_owned()),
+    };
+    out.configs.push(Found { location, config });
+}
+
+/// The native module's filter (or per-route) config: `filter_config`, a StringValue with the JSON
+/// text or a Struct with the JSON itself.
+fn native_filter(map: &Map<String, Value>, label: &str, path: &str, out: &mut Extracted) {
+    let module = map.get("dynamic_module_config").and_then(|m| m.get("name"));
+    let filter_config = map.get("filter_config");
+    let value = filter_config.and_then(|c| c.get("value"));
+    let ours = mentions_cors(module)
+        || mentions_cors(map.get("filter_name"))
+        || value.and_then(Value::as_object).is_some_and(has_plugin_key);
+    let path = path.strip_suffix(".typed_config").unwrap_or(path);
+    let location = join(label, ": ", &format!("{path} (dynamic module)"));
+    if !ours {
+        out.skipped.push(location);
+        return;
+    }
+    let ty = filter_config.and_then(|c| c.get("@type")).and_then(Value::as_str).unwrap_or_default();
+    let config = match (filter_config, value) {
+        (None | Some(Value::Null), _) | (_, None | Some(Value::Null)) => Ok(String::new()),
+        (_, Some(Value::String(s))) if ty.ends_with("google.protobuf.StringValue") => Ok(s.clone()),
+        (_, Some(v @ Value::Object(_))) if ty.ends_with("google.protobuf.Struct") => Ok(v.to_string()),
+        _ => Err(format!(
+            "filter_config has @type {ty:?}: give the JSON as a google.protobuf.StringValue `value` or a Struct"
+        )),
     };
     out.configs.push(Found { location, config });
 }

@@ -56,7 +56,7 @@ fn every_example_configuration_loads() {
         };
         if found.configs.is_empty() {
             failures.push(format!(
-                "{shown}: no plugin configuration found (WasmPlugin spec.pluginConfig, EnvoyExtensionPolicy spec.wasm[].config or Envoy wasm `configuration`)"
+                "{shown}: no plugin configuration found (WasmPlugin spec.pluginConfig, EnvoyExtensionPolicy spec.wasm[].config or spec.dynamicModule[].config, Envoy wasm `configuration` or dynamic-module `filter_config`)"
             ));
         }
         for c in &found.configs {
