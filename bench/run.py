@@ -876,7 +876,7 @@ def write_markdown(path, block):
 # ---------------------------------------------------------------------------------------------
 
 def main():
-    global ENVOY, CORS_WASM, CORS_WASM_B
+    global ENVOY, CORS_WASM, CORS_WASM_B, CORS_NATIVE
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="one short round, one start; does not write BENCHMARKS.md")
     ap.add_argument("--rounds", type=int, help="interleaved rounds (default 5, quick 1)")

@@ -148,6 +148,11 @@ fn failed(status: impl std::fmt::Debug) -> HostError {
 }
 
 impl ProxyHost for WasmHost<'_> {
+    type Headers<'a>
+        = HeaderMap
+    where
+        Self: 'a;
+
     fn request_headers(&self) -> Result<HeaderMap, HostError> {
         abi::get_header_map(MapType::HttpRequestHeaders).map_err(failed)
     }

@@ -91,6 +91,8 @@ impl FakeHost {
 }
 
 impl ProxyHost for FakeHost {
+    type Headers<'a> = HeaderMap;
+
     fn request_headers(&self) -> Result<HeaderMap, HostError> {
         self.reads.set(self.reads.get() + 1);
         Ok(HeaderMap::from_pairs(self.request.iter().map(|(k, v)| (k.as_bytes(), v.as_slice()))))

@@ -20,6 +20,42 @@ pub const AUTHORITY: &str = ":authority";
 /// The request target: path and query.
 pub const PATH: &str = ":path";
 
+/// Request headers as the filter reads them, whatever the host's representation: the proxy-wasm
+/// adapter's serialized map (`HeaderMap`), the native adapter's lines borrowed from Envoy
+/// (`HeaderLines`). Names are compared ASCII case-insensitively. `Default`: no headers (what a
+/// failed read gives).
+pub trait RequestHeaders: Default {
+    /// Every value of `name`, in order.
+    fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a;
+
+    /// The first value of `name`.
+    fn first<'a>(&'a self, name: &'a str) -> Option<&'a [u8]> {
+        self.values(name).next()
+    }
+
+    /// True when some header is named `name`.
+    fn contains(&self, name: &str) -> bool {
+        self.first(name).is_some()
+    }
+}
+
+/// Header lines borrowed from the host, as `(name, value)` (the native adapter's form: Envoy
+/// hands out pointers into its own map, nothing is copied).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderLines<'h>(pub Vec<(&'h [u8], &'h [u8])>);
+
+impl RequestHeaders for HeaderLines<'_> {
+    fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.0.iter().filter(move |(k, _)| k.eq_ignore_ascii_case(name.as_bytes())).map(|(_, v)| *v)
+    }
+}
+
+impl RequestHeaders for HeaderMap {
+    fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        HeaderMap::values(self, name)
+    }
+}
+
 /// A serialized header map.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HeaderMap {

@@ -8,7 +8,7 @@
 use std::fmt;
 
 use crate::counter::Counter;
-use crate::header_map::HeaderMap;
+use crate::header_map::RequestHeaders;
 use crate::response_headers::ResponseHeaders;
 
 /// A host call that failed, as the host reported it (its status, in its own words).
@@ -76,8 +76,13 @@ impl<'a> ResponseEdits<'a> {
 /// The host calls the filter needs. Values are bytes: header values need not be UTF-8. Every
 /// call that can fail says so; the engine logs what failed (a failed read is "absent").
 pub trait ProxyHost {
+    /// The request headers in the host's own representation (no adapter converts them).
+    type Headers<'a>: RequestHeaders
+    where
+        Self: 'a;
+
     /// Every request header (pseudo-headers included), in one call.
-    fn request_headers(&self) -> Result<HeaderMap, HostError>;
+    fn request_headers(&self) -> Result<Self::Headers<'_>, HostError>;
     /// Replaces every value of `name`, or removes it with `None`.
     fn set_response_header(&self, name: &str, value: Option<&str>) -> Result<(), HostError>;
     /// Adds a header line; Envoy appends to an inline header such as `vary` (",value").

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use log::{error, info, warn};
 
 use cors_engine::counter::Counter;
-use cors_engine::header_map::HeaderMap;
+use cors_engine::header_map::HeaderLines;
 use cors_engine::host::{HostError, LocalReply, ProxyHost};
 use cors_engine::routing::Config;
 use cors_engine::stream::{StreamFilter, Verdict};
@@ -47,9 +47,15 @@ fn failed(failure: abi::Failure) -> HostError {
     HostError(format!("{failure:?}"))
 }
 
-impl ProxyHost for NativeHost<'_> {
-    fn request_headers(&self) -> Result<HeaderMap, HostError> {
-        self.handle.request_headers().map(HeaderMap::from_pairs).map_err(failed)
+impl<'s> ProxyHost for NativeHost<'s> {
+    type Headers<'a>
+        = HeaderLines<'a>
+    where
+        Self: 'a;
+
+    /// Envoy's own header lines, borrowed for the hook: nothing is copied or serialized.
+    fn request_headers(&self) -> Result<HeaderLines<'_>, HostError> {
+        self.handle.request_headers().map(HeaderLines).map_err(failed)
     }
 
     fn set_response_header(&self, name: &str, value: Option<&str>) -> Result<(), HostError> {

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use log::{debug, warn};
 
 use crate::counter::Counter;
-use crate::header_map::{HeaderMap, METHOD, ORIGIN, REQUEST_HEADERS, REQUEST_METHOD, REQUEST_PRIVATE_NETWORK};
+use crate::header_map::{
+    RequestHeaders, AUTHORITY, METHOD, ORIGIN, PATH, REQUEST_HEADERS, REQUEST_METHOD, REQUEST_PRIVATE_NETWORK,
+};
 use crate::host::{Edit, LocalReply, ProxyHost, ResponseEdits};
 use crate::mode::{Mode, UnmatchedPreflight};
 use crate::policy::{AllowOrigin, Policy, PreflightRequest};
@@ -64,11 +66,14 @@ impl StreamFilter {
         // A host that cannot hand the headers over makes this a request without any.
         let all = host.request_headers().unwrap_or_else(|e| {
             debug!("cannot read the request headers: {e}");
-            HeaderMap::default()
+            Default::default()
         });
         // A clone of the Arc, so the policy can be borrowed while `self` records the decision.
         let config = Arc::clone(&self.config);
-        let (id, policy) = config.select_request(&all);
+        // `:authority` and `:path` are looked up only when some entry matches on them.
+        let authority = if config.needs_authority() { all.first(AUTHORITY) } else { None };
+        let path = if config.needs_path() { all.first(PATH) } else { None };
+        let (id, policy) = config.select(authority, path);
         if policy.mode() == Mode::Off {
             host.count(Counter::PassedThrough);
             return Verdict::Continue;
@@ -140,7 +145,7 @@ impl StreamFilter {
         Verdict::Continue
     }
 
-    fn on_preflight(&mut self, host: &impl ProxyHost, all: &HeaderMap, policy: &Policy) -> Verdict {
+    fn on_preflight(&mut self, host: &impl ProxyHost, all: &impl RequestHeaders, policy: &Policy) -> Verdict {
         let values = |name: &'static str| -> Vec<&[u8]> { all.values(name).collect() };
         let origins = values(ORIGIN);
         // A browser sends one method; several lines are ambiguous, so none is allowed.
