@@ -21,9 +21,8 @@ pub const AUTHORITY: &str = ":authority";
 pub const PATH: &str = ":path";
 
 /// Request headers as the filter reads them, whatever the host's representation: the proxy-wasm
-/// adapter's serialized map (`HeaderMap`), the native adapter's lines borrowed from Envoy
-/// (`HeaderLines`). Names are compared ASCII case-insensitively. `Default`: no headers (what a
-/// failed read gives).
+/// adapter's serialized map (`HeaderMap`), the native adapter's lookups in Envoy's own map.
+/// Names are compared ASCII case-insensitively. `Default`: no headers (what a failed read gives).
 pub trait RequestHeaders: Default {
     /// Every value of `name`, in order.
     fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a;
@@ -36,17 +35,6 @@ pub trait RequestHeaders: Default {
     /// True when some header is named `name`.
     fn contains(&self, name: &str) -> bool {
         self.first(name).is_some()
-    }
-}
-
-/// Header lines borrowed from the host, as `(name, value)` (the native adapter's form: Envoy
-/// hands out pointers into its own map, nothing is copied).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HeaderLines<'h>(pub Vec<(&'h [u8], &'h [u8])>);
-
-impl RequestHeaders for HeaderLines<'_> {
-    fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.0.iter().filter(move |(k, _)| k.eq_ignore_ascii_case(name.as_bytes())).map(|(_, v)| *v)
     }
 }
 

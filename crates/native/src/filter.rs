@@ -9,7 +9,7 @@ use std::sync::Arc;
 use log::{error, info, warn};
 
 use cors_engine::counter::Counter;
-use cors_engine::header_map::HeaderLines;
+use cors_engine::header_map::RequestHeaders;
 use cors_engine::host::{HostError, LocalReply, ProxyHost};
 use cors_engine::routing::Config;
 use cors_engine::stream::{StreamFilter, Verdict};
@@ -47,15 +47,29 @@ fn failed(failure: abi::Failure) -> HostError {
     HostError(format!("{failure:?}"))
 }
 
-impl<'s> ProxyHost for NativeHost<'s> {
+/// The request headers, read from Envoy's own map one lookup at a time: the filter asks for the
+/// few it needs (`origin`, `:method`, ...), nothing is copied or serialized.
+#[derive(Default)]
+pub struct NativeHeaders<'h> {
+    handle: Option<&'h StreamHandle>,
+}
+
+impl RequestHeaders for NativeHeaders<'_> {
+    fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let handle = self.handle;
+        let (first, count) = handle.map_or((None, 0), |h| h.request_header(name, 0));
+        first.into_iter().chain((1..count).filter_map(move |i| handle.and_then(|h| h.request_header(name, i).0)))
+    }
+}
+
+impl ProxyHost for NativeHost<'_> {
     type Headers<'a>
-        = HeaderLines<'a>
+        = NativeHeaders<'a>
     where
         Self: 'a;
 
-    /// Envoy's own header lines, borrowed for the hook: nothing is copied or serialized.
-    fn request_headers(&self) -> Result<HeaderLines<'_>, HostError> {
-        self.handle.request_headers().map(HeaderLines).map_err(failed)
+    fn request_headers(&self) -> Result<NativeHeaders<'_>, HostError> {
+        Ok(NativeHeaders { handle: Some(&self.handle) })
     }
 
     fn set_response_header(&self, name: &str, value: Option<&str>) -> Result<(), HostError> {

@@ -52,11 +52,11 @@ pub struct Header {
 /// How the mock misbehaves (`Hostility::default()`: it does not).
 #[derive(Clone)]
 struct Hostility {
-    /// Added to the header count Envoy reports (the list it then writes is the real one).
+    /// Added to the count of values Envoy reports for a header (the values are the real ones).
     extra_count: usize,
     get_headers_fails: bool,
-    /// Header entries with a null key pointer and a non-zero length.
-    null_keys: bool,
+    /// Values returned as a null pointer with a non-zero length.
+    null_values: bool,
     writes_fail: bool,
     /// A `metrics_result` code for every define and increment (0 = success).
     metrics_code: u32,
@@ -69,7 +69,7 @@ impl Default for Hostility {
         Hostility {
             extra_count: 0,
             get_headers_fails: false,
-            null_keys: false,
+            null_values: false,
             writes_fail: false,
             metrics_code: 0,
             log_enabled: 1,
@@ -83,8 +83,9 @@ type Reply = (u32, Vec<(String, String)>, String);
 #[derive(Default)]
 struct Host {
     request: Vec<(Vec<u8>, Vec<u8>)>,
-    /// The Envoy-owned copy `get_headers` hands out pointers into, alive until the next call.
-    handed_out: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The Envoy-owned copies `get_header` hands out pointers into, alive until the stream ends
+    /// (Envoy's are valid until the hook returns).
+    handed_out: Vec<Vec<u8>>,
     response: HeaderLines,
     replies: Vec<Reply>,
     defined: Vec<String>,
@@ -157,27 +158,34 @@ pub extern "C" fn envoy_dynamic_module_callback_http_filter_increment_counter(
 }
 
 #[no_mangle]
-pub extern "C" fn envoy_dynamic_module_callback_http_get_headers_size(_filter: *mut c_void, kind: u32) -> usize {
-    assert_eq!(kind, 0, "the module reads only request headers");
-    with_host(|h| h.request.len() + h.hostile.extra_count)
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn envoy_dynamic_module_callback_http_get_headers(
+pub unsafe extern "C" fn envoy_dynamic_module_callback_http_get_header(
     _filter: *mut c_void,
     kind: u32,
-    out: *mut Header,
+    key: Buf,
+    result: *mut Buf,
+    index: usize,
+    size: *mut usize,
 ) -> u8 {
-    assert_eq!(kind, 0);
+    assert_eq!(kind, 0, "the module reads only request headers");
+    let key = key.bytes();
     with_host(|h| {
         if h.hostile.get_headers_fails {
             return 0;
         }
-        h.handed_out = h.request.clone();
-        for (i, (k, v)) in h.handed_out.iter().enumerate() {
-            let key = if h.hostile.null_keys { std::ptr::null() } else { k.as_ptr() };
-            *out.add(i) = Header { key, key_len: k.len(), value: v.as_ptr(), value_len: v.len() };
+        let values: Vec<Vec<u8>> =
+            h.request.iter().filter(|(k, _)| k.eq_ignore_ascii_case(&key)).map(|(_, v)| v.clone()).collect();
+        if !size.is_null() {
+            *size = values.len() + h.hostile.extra_count;
         }
+        *result = match values.get(index) {
+            Some(v) if h.hostile.null_values => Buf { ptr: std::ptr::null(), len: v.len() + 1 },
+            Some(v) => {
+                // A copy that stays put until the stream ends: the module may hold it.
+                h.handed_out.push(v.clone());
+                Buf::of(h.handed_out.last().unwrap())
+            }
+            None => Buf { ptr: std::ptr::null(), len: 0 },
+        };
         1
     })
 }
@@ -340,6 +348,7 @@ fn run_stream(config: *const c_void, request: &[(&str, &[u8])], upstream: &[(&st
     let h = module();
     with_host(|host| {
         host.request = request.iter().map(|(k, v)| (k.as_bytes().to_vec(), v.to_vec())).collect();
+        host.handed_out.clear();
         host.response.clear();
         host.replies.clear();
         host.incremented.clear();
@@ -575,7 +584,7 @@ fn hostile_hosts_never_crash_the_module_nor_make_it_grant_more() {
         Hostility { extra_count: 3, ..Hostility::default() },
         Hostility { extra_count: usize::MAX / 64, get_headers_fails: true, ..Hostility::default() },
         Hostility { get_headers_fails: true, ..Hostility::default() },
-        Hostility { null_keys: true, ..Hostility::default() },
+        Hostility { null_values: true, ..Hostility::default() },
         Hostility { writes_fail: true, ..Hostility::default() },
         Hostility { metrics_code: 3, ..Hostility::default() },
         Hostility { metrics_code: 99, log_enabled: 7, ..Hostility::default() },
@@ -600,7 +609,7 @@ fn hostile_hosts_never_crash_the_module_nor_make_it_grant_more() {
             };
             let (g, w, u) = (granted(&got), granted(&want), granted(&unread));
             assert!(g.iter().all(|x| w.contains(x) || u.contains(x)), "{request:?}: granted {g:?}, engine {w:?}");
-            if !hostile.get_headers_fails && !hostile.null_keys && request.len() < 100 {
+            if !hostile.get_headers_fails && !hostile.null_values && request.len() < 100 {
                 // Headers read, only the writes or the counters failing: the same answer.
                 assert_eq!(got.reply, want.reply, "{request:?}");
                 assert_eq!(got.response, want.response, "{request:?}");

@@ -4,7 +4,7 @@
 
 use std::ffi::{c_char, c_void, CStr};
 
-use super::{ConfigHandle, EnvoyHeader, Failure, HeaderType, LogLevel, ModuleBuffer, ModuleHeader, StreamHandle};
+use super::{ConfigHandle, EnvoyBuffer, Failure, HeaderType, LogLevel, ModuleBuffer, ModuleHeader, StreamHandle};
 
 extern "C" {
     fn envoy_dynamic_module_callback_log(level: LogLevel, message: ModuleBuffer);
@@ -23,11 +23,13 @@ extern "C" {
         label_values_length: usize,
         value: u64,
     ) -> u32;
-    fn envoy_dynamic_module_callback_http_get_headers_size(filter: *mut c_void, header_type: HeaderType) -> usize;
-    fn envoy_dynamic_module_callback_http_get_headers(
+    fn envoy_dynamic_module_callback_http_get_header(
         filter: *mut c_void,
         header_type: HeaderType,
-        result_headers: *mut EnvoyHeader,
+        key: ModuleBuffer,
+        result: *mut EnvoyBuffer,
+        index: usize,
+        optional_size: *mut usize,
     ) -> u8;
     fn envoy_dynamic_module_callback_http_set_header(
         filter: *mut c_void,
@@ -71,14 +73,9 @@ pub fn host_serves_abi() -> Result<(), &'static str> {
     }
 }
 
-/// Most request headers read: Envoy's limit (`max_headers_count`) is 100 lines by default and
-/// the codecs cap it far below this. Envoy writes as many entries as it reported, so a larger
-/// count is not truncated (that would overflow the buffer) but read as no headers at all: the
-/// request is then not a CORS request and gets nothing.
-const MAX_HEADERS: usize = 1 << 16;
-
-/// Header lines as `(name, value)`, borrowed from Envoy.
-pub type HeaderPairs<'a> = Vec<(&'a [u8], &'a [u8])>;
+/// Most values of one request header read: Envoy's limit (`max_headers_count`) is 100 lines by
+/// default; a larger count from the host is read as this many.
+const MAX_VALUES: usize = 1 << 16;
 
 fn succeeded(result: u8) -> Result<(), Failure> {
     if result == 0 {
@@ -135,32 +132,30 @@ impl StreamHandle {
         })
     }
 
-    /// Every request header, pseudo-headers included. The slices point into Envoy's header map
-    /// and are valid until the hook returns, as long as no request header is written (the
-    /// module never writes one).
-    pub fn request_headers(&self) -> Result<HeaderPairs<'_>, Failure> {
-        // SAFETY: `self` is the live handle of the stream Envoy is calling back for.
-        let count = unsafe { envoy_dynamic_module_callback_http_get_headers_size(self.0, HeaderType::Request) };
-        if count == 0 {
-            return Ok(Vec::new());
+    /// The `index`th value of request header `name` (any case; pseudo-headers included) and how
+    /// many values it has: one lookup in Envoy's map, nothing copied. The slice points into
+    /// Envoy's header map and is valid until the hook returns, as long as no request header is
+    /// written (the module never writes one). A failed call is "absent".
+    pub fn request_header(&self, name: &str, index: usize) -> (Option<&[u8]>, usize) {
+        let mut value = EnvoyBuffer { ptr: std::ptr::null(), length: 0 };
+        let mut count = 0usize;
+        // SAFETY: `self` is the live handle of the stream Envoy is calling back for; the key
+        // buffer lives for the call; `value` and `count` are valid slots Envoy writes.
+        let ok = unsafe {
+            envoy_dynamic_module_callback_http_get_header(
+                self.0,
+                HeaderType::Request,
+                ModuleBuffer::of(name.as_bytes()),
+                &mut value,
+                index,
+                &mut count,
+            )
+        };
+        if ok == 0 {
+            return (None, 0);
         }
-        if count > MAX_HEADERS {
-            return Err(Failure(0));
-        }
-        let mut raw = vec![EnvoyHeader::EMPTY; count];
-        // SAFETY: `raw` has room for the `count` headers Envoy just reported for this map, on
-        // this thread, with nothing changing the map in between (the precondition of the call).
-        let ok =
-            unsafe { envoy_dynamic_module_callback_http_get_headers(self.0, HeaderType::Request, raw.as_mut_ptr()) };
-        succeeded(ok)?;
-        Ok(raw
-            .iter()
-            .map(|h| {
-                let key = super::EnvoyBuffer { ptr: h.key_ptr, length: h.key_length }.bytes();
-                let value = super::EnvoyBuffer { ptr: h.value_ptr, length: h.value_length }.bytes();
-                (key, value)
-            })
-            .collect())
+        let found = (!value.ptr.is_null()).then(|| value.bytes());
+        (found, count.min(MAX_VALUES))
     }
 
     /// Replaces every value of a response header, or removes it (`None`).

@@ -32,7 +32,7 @@ impl EnvoyBuffer {
     ///
     /// The caller must only use the result within the hook that received the buffer (Envoy's
     /// guarantee of its lifetime).
-    fn bytes<'a>(self) -> &'a [u8] {
+    pub(crate) fn bytes<'a>(self) -> &'a [u8] {
         if self.ptr.is_null() || self.length == 0 {
             return &[];
         }
@@ -56,21 +56,6 @@ impl ModuleBuffer {
     }
 
     const NULL: ModuleBuffer = ModuleBuffer { ptr: std::ptr::null(), length: 0 };
-}
-
-/// A header Envoy owns (`envoy_dynamic_module_type_envoy_http_header`).
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct EnvoyHeader {
-    pub key_ptr: *const u8,
-    pub key_length: usize,
-    pub value_ptr: *const u8,
-    pub value_length: usize,
-}
-
-impl EnvoyHeader {
-    const EMPTY: EnvoyHeader =
-        EnvoyHeader { key_ptr: std::ptr::null(), key_length: 0, value_ptr: std::ptr::null(), value_length: 0 };
 }
 
 /// A header the module owns (`envoy_dynamic_module_type_module_http_header`).
