@@ -8,14 +8,12 @@ use std::sync::Arc;
 use log::{debug, warn};
 
 use crate::counter::Counter;
-use crate::header_map::{
-    RequestHeaders, AUTHORITY, METHOD, ORIGIN, PATH, REQUEST_HEADERS, REQUEST_METHOD, REQUEST_PRIVATE_NETWORK,
-};
+use crate::header_map::{RequestHeaders, METHOD, ORIGIN, REQUEST_HEADERS, REQUEST_METHOD, REQUEST_PRIVATE_NETWORK};
 use crate::host::{Edit, LocalReply, ProxyHost, ResponseEdits};
 use crate::mode::{Mode, UnmatchedPreflight};
-use crate::policy::{AllowOrigin, Policy, PreflightRequest};
+use crate::policy::{rejected_preflight_headers, AllowOrigin, Policy, PreflightRequest};
 use crate::response_headers::{ALLOW_CREDENTIALS, CORS_RESPONSE_HEADERS, EXPOSE_HEADERS, VARY};
-use crate::routing::{Config, PolicyId};
+use crate::routing::{Ambiguous, Config, PolicyId};
 use crate::vary;
 
 /// Whether the host should go on with the request.
@@ -45,6 +43,9 @@ enum State {
     Denied {
         policy: PolicyId,
     },
+    /// The request's readings select different policies: no CORS header at all, whatever the
+    /// upstream sent, and `Vary: Origin` as for any denial.
+    Ambiguous,
 }
 
 /// One stream's filter.
@@ -70,10 +71,10 @@ impl StreamFilter {
         });
         // A clone of the Arc, so the policy can be borrowed while `self` records the decision.
         let config = Arc::clone(&self.config);
-        // `:authority` and `:path` are looked up only when some entry matches on them.
-        let authority = if config.needs_authority() { all.first(AUTHORITY) } else { None };
-        let path = if config.needs_path() { all.first(PATH) } else { None };
-        let (id, policy) = config.select(authority, path);
+        let (id, policy) = match config.select_request(&all) {
+            Ok(selected) => selected,
+            Err(ambiguous) => return self.on_ambiguous(host, &all, &ambiguous),
+        };
         if policy.mode() == Mode::Off {
             host.count(Counter::PassedThrough);
             return Verdict::Continue;
@@ -110,6 +111,32 @@ impl StreamFilter {
             }
         };
         self.on_actual(host, id, policy, origin)
+    }
+
+    /// The answer must not depend on how the upstream reads the host or path, so a CORS
+    /// request is denied: a preflight answered 403 here, an actual request's response stripped
+    /// of every CORS header. So is the response to a request without `Origin`, which a cache
+    /// may hand to a CORS request. Under shadow only, nothing changes.
+    fn on_ambiguous(&mut self, host: &impl ProxyHost, all: &impl RequestHeaders, ambiguous: &Ambiguous) -> Verdict {
+        let origin = all.first(ORIGIN);
+        if ambiguous.mode != Mode::Enforce {
+            if let Some(origin) = origin {
+                host.count(Counter::ShadowWouldDeny);
+                debug!("request would be denied: {} (origin {})", ambiguous.describe(&self.config), Logged(origin));
+            }
+            return Verdict::Continue;
+        }
+        self.state = State::Ambiguous;
+        let Some(origin) = origin else {
+            return Verdict::Continue;
+        };
+        host.count(Counter::AmbiguousRequestDenied);
+        debug!("request denied: {} (origin {})", ambiguous.describe(&self.config), Logged(origin));
+        if all.first(METHOD) == Some(b"OPTIONS") && all.contains(REQUEST_METHOD) {
+            let headers = rejected_preflight_headers(false);
+            return self.reply(host, &LocalReply { status: 403, headers, details: "cors_preflight_denied" });
+        }
+        Verdict::Continue
     }
 
     fn on_actual(&mut self, host: &impl ProxyHost, id: PolicyId, policy: &Policy, origin: &[u8]) -> Verdict {
@@ -220,6 +247,11 @@ impl StreamFilter {
             }
             State::Allowed { policy, echo } => (*policy, echo.as_deref(), true),
             State::Denied { policy } => (*policy, None, false),
+            State::Ambiguous => {
+                strip_cors_headers(&mut edits);
+                edits.push(Edit::Append(VARY, vary::ORIGIN));
+                return edits;
+            }
         };
         let policy = self.config.policy(id);
         if allowed {
@@ -236,16 +268,20 @@ impl StreamFilter {
                 }
             }
         } else {
-            // A denied response carries no CORS header at all, whatever the upstream sent.
-            // Denials are rare, so the extra calls are not on the hot path.
-            for name in CORS_RESPONSE_HEADERS {
-                edits.push(Edit::Remove(name));
-            }
+            strip_cors_headers(&mut edits);
         }
         if let Some(value) = vary::actual(policy.varies_by_origin()) {
             edits.push(Edit::Append(VARY, value));
         }
         edits
+    }
+}
+
+/// A denied response carries no CORS header at all, whatever the upstream sent. Denials are
+/// rare, so the extra calls are not on the hot path.
+fn strip_cors_headers(edits: &mut ResponseEdits<'_>) {
+    for name in CORS_RESPONSE_HEADERS {
+        edits.push(Edit::Remove(name));
     }
 }
 
