@@ -11,7 +11,7 @@ use crate::counter::Counter;
 use crate::header_map::{HeaderMap, METHOD, ORIGIN, REQUEST_HEADERS, REQUEST_METHOD, REQUEST_PRIVATE_NETWORK};
 use crate::host::ProxyHost;
 use crate::mode::{Mode, UnmatchedPreflight};
-use crate::policy::{AllowOrigin, Policy, PreflightRequest};
+use crate::policy::{AllowOrigin, DenyReason, Policy, PreflightRequest};
 use crate::response_headers::{ResponseHeaders, ALLOW_CREDENTIALS, CORS_RESPONSE_HEADERS, EXPOSE_HEADERS, VARY};
 use crate::routing::{Config, PolicyId};
 use crate::vary;
@@ -157,7 +157,9 @@ impl StreamFilter {
                     return Verdict::Continue;
                 }
                 let echoed = policy.echoed_request_headers(&request_headers);
-                let headers = policy.preflight_headers(allow, private_network, echoed.as_deref());
+                // An allowed method is a token: ASCII.
+                let method = std::str::from_utf8(method).unwrap_or_default();
+                let headers = policy.preflight_headers(allow, private_network, echoed.as_deref(), method);
                 self.reply(host, policy.preflight_status(), headers)
             }
             Err(reason) => {
@@ -167,9 +169,9 @@ impl StreamFilter {
                     host.count(Counter::ShadowWouldDeny);
                     return Verdict::Continue;
                 }
-                match policy.unmatched_preflight() {
-                    UnmatchedPreflight::Forward => Verdict::Continue,
-                    UnmatchedPreflight::Reject => self.reply(host, 403, policy.rejected_preflight_headers()),
+                match (policy.unmatched_preflight(), reason) {
+                    (UnmatchedPreflight::Forward, DenyReason::Origin) => Verdict::Continue,
+                    _ => self.reply(host, 403, policy.rejected_preflight_headers()),
                 }
             }
         }
