@@ -1,0 +1,167 @@
+//! One CORS policy's fields to the plugin's keys, with a note for every change of meaning.
+
+use serde_json::Value;
+
+use cors_engine::mode::{Mode, UnmatchedPreflight};
+
+use super::fields::{boolean, fraction, list, max_age};
+use super::origins::{origin_matcher, regex, wildcard_origin};
+use super::{norm, Converted, Flavor, Source};
+
+/// Converts one policy: the configuration and notes, or every reason it cannot be done safely.
+pub(super) fn convert(s: &Source) -> Result<(Converted, Vec<String>), Vec<String>> {
+    let mut out = Converted::default();
+    let mut notes = s.notes.clone();
+    let mut refusals = s.refusals.clone();
+    let Some(policy) = &s.policy else {
+        // A route without a CORS policy: left alone, as it was.
+        out.mode = Some(Mode::Off);
+        return if refusals.is_empty() { Ok((out, notes)) } else { Err(refusals) };
+    };
+    let who = s.flavor.name();
+    let (mut filter_enabled, mut shadow_enabled) = (None, None);
+    let mut preflight_rule_set = false;
+    for (key, value) in policy {
+        match norm(key).as_str() {
+            // Gateway API and Envoy Gateway: origins are strings with `*` wildcards.
+            "alloworigins" if matches!(s.flavor, Flavor::GatewayApi | Flavor::EnvoyGateway) => match value {
+                Value::Array(items) => {
+                    for (i, o) in items.iter().enumerate() {
+                        match o.as_str() {
+                            Some(o) => wildcard_origin(&format!("{key}[{i}]"), o, who, &mut out, &mut refusals),
+                            None => refusals.push(format!("`{key}[{i}]` must be a string")),
+                        }
+                    }
+                }
+                _ => refusals.push(format!("`{key}` must be a list of origins")),
+            },
+            "alloworigins" | "alloworiginstringmatch" => match value {
+                Value::Array(items) => {
+                    for (i, m) in items.iter().enumerate() {
+                        origin_matcher(&format!("{key}[{i}]"), m, who, &mut out, &mut notes, &mut refusals);
+                    }
+                }
+                _ => refusals.push(format!("`{key}` must be a list of string matchers")),
+            },
+            // Deprecated lists of exact origins (Istio `allowOrigin`, Envoy v2 `allow_origin`).
+            "alloworigin" => match value {
+                Value::Array(items) => {
+                    for (i, m) in items.iter().enumerate() {
+                        let m = match m {
+                            Value::String(s) => serde_json::json!({ "exact": s }),
+                            other => other.clone(),
+                        };
+                        origin_matcher(&format!("{key}[{i}]"), &m, who, &mut out, &mut notes, &mut refusals);
+                    }
+                }
+                _ => refusals.push(format!("`{key}` must be a list of origins")),
+            },
+            "alloworiginregex" => match value {
+                Value::Array(items) => {
+                    for (i, re) in items.iter().enumerate() {
+                        match re.as_str() {
+                            Some(re) => regex(&format!("{key}[{i}]"), re, &mut out, &mut refusals),
+                            None => refusals.push(format!("`{key}[{i}]` must be a string")),
+                        }
+                    }
+                }
+                _ => refusals.push(format!("`{key}` must be a list of regexes")),
+            },
+            "allowmethods" => out.allow_methods = list(key, value, &mut refusals),
+            "allowheaders" => out.allow_headers = list(key, value, &mut refusals),
+            "exposeheaders" => out.expose_headers = list(key, value, &mut refusals),
+            "maxage" => out.max_age = max_age(key, value, &mut notes, &mut refusals),
+            "allowcredentials" => out.allow_credentials = boolean(key, value, &mut refusals),
+            "allowprivatenetworkaccess" => out.allow_private_network = boolean(key, value, &mut refusals),
+            "forwardnotmatchingpreflights" => {
+                preflight_rule_set = true;
+                out.unmatched_preflight = boolean(key, value, &mut refusals).map(|forward| {
+                    if forward {
+                        UnmatchedPreflight::Forward
+                    } else {
+                        UnmatchedPreflight::Reject
+                    }
+                });
+                if out.unmatched_preflight == Some(UnmatchedPreflight::Reject) {
+                    notes.push(
+                        "forward_not_matching_preflights: false -> unmatched_preflight \"reject\": the plugin answers \
+                         403 without CORS headers (Envoy answered 200 without Access-Control-Allow-Origin); \
+                         browsers fail the request either way"
+                            .into(),
+                    );
+                }
+            }
+            "unmatchedpreflights" => {
+                preflight_rule_set = true;
+                match value.as_str().map(str::to_ascii_uppercase).as_deref() {
+                    Some("FORWARD") => out.unmatched_preflight = Some(UnmatchedPreflight::Forward),
+                    Some("IGNORE") => {
+                        out.unmatched_preflight = Some(UnmatchedPreflight::Reject);
+                        notes.push(
+                            "unmatchedPreflights: IGNORE -> unmatched_preflight \"reject\": the plugin answers 403 \
+                             without CORS headers and the upstream never sees the preflight"
+                                .into(),
+                        );
+                    }
+                    Some("UNSPECIFIED") => preflight_rule_set = false,
+                    _ => refusals.push(format!("`{key}`: {value} is not FORWARD or IGNORE")),
+                }
+            }
+            "filterenabled" => filter_enabled = Some(fraction(key, value, &mut notes, &mut refusals)),
+            "shadowenabled" => shadow_enabled = Some(fraction(key, value, &mut notes, &mut refusals)),
+            _ => refusals.push(format!(
+                "unknown field `{key}`: it has no equivalent here, so converting without it could change the policy"
+            )),
+        }
+    }
+    if let Some(headers) = out.allow_headers.as_mut() {
+        if headers.iter().any(|h| h == "*") && !headers.iter().any(|h| h.eq_ignore_ascii_case("authorization")) {
+            headers.push("authorization".into());
+            notes.push(format!(
+                "allow_headers \"*\": {who} echoed every requested header, Authorization included; the plugin's \"*\" \
+                 never covers Authorization (Fetch), so \"authorization\" is added to keep it allowed (remove it if \
+                 requests must not carry it)"
+            ));
+        }
+    }
+    if !preflight_rule_set {
+        notes.push(match s.flavor {
+            Flavor::Istio | Flavor::Envoy => format!(
+                "{who} forwards preflights that do not match to the upstream by default; the converted policy \
+                 rejects them (403, no CORS headers). Add \"unmatched_preflight\": \"forward\" to keep the old \
+                 behaviour"
+            ),
+            Flavor::GatewayApi => format!(
+                "{who} leaves preflights that do not match to the implementation (Envoy-based gateways forward them \
+                 to the backend); the converted policy rejects them (403, no CORS headers). Add \
+                 \"unmatched_preflight\": \"forward\" to forward them"
+            ),
+            Flavor::EnvoyGateway => format!(
+                "{who} programs Envoy's CORS filter, which forwards preflights that do not match to the backend; the \
+                 converted policy rejects them (403, no CORS headers). Add \"unmatched_preflight\": \"forward\" to \
+                 keep forwarding them"
+            ),
+        });
+    }
+    match (filter_enabled.flatten(), shadow_enabled.flatten()) {
+        (None | Some(100.0), None | Some(0.0)) => {}
+        (Some(0.0), Some(100.0)) => {
+            out.mode = Some(Mode::Shadow);
+            notes.push("filter_enabled 0% with shadow_enabled 100% -> mode \"shadow\"".into());
+        }
+        (Some(0.0), None | Some(0.0)) => {
+            refusals.push("filter_enabled is 0%: the policy is switched off, there is nothing to convert".into())
+        }
+        (f, sh) => refusals.push(format!(
+            "filter_enabled {}% / shadow_enabled {}%: a fraction of requests cannot be expressed; the plugin \
+             enforces (mode \"enforce\") or only observes (mode \"shadow\") every request",
+            f.unwrap_or(100.0),
+            sh.unwrap_or(0.0)
+        )),
+    }
+    if refusals.is_empty() {
+        Ok((out, notes))
+    } else {
+        Err(refusals)
+    }
+}
