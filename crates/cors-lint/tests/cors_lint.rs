@@ -449,7 +449,7 @@ fn convert_star_allow_headers_keeps_authorization() {
         assert_eq!(code, Some(0), "{notes}");
         assert_eq!(json["allow_headers"], serde_json::json!(["*", "authorization"]), "{notes}");
         assert_eq!(json["max_age"], 0, "{notes}");
-        assert!(notes.contains("Envoy echoed every requested header, Authorization included"), "{notes}");
+        assert!(notes.contains("Envoy answered with the requested names"), "{notes}");
     }
 }
 
@@ -478,7 +478,10 @@ fn convert_gateway_api_http_route() {
     );
     assert!(notes.contains("prefix \"/api\" matches whole path segments"), "{notes}");
     assert!(notes.contains("ordered as the Gateway API ranks matches"), "{notes}");
-    assert!(notes.contains("the Gateway API leaves preflights that do not match to the implementation"), "{notes}");
+    assert!(
+        notes.contains("the Gateway API has the gateway answer preflights from origins that do not match"),
+        "{notes}"
+    );
 }
 
 #[test]
@@ -513,7 +516,12 @@ fn convert_envoy_gateway_security_policy() {
         })
     );
     assert!(notes.contains("a SecurityPolicy applies to its targets (Gateway public)"), "{notes}");
-    assert!(notes.contains("Envoy Gateway programs Envoy's CORS filter"), "{notes}");
+    assert!(
+        notes.contains(
+            "Envoy Gateway (since v1.1) programs Envoy's CORS filter with forward_not_matching_preflights: false"
+        ),
+        "{notes}"
+    );
 }
 
 #[test]
@@ -540,11 +548,74 @@ fn convert_refuses_unsafe_istio_matchers() {
 
 #[test]
 fn convert_refuses_what_the_plugin_refuses() {
-    let f = Temp::new("star.yaml", "allow_origin_string_match: [{exact: \"*\"}]\nallow_credentials: true\n");
+    // A credentialed http:// origin: listed, but its scheme is the problem, and the hint says so.
+    let f = Temp::new(
+        "http.yaml",
+        "allow_origin_string_match: [{exact: \"http://app.example.com\"}]\nallow_credentials: true\n",
+    );
     let (code, _, msg) = convert(f.path());
     assert_eq!(code, Some(1));
     assert!(msg.contains("the converted configuration is refused by the plugin"), "{msg}");
     assert!(msg.contains("`allow_origins[0]`"), "{msg}");
+    assert!(msg.contains("its scheme is the problem") && msg.contains("https://"), "{msg}");
+    assert!(!msg.contains("list the origins that need credentials"), "it is listed: {msg}");
+}
+
+/// Every origin with credentials is the classic CORS vulnerability: refused for every source
+/// format, with the safe alternatives.
+#[test]
+fn convert_refuses_credentialed_star_origins_with_alternatives() {
+    let inputs = [
+        ("envoy.yaml", "allow_origin_string_match: [{exact: \"*\"}]\nallow_credentials: true\n"),
+        ("istio.yaml", "allowOrigins: [{exact: \"*\"}]\nallowCredentials: true\nunmatchedPreflights: IGNORE\n"),
+        (
+            "route.yaml",
+            "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\nspec:\n  rules:\n  - \
+             filters:\n    - type: CORS\n      cors: {allowOrigins: [\"*\"], allowCredentials: true}\n",
+        ),
+    ];
+    for (name, text) in inputs {
+        let f = Temp::new(name, text);
+        let (code, json, msg) = convert(f.path());
+        assert_eq!(code, Some(1), "{name}: {msg}");
+        assert!(json.is_null());
+        assert!(msg.contains("every origin (\"*\") with allowCredentials"), "{name}: {msg}");
+        assert!(msg.contains("Safe alternatives: list the origins that need credentials"), "{name}: {msg}");
+        assert!(msg.contains("set allowCredentials to false"), "{name}: {msg}");
+    }
+}
+
+/// A VirtualService for every host whose route has no match covers every request: it becomes
+/// the top level (never `match: {}`, which the plugin refuses); the routes after it were never
+/// reached. Behind another route, it becomes an entry for every path.
+#[test]
+fn convert_route_matching_everything() {
+    let vs = |routes: &str| {
+        format!(
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: any}}\nspec:\n  hosts: \
+             [\"*\"]\n  http:\n{routes}"
+        )
+    };
+    let cors = "  - corsPolicy: {allowOrigins: [{exact: \"https://a.example.com\"}], allowMethods: [PUT]}\n    \
+                route: [{destination: {host: a}}]\n";
+    let other = "  - route: [{destination: {host: b}}]\n";
+    let f = Temp::new("first.yaml", &vs(&format!("{cors}{other}")));
+    let (code, json, notes) = convert(f.path());
+    assert_eq!(code, Some(0), "{notes}");
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "allow_origins": ["https://a.example.com"], "allow_methods": ["PUT"], "unmatched_preflight": "forward"
+        }),
+        "{notes}"
+    );
+    assert!(notes.contains("matches every request, so the 1 route(s) after it were never reached"), "{notes}");
+    let api = "  - match: [{uri: {prefix: /api/}}]\n    route: [{destination: {host: b}}]\n";
+    let f = Temp::new("second.yaml", &vs(&format!("{api}{cors}")));
+    let (code, json, notes) = convert(f.path());
+    assert_eq!(code, Some(0), "{notes}");
+    assert_eq!(json["policies"][0], serde_json::json!({"match": {"path_prefixes": ["/api/"]}, "mode": "off"}));
+    assert_eq!(json["policies"][1]["match"], serde_json::json!({"path_prefixes": ["/"]}), "{notes}");
 }
 
 #[test]

@@ -198,23 +198,48 @@ pub fn command(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
     } else {
         // Policies of routes: one entry each, in route order, the rest left alone.
         let prefix = outputs.iter().filter(|(s, _, _)| s.policy.is_some()).count() > 1;
+        // A route with neither a host nor a path condition matches every request: the routes
+        // after it are never reached (first match wins, as in the source).
+        let catch_all = outputs.iter().position(|(s, _, _)| s.scope.as_ref().is_none_or(|m| *m == Match::default()));
+        let reached = catch_all.map_or(outputs.len(), |k| k + 1);
+        if let Some((last, _, _)) = outputs.get(reached - 1).filter(|_| reached < outputs.len()) {
+            notes.push(format!(
+                "{} matches every request, so the {} route(s) after it were never reached: not converted",
+                last.location,
+                outputs.len() - reached
+            ));
+        }
         let mut entries = Vec::new();
-        for (s, mut converted, own) in outputs {
+        for (s, mut converted, own) in outputs.into_iter().take(reached) {
             let at = if prefix && !s.location.is_empty() { format!("{}: ", s.location) } else { String::new() };
             notes.extend(own.into_iter().map(|n| format!("{at}{n}")));
             converted.match_ = s.scope.clone();
             entries.push(converted);
         }
-        // Off entries after the last policy change nothing: the top level is off too.
-        while entries.last().is_some_and(is_off_only) {
-            entries.pop();
+        match (catch_all, entries.len()) {
+            // The only route matches everything: its policy is the top level.
+            (Some(_), 1) => {
+                let mut only = entries.pop().unwrap_or_default();
+                only.match_ = None;
+                only
+            }
+            _ => {
+                if let Some(last) = entries.last_mut().filter(|_| catch_all.is_some()) {
+                    // An entry needs a condition: every request path starts with `/`.
+                    last.match_ = Some(Match { hosts: None, path_prefixes: Some(vec!["/".into()]) });
+                }
+                // Off entries after the last policy change nothing: the top level is off too.
+                while entries.last().is_some_and(is_off_only) {
+                    entries.pop();
+                }
+                notes.push(
+                    "top-level \"mode\": \"off\": requests that match none of the converted routes are left alone (no \
+                     CORS header added or removed, preflights forwarded), as they were"
+                        .into(),
+                );
+                Converted { mode: Some(Mode::Off), policies: Some(entries), ..Converted::default() }
+            }
         }
-        notes.push(
-            "top-level \"mode\": \"off\": requests that match none of the converted routes are left alone (no CORS \
-             header added or removed, preflights forwarded), as they were"
-                .into(),
-        );
-        Converted { mode: Some(Mode::Off), policies: Some(entries), ..Converted::default() }
     };
     let json = match serde_json::to_string_pretty(&converted) {
         Ok(json) => json,
@@ -228,13 +253,13 @@ pub fn command(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
         for line in &e {
             eprintln!("  {line}");
         }
-        let credentials = [Rule::WildcardWithCredentials, Rule::InsecureOrigin, Rule::PublicSuffixWildcard];
-        if e.iter().any(|line| credentials.contains(&line.rule)) {
-            eprintln!(
-                "  ({} would send Access-Control-Allow-Credentials with this, which exposes credentialed \
-                 responses; list the origins that need credentials)",
-                chosen.first().map_or("the source", |s| s.flavor.name())
-            );
+        let who = chosen.first().map_or("the source", |s| s.flavor.name());
+        let mut rules: Vec<Rule> = e.iter().map(|line| line.rule).collect();
+        rules.dedup();
+        for rule in rules {
+            if let Some(hint) = credential_hint(rule, who) {
+                eprintln!("  ({hint})");
+            }
         }
         return Ok(EXIT_INVALID);
     }
@@ -243,6 +268,27 @@ pub fn command(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
     }
     println!("{json}");
     Ok(EXIT_OK)
+}
+
+/// What to do about a credential rule the converted configuration broke: the rule's own fix.
+fn credential_hint(rule: Rule, who: &str) -> Option<String> {
+    Some(match rule {
+        Rule::InsecureOrigin => format!(
+            "{who} sent credentialed responses to this http:// origin; its scheme is the problem: anyone on the \
+             network path can impersonate an http:// origin and read them. List its https:// origin instead, or, \
+             if it must stay http, add \"dangerously_allow_insecure_origins_with_credentials\": true by hand"
+        ),
+        Rule::PublicSuffixWildcard => format!(
+            "{who} sent credentialed responses to every subdomain of a public suffix, which anyone can register: \
+             list your own origins, or add \"dangerously_allow_public_suffix_wildcards_with_credentials\": true by \
+             hand"
+        ),
+        Rule::WildcardWithCredentials => format!(
+            "browsers refuse \"*\" with credentials, where {who} echoed the request instead: list the values \
+             (origins, exposed headers) that credentialed requests need"
+        ),
+        _ => return None,
+    })
 }
 
 /// Lowercase without `_`: proto JSON accepts both `allow_origins` and `allowOrigins`.

@@ -99,7 +99,8 @@ pub(super) fn convert(s: &Source) -> Result<(Converted, Vec<String>), Vec<String
                         out.unmatched_preflight = Some(UnmatchedPreflight::Reject);
                         notes.push(
                             "unmatchedPreflights: IGNORE -> unmatched_preflight \"reject\": the plugin answers 403 \
-                             without CORS headers and the upstream never sees the preflight"
+                             without CORS headers (Istio's Envoy answered 200 without Access-Control-Allow-Origin); \
+                             browsers fail the request either way, and the upstream never sees it"
                                 .into(),
                         );
                     }
@@ -114,35 +115,72 @@ pub(super) fn convert(s: &Source) -> Result<(Converted, Vec<String>), Vec<String
             )),
         }
     }
+    let credentials = out.allow_credentials == Some(true);
+    if credentials && out.allow_origins.as_deref().unwrap_or_default().iter().any(|o| o == "*") {
+        refusals.push(format!(
+            "every origin (\"*\") with allowCredentials: {who} echoed any Origin with \
+             Access-Control-Allow-Credentials: true, so any website a user visits could read these responses with \
+             the user's cookies or HTTP authentication (the classic CORS vulnerability); the plugin refuses it. \
+             Safe alternatives: list the origins that need credentials (\"https://app.example.com\", \
+             \"https://*.example.com\" for your own subdomains), or keep \"*\" and set allowCredentials to false \
+             (browsers then send credentialed requests without reading their responses)"
+        ));
+    }
     if let Some(headers) = out.allow_headers.as_mut() {
         if headers.iter().any(|h| h == "*") && !headers.iter().any(|h| h.eq_ignore_ascii_case("authorization")) {
             headers.push("authorization".into());
             notes.push(format!(
-                "allow_headers \"*\": {who} echoed every requested header, Authorization included; the plugin's \"*\" \
-                 never covers Authorization (Fetch), so \"authorization\" is added to keep it allowed (remove it if \
-                 requests must not carry it)"
+                "allow_headers \"*\": {who} answered with the requested names (Envoy echoes \
+                 Access-Control-Request-Headers for \"*\", with or without credentials), Authorization included; the \
+                 plugin's \"*\" never covers Authorization (Fetch), so \"authorization\" is added to keep it allowed \
+                 (remove it if requests must not carry it); without credentials the plugin answers \"*,authorization\", \
+                 with credentials the requested names"
             ));
         }
     }
-    if !preflight_rule_set {
-        notes.push(match s.flavor {
-            Flavor::Istio | Flavor::Envoy => format!(
-                "{who} forwards preflights that do not match to the upstream by default; the converted policy \
-                 rejects them (403, no CORS headers). Add \"unmatched_preflight\": \"forward\" to keep the old \
-                 behaviour"
-            ),
-            Flavor::GatewayApi => format!(
-                "{who} leaves preflights that do not match to the implementation (Envoy-based gateways forward them \
-                 to the backend); the converted policy rejects them (403, no CORS headers). Add \
-                 \"unmatched_preflight\": \"forward\" to forward them"
-            ),
-            Flavor::EnvoyGateway => format!(
-                "{who} programs Envoy's CORS filter, which forwards preflights that do not match to the backend; the \
-                 converted policy rejects them (403, no CORS headers). Add \"unmatched_preflight\": \"forward\" to \
-                 keep forwarding them"
-            ),
-        });
+    if !credentials && out.allow_methods.as_deref().unwrap_or_default().iter().any(|m| m == "*") {
+        notes.push(format!(
+            "allow_methods \"*\": {who} answered with the requested method (Envoy echoes \
+             Access-Control-Request-Method for \"*\"); without credentials the plugin answers \"*\", which browsers \
+             read as every method (the same effect)"
+        ));
     }
+    if out.allow_origins.as_deref().unwrap_or_default().iter().any(|o| o == "*") && !credentials {
+        notes.push(format!(
+            "allow_origins \"*\": {who} answered with the request's Origin (Envoy echoes it); the plugin answers \
+             \"*\" (Fetch: every origin, for requests without credentials), the same for every request, so caches \
+             need no Vary: Origin"
+        ));
+    }
+    if !preflight_rule_set {
+        match s.flavor {
+            Flavor::Istio | Flavor::Envoy => {
+                out.unmatched_preflight = Some(UnmatchedPreflight::Forward);
+                notes.push(format!(
+                    "{who} forwards preflights from origins that do not match to the upstream by default: written as \
+                     \"unmatched_preflight\": \"forward\", which does the same (set \"reject\" to answer them with \
+                     403 here)"
+                ));
+            }
+            Flavor::GatewayApi => notes.push(format!(
+                "{who} has the gateway answer preflights from origins that do not match (200/204 without CORS \
+                 headers, or 403; Envoy-based gateways answer 200 without Access-Control-Allow-Origin); the converted \
+                 policy answers 403 without CORS headers; browsers fail the request either way"
+            )),
+            Flavor::EnvoyGateway => notes.push(format!(
+                "{who} (since v1.1) programs Envoy's CORS filter with forward_not_matching_preflights: false, so Envoy \
+                 answers preflights from origins that do not match itself, 200 without Access-Control-Allow-Origin; \
+                 the converted policy answers 403 without CORS headers; browsers fail the request either way"
+            )),
+        }
+    }
+    let envoy = if s.flavor == Flavor::GatewayApi { "Envoy-based gateways" } else { who };
+    notes.push(format!(
+        "by design (docs/migration.md#behaviour-differences-that-need-no-field): a preflight from an allowed origin \
+         asking for a method or header that is not listed gets 403 without CORS headers ({envoy} answered 200 with \
+         the configured lists; browsers fail the request either way), and an allowed preflight gets 204 ({envoy}: \
+         200; add \"preflight_success_status\": 200 to keep it)"
+    ));
     match (filter_enabled.flatten(), shadow_enabled.flatten()) {
         (None | Some(100.0), None | Some(0.0)) => {}
         (Some(0.0), Some(100.0)) => {
