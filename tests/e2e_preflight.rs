@@ -272,6 +272,30 @@ fn rejected_preflights_get_403_without_cors_headers() {
     assert_eq!(f.upstream.hits(), 0, "a rejected preflight reached the upstream");
 }
 
+/// Issue 17: with credentials, `*` is a literal method to browsers, so `allow_methods: ["*"]`
+/// is answered with the requested method, validated (a token, never CONNECT, TRACE, TRACK).
+#[test]
+fn star_methods_with_credentials_echo_the_requested_method() {
+    let f = Fixture::new(json!({
+        "allow_origins": [ALLOWED],
+        "allow_methods": ["*"],
+        "allow_credentials": true
+    }));
+    for method in ["PURGE", "patch", "DELETE"] {
+        let r = f.send(Request::preflight("/", ALLOWED, method, None));
+        assert_eq!(r.status, 204, "{method}\n{}", r.dump());
+        assert_eq!(r.must("access-control-allow-methods"), method, "{}", r.dump());
+        assert_eq!(r.must("access-control-allow-credentials"), "true");
+        assert_eq!(r.must("vary"), PREFLIGHT_VARY, "the answer depends on the requested method");
+    }
+    for method in ["TRACE", "connect", "GET, PUT"] {
+        let r = f.send(Request::preflight("/", ALLOWED, method, None));
+        assert_eq!(r.status, 403, "{method}\n{}", r.dump());
+        r.assert_no_cors_headers();
+    }
+    assert_eq!(f.upstream.hits(), 0);
+}
+
 /// Item 4: `unmatched_preflight: forward` passes preflights from origins the policy does not
 /// allow to the upstream untouched; every other preflight is answered locally.
 #[test]
