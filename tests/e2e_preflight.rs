@@ -42,6 +42,7 @@ fn allowed_preflight_is_answered_locally_with_exact_headers() {
     assert!(list_has(&acam, "PUT"), "ACAM {acam:?}\n{}", r.dump());
     let acah = r.must("access-control-allow-headers");
     assert!(list_has(&acah, "x-custom"), "ACAH {acah:?}\n{}", r.dump());
+    assert_eq!(r.must("access-control-expose-headers"), "x-request-id", "as Envoy's filter sends it");
     assert_eq!(r.must("access-control-max-age"), "600");
     assert!(!r.has("access-control-allow-private-network"), "ACAPN without being asked\n{}", r.dump());
     assert_eq!(r.must("vary"), PREFLIGHT_VARY, "{}", r.dump());

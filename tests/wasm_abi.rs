@@ -731,6 +731,7 @@ fn allowed_preflight_one_read_one_count_one_local_reply() {
                     ("access-control-allow-methods", "PUT,DELETE"),
                     // The policy's list, nothing appended.
                     ("access-control-allow-headers", "x-custom"),
+                    ("access-control-expose-headers", "x-total"),
                     ("access-control-max-age", "600"),
                     ("vary", PREFLIGHT_VARY),
                     ("content-length", "0"),

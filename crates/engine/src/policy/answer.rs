@@ -39,6 +39,12 @@ impl Policy {
         if let Some(v) = echoed.or(self.headers.header_value()).filter(|v| !v.is_empty()) {
             h.push(ALLOW_HEADERS, v);
         }
+        // Fetch reads Access-Control-Expose-Headers only on actual responses; Envoy's filter also
+        // sends it on preflights and the Gateway API's conformance test expects it there. It
+        // grants nothing on a preflight, so it is sent for the same answer as theirs.
+        if let Some(v) = self.expose_headers.as_deref() {
+            h.push(EXPOSE_HEADERS, v);
+        }
         if let Some(v) = self.max_age.as_deref() {
             h.push(MAX_AGE, v);
         }

@@ -49,6 +49,9 @@ fn allowed_preflight_is_answered_locally_once() {
     assert_eq!(host.sent_header("access-control-allow-credentials").as_deref(), Some("true"));
     assert_eq!(host.sent_header("access-control-allow-methods").as_deref(), Some("PUT,DELETE"));
     assert_eq!(host.sent_header("access-control-allow-headers").as_deref(), Some("x-custom"));
+    // Envoy's filter sends the exposed headers on preflights too, and the Gateway API's
+    // conformance test expects them there; they grant nothing on a preflight.
+    assert_eq!(host.sent_header("access-control-expose-headers").as_deref(), Some("x-total"));
     assert_eq!(host.sent_header("access-control-max-age").as_deref(), Some("600"));
     assert_eq!(host.sent_header("access-control-allow-private-network"), None);
     assert_eq!(
