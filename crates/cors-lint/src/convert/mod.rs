@@ -154,7 +154,7 @@ pub fn command(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
         if let Err(reasons) = r {
             failed = true;
             let at = if s.location.is_empty() { String::new() } else { format!(" ({})", s.location) };
-            eprintln!("{file}{at}: cannot convert this {} policy safely:", s.flavor.name());
+            eprintln!("{file}{at}: cannot convert this {} policy safely:", s.flavor.name().trim_start_matches("the "));
             for reason in reasons {
                 eprintln!("  - {reason}");
             }
