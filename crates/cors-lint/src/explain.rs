@@ -200,7 +200,9 @@ fn explain(r: &Request, file: &str, location: &str, config: Rc<Config>, raw: &Ra
         None => {
             let forwarded = r.preflight && !allowed && !shadow;
             if forwarded && policy.unmatched_preflight() == UnmatchedPreflight::Forward {
-                println!("response:  the preflight goes to the upstream (unmatched_preflight: forward)");
+                println!(
+                    "response:  the preflight goes to the upstream (unmatched_preflight: forward, origin not allowed)"
+                );
             } else {
                 println!("response:  the request goes to the upstream; the client receives these response headers");
             }
