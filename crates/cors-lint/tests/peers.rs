@@ -318,9 +318,19 @@ fn run_suite(suite: &Suite, run: Run, filter: &[String], tally: &mut Tally) -> R
 }
 
 fn main() -> ExitCode {
-    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    if std::env::args().any(|a| a == "--list") {
-        return ExitCode::SUCCESS;
+    // Positional arguments select cases; libtest's options (`--test-threads 2`, as `make test`
+    // passes them) are accepted and ignored, with their values.
+    let mut filter = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--list" => return ExitCode::SUCCESS,
+            "--test-threads" | "--format" | "--color" | "--logfile" | "--skip" | "-Z" | "--shuffle-seed" => {
+                args.next();
+            }
+            _ if a.starts_with('-') => {}
+            _ => filter.push(a),
+        }
     }
     let text = std::fs::read_to_string(root().join("tests/peers/cases.json")).expect("tests/peers/cases.json");
     let table: Table = match serde_json::from_str(&text) {
