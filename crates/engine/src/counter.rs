@@ -19,11 +19,14 @@ pub enum Counter {
     ShadowWouldDeny,
     /// A request whose policy has `mode: "off"`: left to the upstream.
     PassedThrough,
+    /// A CORS request denied because its host or path can be read several ways that select
+    /// different policies (docs/security.md).
+    AmbiguousRequestDenied,
 }
 
 impl Counter {
     /// Every counter, in `index` order.
-    pub const ALL: [Counter; 8] = [
+    pub const ALL: [Counter; 9] = [
         Counter::ActualAllowed,
         Counter::ActualDenied,
         Counter::PreflightAllowed,
@@ -32,6 +35,7 @@ impl Counter {
         Counter::PreflightDeniedHeaders,
         Counter::ShadowWouldDeny,
         Counter::PassedThrough,
+        Counter::AmbiguousRequestDenied,
     ];
 
     /// The metric name (`cors.actual_allowed`, ...).
@@ -45,6 +49,7 @@ impl Counter {
             Counter::PreflightDeniedHeaders => "cors.preflight_denied_headers",
             Counter::ShadowWouldDeny => "cors.shadow_would_deny",
             Counter::PassedThrough => "cors.passed_through",
+            Counter::AmbiguousRequestDenied => "cors.ambiguous_request_denied",
         }
     }
 

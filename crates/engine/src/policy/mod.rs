@@ -7,6 +7,7 @@ mod compile;
 mod credentials;
 mod decide;
 
+pub use answer::rejected_preflight_headers;
 pub use decide::{AllowOrigin, DenyReason, PreflightRequest};
 
 use crate::allow_headers::AllowedHeaders;
