@@ -80,7 +80,7 @@ test-wasm: toolchain wasm-bindgen-cli
 	  cargo test -p cors-engine --target wasm32-unknown-unknown --lib
 
 # Integration tests: e2e against real Envoy, attack cases, properties, fuzz corpora, cors-lint,
-# examples, and tests/wasm_abi.rs (dist/cors.wasm under a mock proxy-wasm host in wasmi: the
+# examples, and tests/wasm_abi/ (dist/cors.wasm under a mock proxy-wasm host in wasmi: the
 # exact host calls per request type, hostile hosts). Every one that needs Envoy starts its own
 # on free ports.
 test-e2e: envoy build
