@@ -16,8 +16,8 @@
 //! it wants absent).
 //!
 //! Format of `cases.json`: `suites`, each `{name, source, manifests, cases}`; a manifest is
-//! `{file, envoy: {by, routes: [{prefix, cors}]}, hand, convert?}`; a case is `{name, source,
-//! manifest, method, path, headers: [[name, value]], expect, plugin?}`; an expectation is
+//! `{file, envoy: {by, vhost?, routes: [{prefix, cors?}]}, hand, convert?}`; a case is `{name,
+//! source, manifest, method, path, host?, headers: [[name, value]], expect, plugin?}`; an expectation is
 //! `{status?: [allowed codes], headers?: {name: [allowed values]}, absent?: [names],
 //! ignore_whitespace?}` (values compared case-sensitively, names case-insensitively, as the
 //! peers' harnesses do). A positional argument runs only the cases whose name contains it.
@@ -34,7 +34,7 @@ use testkit::prelude::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cors-lint");
 /// Fewer cases than this means the table was truncated: lower it only when removing cases on purpose.
-const MIN_CASES: usize = 35;
+const MIN_CASES: usize = 46;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -59,7 +59,7 @@ struct Suite {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Manifest {
-    /// Under `tests/peers/manifests/`.
+    /// From the repository root (`tests/peers/manifests/...`, `tests/cors-lint/...`).
     file: String,
     envoy: EnvoyPolicy,
     /// The plugin configuration written by hand for the same intent.
@@ -73,6 +73,9 @@ struct Manifest {
 struct EnvoyPolicy {
     /// The code that generates this CorsPolicy (`owner/repo@commit path function`).
     by: String,
+    /// The virtual host's CorsPolicy, which Envoy merges field by field under the route's.
+    #[serde(default)]
+    vhost: Option<Value>,
     routes: Vec<EnvoyRoute>,
 }
 
@@ -80,7 +83,8 @@ struct EnvoyPolicy {
 #[serde(deny_unknown_fields)]
 struct EnvoyRoute {
     prefix: String,
-    cors: Value,
+    #[serde(default)]
+    cors: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -101,6 +105,9 @@ struct Case {
     manifest: String,
     method: String,
     path: String,
+    /// The `Host` (default `service.local`).
+    #[serde(default)]
+    host: Option<String>,
     headers: Vec<(String, String)>,
     expect: Expect,
     #[serde(default)]
@@ -201,23 +208,32 @@ fn cors_filter() -> Value {
 
 /// Envoy's filter with each route's CorsPolicy, as the source system configures it.
 fn envoy_listener(name: &str, policy: &EnvoyPolicy) -> ListenerSpec {
+    let per_filter = |cors: &Value| {
+        let mut cors = cors.clone();
+        cors["@type"] = json!("type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy");
+        json!({ "envoy.filters.http.cors": cors })
+    };
     let routes = policy
         .routes
         .iter()
         .map(|r| {
-            let mut cors = r.cors.clone();
-            cors["@type"] = json!("type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy");
             let mut route = route(&r.prefix, "upstream");
-            route["typed_per_filter_config"] = json!({ "envoy.filters.http.cors": cors });
+            if let Some(cors) = &r.cors {
+                route["typed_per_filter_config"] = per_filter(cors);
+            }
             route
         })
         .collect();
-    ListenerSpec::without_plugin(name, "upstream").filter_before(cors_filter()).routes(routes)
+    let listener = ListenerSpec::without_plugin(name, "upstream").filter_before(cors_filter()).routes(routes);
+    match &policy.vhost {
+        Some(cors) => listener.vhost(json!({ "typed_per_filter_config": per_filter(cors) })),
+        None => listener,
+    }
 }
 
 /// `cors-lint convert` on the manifest as the peer wrote it: the configuration, or the refusal.
 fn convert(file: &str) -> Result<String, String> {
-    let path = root().join("tests/peers/manifests").join(file);
+    let path = root().join(file);
     let out = Command::new(BIN).arg("convert").arg(&path).output().expect("cors-lint runs");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     if out.status.success() {
@@ -288,6 +304,9 @@ fn run_suite(suite: &Suite, run: Run, filter: &[String], tally: &mut Tally) -> R
         let difference = case.plugin.as_ref().filter(|_| run != Run::Envoy);
         let headers = difference.and_then(|d| d.headers.as_ref()).unwrap_or(&case.headers);
         let mut request = Request::new(&case.method, &case.path);
+        if let Some(host) = &case.host {
+            request = request.host(host);
+        }
         for (k, v) in headers {
             request = request.header(k, v);
         }
