@@ -102,7 +102,7 @@ test-wasm: toolchain wasm-bindgen-cli
 # that needs Envoy starts its own on free ports.
 test-e2e: envoy build
 	cargo test --all-features --test 'e2e_*' --test wasm_abi -- --test-threads 2
-	cargo test -p cors-lint --all-features --test peers
+	cargo test -p cors-lint --all-features --test peers --test check
 
 # Kubernetes manifests under examples/ against their CRDs (tests/schemas/, vendored) as
 # `kubectl apply --validate=strict` would, CEL rules re-checked by hand, and their plugin

@@ -16,10 +16,12 @@ use cors_engine::config::Rule;
 use cors_engine::mode::Mode;
 use cors_engine::Config;
 
-use super::{read_input, UsageError, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
+use super::{read_input, UsageError, EXIT_DENIED, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 use cors_lint::extract::documents;
 
+mod check;
 mod envoy;
+mod envoy_run;
 mod fields;
 mod gateway;
 mod istio;
@@ -100,12 +102,16 @@ fn push(list: &mut Option<Vec<String>>, value: String) {
 pub fn command(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
     use lexopt::prelude::*;
     let (mut file, mut index) = (None, None);
+    let (mut check, mut envoy, mut wasm) = (false, None, None);
     while let Some(arg) = parser.next()? {
         match arg {
             Long("index") => {
                 let v = parser.value()?.string()?;
                 index = Some(v.parse::<usize>().map_err(|_| UsageError(format!("--index {v:?}: not a number")))?);
             }
+            Long("check") => check = true,
+            Long("envoy") => envoy = Some(std::path::PathBuf::from(parser.value()?)),
+            Long("wasm") => wasm = Some(std::path::PathBuf::from(parser.value()?)),
             Value(v) if file.is_none() => file = Some(v.string()?),
             other => return Err(other.unexpected().into()),
         }
@@ -165,6 +171,9 @@ pub fn command(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
     }
     let outputs: Vec<(&Source, Converted, Vec<String>)> =
         results.into_iter().filter_map(|(s, r)| r.ok().map(|(c, n)| (*s, c, n))).collect();
+    // What `--check` compares: each source policy and its converted entry.
+    let checked: Vec<(&Source, Converted)> =
+        outputs.iter().filter(|(s, _, _)| s.policy.is_some()).map(|(s, c, _)| (*s, c.clone())).collect();
     let scoped = outputs.iter().filter(|(s, _, _)| s.scope.is_some()).count();
     let mut notes: Vec<String> = Vec::new();
     let converted = if scoped == 0 {
@@ -267,6 +276,22 @@ pub fn command(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
         eprintln!("note: {n}");
     }
     println!("{json}");
+    if check {
+        // The Envoy and the plugin module to run: flags, else ENVOY_BIN / CORS_WASM, else `envoy`
+        // on PATH and dist/cors.wasm.
+        let envoy = envoy.or_else(|| std::env::var_os("ENVOY_BIN").map(Into::into)).unwrap_or_else(|| "envoy".into());
+        let wasm =
+            wasm.or_else(|| std::env::var_os("CORS_WASM").map(Into::into)).unwrap_or_else(|| "dist/cors.wasm".into());
+        match check::run(&checked, &json, &envoy, &wasm) {
+            Err(e) => {
+                eprintln!("{file}: --check could not run: {e}");
+                return Ok(EXIT_INVALID);
+            }
+            // A browser would see a different outcome for some request: worth a look in CI.
+            Ok((_, outcome_differs)) if outcome_differs > 0 => return Ok(EXIT_DENIED),
+            Ok(_) => {}
+        }
+    }
     Ok(EXIT_OK)
 }
 
