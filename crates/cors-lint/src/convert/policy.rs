@@ -178,8 +178,9 @@ pub(super) fn convert(s: &Source) -> Result<(Converted, Vec<String>), Vec<String
     notes.push(format!(
         "by design (docs/migration.md#behaviour-differences-that-need-no-field): a preflight from an allowed origin \
          asking for a method or header that is not listed gets 403 without CORS headers ({envoy} answered 200 with \
-         the configured lists; browsers fail the request either way), and an allowed preflight gets 204 ({envoy}: \
-         200; add \"preflight_success_status\": 200 to keep it)"
+         the configured lists; browsers fail the request either way), an allowed preflight gets 204 ({envoy}: 200; \
+         add \"preflight_success_status\": 200 to keep it), and header names are sent lowercase, lists without \
+         spaces (`x-a,x-b`: the same to a browser)"
     ));
     match (filter_enabled.flatten(), shadow_enabled.flatten()) {
         (None | Some(100.0), None | Some(0.0)) => {}
