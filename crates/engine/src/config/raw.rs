@@ -76,7 +76,8 @@ pub struct RawPolicy {
     /// requested method is echoed).
     #[cfg_attr(feature = "serialize", serde(skip_serializing_if = "Option::is_none"))]
     pub allow_methods: Option<Vec<String>>,
-    /// Request headers a preflight may ask for; `*` without credentials.
+    /// Request headers a preflight may ask for, CORS-safelisted names too (`content-type`); `*` for
+    /// any but Authorization (with credentials, the requested names are echoed).
     #[cfg_attr(feature = "serialize", serde(skip_serializing_if = "Option::is_none"))]
     pub allow_headers: Option<Vec<String>>,
     /// Response headers the page may read (`Access-Control-Expose-Headers`); `*` without credentials.
