@@ -143,6 +143,8 @@ fn ambiguous_paths_never_widen_access() {
         if name == "envoy defaults" {
             // Envoy routed these to /api/ as sent; the filter cannot know how the upstream reads them.
             assert!(envoy.counter("cors.ambiguous_request_denied") >= 20, "{name}");
+            let prom = envoy.prom_value("cors_ambiguous_request_denied");
+            assert!(prom.is_some_and(|v| v >= 20.0), "{name}: Prometheus name as README says: {prom:?}");
         }
     }
 }

@@ -4,6 +4,8 @@
 
 use std::sync::OnceLock;
 
+use crate::fast_hash::FastHashSet;
+
 static LIST_GZ: &[u8] = include_bytes!("public_suffix_list.txt.gz");
 
 /// The rules, sorted, as written in the list (`com`, `*.ck`, `!www.ck`).
@@ -47,9 +49,9 @@ pub fn is_public_suffix(domain: &str) -> bool {
 /// open to anyone, through `s3-website-us-east-1.amazonaws.com`, though `amazonaws.com` itself is
 /// not a public suffix.
 pub fn has_public_suffix_below(domain: &str) -> bool {
-    static PARENTS: OnceLock<std::collections::HashSet<&'static str>> = OnceLock::new();
+    static PARENTS: OnceLock<FastHashSet<&'static str>> = OnceLock::new();
     let parents = PARENTS.get_or_init(|| {
-        let mut parents = std::collections::HashSet::new();
+        let mut parents = FastHashSet::default();
         for rule in rules().iter().copied().filter(|r| !r.starts_with('!')) {
             // `*.foo.bar`: every `x.foo.bar` is a suffix, so `foo.bar` has one beneath it.
             if let Some(name) = rule.strip_prefix("*.") {
