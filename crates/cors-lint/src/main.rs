@@ -29,7 +29,7 @@ USAGE:
     cors-lint explain FILE --origin ORIGIN [--method M] [--header NAME]... [--preflight]
                       [--private-network] [--host HOST] [--path PATH]
                       [--upstream-header 'NAME: VALUE']... [--index N]
-    cors-lint convert FILE [--index N]
+    cors-lint convert FILE [--index N] [--check [--envoy PATH] [--wasm PATH]]
     cors-lint schema
 
 FILE is the plugin JSON, a YAML/JSON file holding it (Istio WasmPlugin `spec.pluginConfig`,
@@ -48,7 +48,11 @@ convert    Turn an Istio VirtualService `corsPolicy`, an Envoy `CorsPolicy`, a G
            plugin's JSON (stdout; every change of meaning as a note on stderr). A route's
            policy becomes a `policies` entry for its hosts and paths, the rest `mode: off`.
            Refuses (exit 1) what it cannot express safely, such as prefix or contains
-           origin matches.
+           origin matches. --check runs probe requests in a real Envoy against Envoy's own
+           CORS filter, configured as the source system generates it, and against the plugin
+           with the converted configuration, and prints every answer that differs (stderr);
+           exit 3 when a browser's outcome differs. Envoy: --envoy, $ENVOY_BIN or `envoy` on
+           PATH; the plugin: --wasm, $CORS_WASM or dist/cors.wasm.
 schema     Print the JSON Schema of the configuration.
 
 --index N  picks the Nth configuration (1-based) when FILE holds several.

@@ -11,7 +11,7 @@ use crate::counter::Counter;
 use crate::header_map::{RequestHeaders, METHOD, ORIGIN, REQUEST_HEADERS, REQUEST_METHOD, REQUEST_PRIVATE_NETWORK};
 use crate::host::{Edit, LocalReply, ProxyHost, ResponseEdits};
 use crate::mode::{Mode, UnmatchedPreflight};
-use crate::policy::{rejected_preflight_headers, AllowOrigin, Policy, PreflightRequest};
+use crate::policy::{rejected_preflight_headers, AllowOrigin, DenyReason, Policy, PreflightRequest};
 use crate::response_headers::{ALLOW_CREDENTIALS, CORS_RESPONSE_HEADERS, EXPOSE_HEADERS, VARY};
 use crate::routing::{Ambiguous, Config, PolicyId};
 use crate::vary;
@@ -193,7 +193,9 @@ impl StreamFilter {
                     return Verdict::Continue;
                 }
                 let echoed = policy.echoed_request_headers(&request_headers);
-                let headers = policy.preflight_headers(allow, private_network, echoed.as_deref());
+                // An allowed method is a token: ASCII.
+                let method = std::str::from_utf8(method).unwrap_or_default();
+                let headers = policy.preflight_headers(allow, private_network, echoed.as_deref(), method);
                 let reply =
                     LocalReply { status: policy.preflight_status(), headers, details: "cors_preflight_allowed" };
                 self.reply(host, &reply)
@@ -205,9 +207,9 @@ impl StreamFilter {
                     host.count(Counter::ShadowWouldDeny);
                     return Verdict::Continue;
                 }
-                match policy.unmatched_preflight() {
-                    UnmatchedPreflight::Forward => Verdict::Continue,
-                    UnmatchedPreflight::Reject => {
+                match (policy.unmatched_preflight(), reason) {
+                    (UnmatchedPreflight::Forward, DenyReason::Origin) => Verdict::Continue,
+                    _ => {
                         let headers = policy.rejected_preflight_headers();
                         self.reply(host, &LocalReply { status: 403, headers, details: "cors_preflight_denied" })
                     }
