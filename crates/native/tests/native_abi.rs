@@ -1,5 +1,5 @@
-//! The built module, `dist/libenvoy_cors.so`, under a mock Envoy (as tests/wasm_abi/ runs the plugin): this test executable defines
-//! every callback the module imports (exported with `-rdynamic`, see build.rs; the module binds
+//! The built module, `dist/libenvoy_cors.so`, under a mock Envoy (as tests/wasm_abi/ runs the
+//! plugin): this test executable defines every callback the module imports (exported with `-rdynamic`, see build.rs; the module binds
 //! them all at load, `-z now`), loads the library with dlopen as Envoy does, and drives its hooks
 //! in Envoy's order. It checks that the module answers as the engine does (`simulate::run`, the
 //! code the attack tables and the wasm build are checked with), and that hostile values (header
