@@ -4,7 +4,7 @@
 mod convert;
 mod explain;
 
-use cors_lint::extract;
+use cors_lint::{extract, yaml_types};
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -153,6 +153,26 @@ pub fn at(file: &str, location: &str, message: &str) -> String {
     }
 }
 
+/// `file:line: location: message` (the line in the manifest, when known).
+pub fn at_line(file: &str, line: Option<usize>, location: &str, message: &str) -> String {
+    match line {
+        Some(n) => at(&format!("{file}:{n}"), location, message),
+        None => at(file, location, message),
+    }
+}
+
+/// A configuration taken from YAML is re-serialized JSON: serde's "at line 1 column 57" would
+/// point into text no one wrote, so it goes; the manifest line is printed instead.
+fn in_manifest(c: &extract::Found, message: String) -> String {
+    if c.line.is_none() {
+        return message;
+    }
+    match message.rfind(" at line ") {
+        Some(i) if message[i..].contains(" column ") => message[..i].to_owned(),
+        _ => message,
+    }
+}
+
 /// The configuration to work on: the only one in the file, or the `--index`th.
 pub fn pick_config(file: &str, text: &str, index: Option<usize>) -> Result<(String, String), (u8, String)> {
     let found = extract::extract(text).map_err(|e| (EXIT_INVALID, format!("{file}: {e}")))?;
@@ -223,9 +243,22 @@ fn validate(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
         }
         for c in &found.configs {
             checked += 1;
-            // Every refusal of a configuration, one line each.
-            let result = c.config.clone().map_err(|e| vec![e]).and_then(|json| {
-                Config::from_json(&json).map_err(|errors| errors.iter().map(ToString::to_string).collect())
+            // A bare scalar Kubernetes reads otherwise than a YAML 1.2 tool: an error where the
+            // plugin expects a string, else a warning.
+            for (key, a) in &c.ambiguous {
+                match yaml_types::finding(key, a) {
+                    Err(e) => {
+                        invalid += 1;
+                        println!("{}", at_line(file, Some(a.line), &c.location, &e));
+                    }
+                    Ok(w) => println!("{}", at_line(file, Some(a.line), &c.location, &w)),
+                }
+            }
+            // Every refusal of a configuration, one line each, at its key's line.
+            let result = c.config.clone().map_err(|e| vec![(c.line, e)]).and_then(|json| {
+                Config::from_json(&json).map_err(|errors| {
+                    errors.iter().map(|e| (c.line_of(&e.key), in_manifest(c, e.to_string()))).collect()
+                })
             });
             match result {
                 Ok(config) => {
@@ -253,8 +286,8 @@ fn validate(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
                 }
                 Err(lines) => {
                     invalid += lines.len();
-                    for line in lines {
-                        println!("{}", at(file, &c.location, &line));
+                    for (line, message) in lines {
+                        println!("{}", at_line(file, line, &c.location, &message));
                     }
                 }
             }
