@@ -19,6 +19,10 @@ use crate::abi::exports::Callbacks;
 use crate::abi::{self, Action, MapType};
 use crate::logger;
 
+/// How often the host's log level is re-read (`proxy_on_tick`): one host call a second per
+/// root context, instead of one per request.
+const LOG_LEVEL_REFRESH_MS: u32 = 1000;
+
 thread_local! {
     // The VM runs one thread; Envoy calls in one callback at a time.
     static PLUGIN: RefCell<Plugin> = RefCell::new(Plugin::default());
@@ -102,7 +106,16 @@ impl Plugin {
         };
         match Config::from_json(text) {
             Ok(config) => {
-                info!("configuration loaded ({} policies besides the top level)", config.routes().len());
+                let n = config.routes().len();
+                info!(
+                    "configuration loaded ({n} {} besides the top level)",
+                    if n == 1 { "policy" } else { "policies" }
+                );
+                // Envoy's wasm log level can change at runtime (`POST /logging?wasm=debug`,
+                // `istioctl proxy-config log`): re-read it every second, off the request path.
+                if let Err(status) = abi::set_tick_period(LOG_LEVEL_REFRESH_MS) {
+                    warn!("cannot set the tick period: {status:?}; the log level is read only at configuration");
+                }
                 self.roots.insert(root_context_id, Some(Rc::new(config)));
                 if self.metrics.is_none() {
                     self.metrics = Some(Metrics::define());
@@ -159,8 +172,7 @@ impl ProxyHost for WasmHost<'_> {
         }
     }
 
-    fn send_response(&self, status: u32, headers: &[(&str, &str)]) {
-        let details = if status < 300 { "cors_preflight_allowed" } else { "cors_preflight_denied" };
+    fn send_response(&self, status: u32, headers: &[(&str, &str)], details: &str) {
         let headers = HeaderMap::from_pairs(headers.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())));
         if let Err(e) = abi::send_local_response(status, details, &headers) {
             warn!("cannot send the local reply: {e:?}");
@@ -198,6 +210,10 @@ impl Callbacks for Exports {
 
     fn on_response_headers(context_id: u32) -> Action {
         with_plugin(Action::Continue, |p| p.on_response_headers(context_id))
+    }
+
+    fn on_tick(_root_context_id: u32) {
+        logger::follow_host_level();
     }
 
     fn delete_context(context_id: u32) {

@@ -50,9 +50,10 @@ const POLICY: &str = r#"{
 const ALLOWED: &str = "https://app.example.com";
 
 /// Every import the module declares; the mock implements each (`linker`).
-const IMPORTS: [(&str, &str); 16] = [
+const IMPORTS: [(&str, &str); 17] = [
     ("env", "proxy_log"),
     ("env", "proxy_get_log_level"),
+    ("env", "proxy_set_tick_period_milliseconds"),
     ("env", "proxy_get_buffer_bytes"),
     ("env", "proxy_define_metric"),
     ("env", "proxy_increment_metric"),
@@ -74,6 +75,7 @@ const IMPORTS: [(&str, &str); 16] = [
 enum Call {
     Log(u32, String),
     GetLogLevel,
+    SetTickPeriod(u32),
     GetBufferBytes {
         buffer: u32,
         start: u32,
@@ -289,6 +291,11 @@ fn linker(engine: &Engine) -> Linker<HostState> {
         let message = read_text(&c, ptr, len)?;
         c.data_mut().calls.push(Call::Log(level as u32, message));
         Ok(fail(&c).unwrap_or(OK))
+    })
+    .unwrap();
+    l.func_wrap("env", "proxy_set_tick_period_milliseconds", |mut c: Ctx<'_>, ms: i32| -> i32 {
+        c.data_mut().calls.push(Call::SetTickPeriod(ms as u32));
+        fail(&c).unwrap_or(OK)
     })
     .unwrap();
     l.func_wrap("env", "proxy_get_log_level", |mut c: Ctx<'_>, out: i32| -> Result<i32, wasmi::Error> {
@@ -644,6 +651,7 @@ fn the_module_imports_only_what_the_mock_host_implements() {
         "proxy_on_configure",
         "proxy_on_request_headers",
         "proxy_on_response_headers",
+        "proxy_on_tick",
         "proxy_on_delete",
     ];
     assert_eq!(exported, expected.iter().map(|e| e.to_string()).collect::<BTreeSet<_>>());
@@ -658,6 +666,7 @@ fn start_and_configure_make_these_host_calls() {
         Call::GetLogLevel,
         Call::GetBufferBytes { buffer: PLUGIN_CONFIGURATION, start: 0, max: POLICY.len() as u32 },
         Call::Log(2, "configuration loaded (0 policies besides the top level)".into()),
+        Call::SetTickPeriod(1000),
     ];
     expected.extend(counters().iter().map(|n| Call::DefineMetric(0, n.to_string())));
     let calls: Vec<Call> = vm.take_calls().into_iter().filter(|c| !matches!(c, Call::Wasi(_))).collect();
@@ -745,17 +754,44 @@ fn allowed_preflight_one_read_one_count_one_local_reply() {
 #[test]
 fn rejected_preflights_one_read_one_count_one_403() {
     let mut vm = configured(POLICY);
-    let rejected = reply(403, "cors_preflight_denied", &[("vary", PREFLIGHT_VARY), ("content-length", "0")]);
-    for (request, counter) in [
-        (preflight("https://evil.example", "PUT", "x-custom"), "cors.preflight_denied_origin"),
-        (preflight(ALLOWED, "PATCH", "x-custom"), "cors.preflight_denied_method"),
-        (preflight(ALLOWED, "PUT", "x-other"), "cors.preflight_denied_headers"),
+    for (request, counter, details) in [
+        (
+            preflight("https://evil.example", "PUT", "x-custom"),
+            "cors.preflight_denied_origin",
+            "cors_preflight_denied{origin_not_allowed:https://evil.example}",
+        ),
+        (
+            preflight(ALLOWED, "PATCH", "x-custom"),
+            "cors.preflight_denied_method",
+            "cors_preflight_denied{method_not_allowed:PATCH}",
+        ),
+        (
+            preflight(ALLOWED, "PUT", "x-other"),
+            "cors.preflight_denied_headers",
+            "cors_preflight_denied{header_not_allowed:x-other}",
+        ),
     ] {
+        let rejected = reply(403, details, &[("vary", PREFLIGHT_VARY), ("content-length", "0")]);
         let s = vm.stream(&owned(&request));
         assert_eq!(s.request_action, STOP, "{counter}");
         assert_eq!(s.request_calls, [Call::GetHeaderMap(REQUEST_HEADERS), count(counter), rejected.clone()]);
         assert_eq!((s.response_action, s.response_calls), (CONTINUE, vec![]), "{counter}");
     }
+}
+
+/// The level is re-read on the root context's tick, never on a request: after the host's level
+/// changes, the next tick turns debug lines on (one `proxy_get_log_level` call).
+#[test]
+fn log_level_follows_the_host_on_tick() {
+    let mut vm = configured(POLICY);
+    let evil = get(Some("https://evil.example"));
+    assert!(!vm.stream(&evil).request_calls.iter().any(|c| matches!(c, Call::Log(..))));
+    vm.store.data_mut().log_level = 1; // debug
+    vm.call::<i32, ()>("proxy_on_tick", ROOT);
+    assert_eq!(vm.take_calls(), [Call::GetLogLevel]);
+    let s = vm.stream(&evil);
+    let debug = Call::Log(1, "actual request denied: origin \"https://evil.example\" not allowed by top level".into());
+    assert_eq!(s.request_calls, [Call::GetHeaderMap(REQUEST_HEADERS), count("cors.actual_denied"), debug]);
 }
 
 #[test]

@@ -188,7 +188,8 @@ fn explain_denied_origin() {
     ]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(3), "{text}");
-    assert!(text.contains("decision:  denied: origin not allowed"), "{text}");
+    assert!(text.contains("decision:  denied: origin \"https://evil.example.net\" not allowed by top level"), "{text}");
+    assert!(text.contains("details:   cors_preflight_denied{origin_not_allowed:https://evil.example.net}"), "{text}");
     assert!(text.contains("origin:    matches none of the policy's origin rules"), "{text}");
     assert!(text.contains("response:  local reply 403"), "{text}");
     assert!(!text.contains("access-control-allow-origin"), "{text}");

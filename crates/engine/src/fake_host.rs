@@ -20,6 +20,8 @@ pub struct FakeHost {
     pub response: RefCell<Vec<(String, Vec<u8>)>>,
     /// The local reply the filter sent, if any.
     pub sent: RefCell<Option<Reply>>,
+    /// Its response code details.
+    pub details: RefCell<Option<String>>,
     /// Counters incremented, in order.
     pub counted: RefCell<Vec<Counter>>,
     /// Host calls that return a value (each makes the host allocate inside the VM).
@@ -104,8 +106,9 @@ impl ProxyHost for FakeHost {
         add_header(&mut self.response.borrow_mut(), name, value);
     }
 
-    fn send_response(&self, status: u32, headers: &[(&str, &str)]) {
+    fn send_response(&self, status: u32, headers: &[(&str, &str)], details: &str) {
         self.writes.set(self.writes.get() + 1);
+        *self.details.borrow_mut() = Some(details.to_owned());
         let headers = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         *self.sent.borrow_mut() = Some((status, headers));
     }

@@ -13,8 +13,9 @@ pub trait ProxyHost {
     fn set_response_header(&self, name: &str, value: Option<&str>);
     /// Adds a header line; Envoy appends to an inline header such as `vary` (",value").
     fn add_response_header(&self, name: &str, value: &str);
-    /// Sends a local reply without a body; the request goes no further.
-    fn send_response(&self, status: u32, headers: &[(&str, &str)]);
+    /// Sends a local reply without a body; the request goes no further. `details` is Envoy's
+    /// response code details (`%RESPONSE_CODE_DETAILS%`): no whitespace.
+    fn send_response(&self, status: u32, headers: &[(&str, &str)], details: &str);
     /// Increments a counter.
     fn count(&self, counter: Counter);
 }

@@ -6,8 +6,10 @@ mod answer;
 mod compile;
 mod credentials;
 mod decide;
+mod denial;
 
 pub use decide::{AllowOrigin, DenyReason, PreflightRequest};
+pub use denial::Denial;
 
 use crate::allow_headers::AllowedHeaders;
 use crate::method::AllowedMethods;

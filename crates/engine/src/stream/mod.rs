@@ -2,7 +2,6 @@
 //! tested natively (with a fake host that also counts host calls) and the proxy-wasm adapter
 //! stays a thin translation.
 
-use std::fmt;
 use std::rc::Rc;
 
 use log::debug;
@@ -10,11 +9,16 @@ use log::debug;
 use crate::counter::Counter;
 use crate::header_map::{HeaderMap, METHOD, ORIGIN, REQUEST_HEADERS, REQUEST_METHOD, REQUEST_PRIVATE_NETWORK};
 use crate::host::ProxyHost;
+use crate::logged::Logged;
 use crate::mode::{Mode, UnmatchedPreflight};
 use crate::policy::{AllowOrigin, Policy, PreflightRequest};
 use crate::response_headers::{ResponseHeaders, ALLOW_CREDENTIALS, CORS_RESPONSE_HEADERS, EXPOSE_HEADERS, VARY};
 use crate::routing::{Config, PolicyId};
 use crate::vary;
+
+/// Envoy's response code details of an allowed preflight's local reply (a denied one names
+/// its refusal: `Denial::response_details`).
+pub const PREFLIGHT_ALLOWED_DETAILS: &str = "cors_preflight_allowed";
 
 /// Whether the host should go on with the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,10 +129,11 @@ impl StreamFilter {
             }
             None => {
                 host.count(Counter::ActualDenied);
-                debug!("actual request denied: origin {} not allowed by {}", Logged(origin), policy.name());
                 if policy.mode() == Mode::Enforce {
+                    debug!("actual request denied: {}", policy.origin_denial(origin).message);
                     self.state = State::Denied { policy: id };
                 } else {
+                    debug!("shadow: actual request would be denied: {}", policy.origin_denial(origin).message);
                     host.count(Counter::ShadowWouldDeny);
                 }
             }
@@ -158,26 +163,30 @@ impl StreamFilter {
                 }
                 let echoed = policy.echoed_request_headers(&request_headers);
                 let headers = policy.preflight_headers(allow, private_network, echoed.as_deref());
-                self.reply(host, policy.preflight_status(), headers)
+                self.reply(host, policy.preflight_status(), headers, PREFLIGHT_ALLOWED_DETAILS)
             }
             Err(reason) => {
                 host.count(reason.preflight_counter());
-                debug!("preflight denied: {} (origin {}, {})", reason.as_str(), origin_text(), policy.name());
                 if policy.mode() == Mode::Shadow {
+                    debug!("shadow: preflight would be denied: {}", policy.preflight_denial(&request, reason).message);
                     host.count(Counter::ShadowWouldDeny);
                     return Verdict::Continue;
                 }
+                let denial = policy.preflight_denial(&request, reason);
+                debug!("preflight denied: {}", denial.message);
                 match policy.unmatched_preflight() {
                     UnmatchedPreflight::Forward => Verdict::Continue,
-                    UnmatchedPreflight::Reject => self.reply(host, 403, policy.rejected_preflight_headers()),
+                    UnmatchedPreflight::Reject => {
+                        self.reply(host, 403, policy.rejected_preflight_headers(), &denial.response_details())
+                    }
                 }
             }
         }
     }
 
-    fn reply(&mut self, host: &impl ProxyHost, status: u32, headers: ResponseHeaders<'_>) -> Verdict {
+    fn reply(&mut self, host: &impl ProxyHost, status: u32, headers: ResponseHeaders<'_>, details: &str) -> Verdict {
         self.state = State::LocalReply;
-        host.send_response(status, headers.as_slice());
+        host.send_response(status, headers.as_slice(), details);
         Verdict::Stop
     }
 
@@ -222,20 +231,6 @@ impl StreamFilter {
             host.add_response_header(VARY, value);
         }
         Verdict::Continue
-    }
-}
-
-/// Request bytes in a log line: quoted, at most 256 bytes, anything but printable ASCII
-/// escaped, so a hostile header can neither forge log lines nor flood them.
-struct Logged<'a>(&'a [u8]);
-
-impl fmt::Display for Logged<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("\"")?;
-        for &b in self.0.iter().take(256) {
-            write!(f, "{}", std::ascii::escape_default(b))?;
-        }
-        f.write_str(if self.0.len() > 256 { "\"..." } else { "\"" })
     }
 }
 
