@@ -12,6 +12,7 @@ use cors_engine::counter::Counter;
 use cors_engine::fast_hash::FastHashMap;
 use cors_engine::header_map::HeaderMap;
 use cors_engine::host::ProxyHost;
+use cors_engine::policy::Policy;
 use cors_engine::routing::Config;
 use cors_engine::stream::{StreamFilter, Verdict};
 
@@ -47,6 +48,40 @@ struct Metrics {
     ids: [Option<u32>; Counter::ALL.len()],
 }
 
+/// A root's per-policy counter ids, by `Policy::slot` (`cors_policy=.=<label>;.;cors.policy.*`).
+#[derive(Default)]
+struct PolicyMetrics {
+    ids: Vec<[Option<u32>; Counter::ALL.len()]>,
+}
+
+impl PolicyMetrics {
+    /// Defines every counter of every policy of `config` (Envoy returns the existing id for a
+    /// name already defined, so a reload with the same labels keeps counting on).
+    fn define(config: &Config) -> PolicyMetrics {
+        let mut ids = Vec::new();
+        for policy in config.policies() {
+            let mut slot = [None; Counter::ALL.len()];
+            for c in Counter::ALL {
+                let name = c.policy_metric_name(policy.label());
+                match abi::define_counter(&name) {
+                    Ok(id) => {
+                        if let Some(s) = slot.get_mut(c.index()) {
+                            *s = Some(id);
+                        }
+                    }
+                    Err(status) => warn!("cannot define metric {name}: {status:?}"),
+                }
+            }
+            ids.push(slot);
+        }
+        PolicyMetrics { ids }
+    }
+
+    fn id(&self, slot: usize, counter: Counter) -> Option<u32> {
+        self.ids.get(slot).and_then(|s| s.get(counter.index()).copied().flatten())
+    }
+}
+
 impl Metrics {
     fn define() -> Metrics {
         let mut m = Metrics::default();
@@ -64,13 +99,25 @@ impl Metrics {
     }
 }
 
+/// A configured root context: its configuration and its policies' counters.
+struct Root {
+    config: Rc<Config>,
+    policy_metrics: Rc<PolicyMetrics>,
+}
+
+/// An HTTP stream and the counters of its root's policies.
+struct Stream {
+    filter: StreamFilter,
+    policy_metrics: Rc<PolicyMetrics>,
+}
+
 #[derive(Default)]
 struct Plugin {
     /// Root contexts (one per plugin configuration sharing this VM) and their configuration,
     /// `None` until configured.
-    roots: FastHashMap<u32, Option<Rc<Config>>>,
+    roots: FastHashMap<u32, Option<Root>>,
     /// HTTP streams of a configured root.
-    streams: FastHashMap<u32, StreamFilter>,
+    streams: FastHashMap<u32, Stream>,
     metrics: Option<Metrics>,
 }
 
@@ -78,10 +125,11 @@ impl Plugin {
     fn create_context(&mut self, context_id: u32, parent_context_id: u32) {
         if parent_context_id == 0 {
             self.roots.entry(context_id).or_default();
-        } else if let Some(Some(config)) = self.roots.get(&parent_context_id) {
+        } else if let Some(Some(root)) = self.roots.get(&parent_context_id) {
             // Without a configuration (never the case once on_configure succeeded) the stream
             // is not tracked, and every callback of it passes through.
-            self.streams.insert(context_id, StreamFilter::new(Rc::clone(config)));
+            let filter = StreamFilter::new(Rc::clone(&root.config));
+            self.streams.insert(context_id, Stream { filter, policy_metrics: Rc::clone(&root.policy_metrics) });
         }
     }
 
@@ -116,10 +164,11 @@ impl Plugin {
                 if let Err(status) = abi::set_tick_period(LOG_LEVEL_REFRESH_MS) {
                     warn!("cannot set the tick period: {status:?}; the log level is read only at configuration");
                 }
-                self.roots.insert(root_context_id, Some(Rc::new(config)));
                 if self.metrics.is_none() {
                     self.metrics = Some(Metrics::define());
                 }
+                let policy_metrics = Rc::new(PolicyMetrics::define(&config));
+                self.roots.insert(root_context_id, Some(Root { config: Rc::new(config), policy_metrics }));
                 true
             }
             Err(errors) => {
@@ -133,18 +182,20 @@ impl Plugin {
     }
 
     fn on_request_headers(&mut self, context_id: u32) -> Action {
-        let Some(filter) = self.streams.get_mut(&context_id) else {
+        let Some(stream) = self.streams.get_mut(&context_id) else {
             return Action::Continue;
         };
-        match filter.on_request_headers(&WasmHost { metrics: self.metrics.as_ref() }) {
+        let host = WasmHost { metrics: self.metrics.as_ref(), policy_metrics: &stream.policy_metrics };
+        match stream.filter.on_request_headers(&host) {
             Verdict::Stop => Action::Pause,
             Verdict::Continue => Action::Continue,
         }
     }
 
     fn on_response_headers(&mut self, context_id: u32) -> Action {
-        if let Some(filter) = self.streams.get_mut(&context_id) {
-            filter.on_response_headers(&WasmHost { metrics: self.metrics.as_ref() });
+        if let Some(stream) = self.streams.get_mut(&context_id) {
+            let host = WasmHost { metrics: self.metrics.as_ref(), policy_metrics: &stream.policy_metrics };
+            stream.filter.on_response_headers(&host);
         }
         Action::Continue
     }
@@ -153,6 +204,7 @@ impl Plugin {
 /// `Host` over proxy-wasm host calls, for the stream Envoy is calling back for.
 struct WasmHost<'a> {
     metrics: Option<&'a Metrics>,
+    policy_metrics: &'a PolicyMetrics,
 }
 
 impl ProxyHost for WasmHost<'_> {
@@ -179,9 +231,12 @@ impl ProxyHost for WasmHost<'_> {
         }
     }
 
-    fn count(&self, counter: Counter) {
+    fn count(&self, counter: Counter, policy: &Policy) {
+        // A failed increment only loses a count.
         if let Some(id) = self.metrics.and_then(|m| m.ids.get(counter.index()).copied().flatten()) {
-            // A failed increment only loses a count.
+            let _ = abi::increment_metric(id, 1);
+        }
+        if let Some(id) = self.policy_metrics.id(policy.slot(), counter) {
             let _ = abi::increment_metric(id, 1);
         }
     }

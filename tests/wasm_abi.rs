@@ -616,6 +616,13 @@ fn count(name: &str) -> Call {
     Call::Increment(name.into(), 1)
 }
 
+/// The increment of counter `name` (`cors.x`) for the top level's policy, which follows every
+/// total's (`cors_policy=.=top_level;.;cors.policy.x`).
+fn policy_count(name: &str) -> Call {
+    let short = name.strip_prefix("cors.").unwrap();
+    Call::Increment(format!("cors_policy=.=top_level;.;cors.policy.{short}"), 1)
+}
+
 fn reply(status: u32, details: &str, headers: &[(&str, &str)]) -> Call {
     Call::SendLocalResponse {
         status,
@@ -669,6 +676,10 @@ fn start_and_configure_make_these_host_calls() {
         Call::SetTickPeriod(1000),
     ];
     expected.extend(counters().iter().map(|n| Call::DefineMetric(0, n.to_string())));
+    expected.extend(counters().iter().map(|n| {
+        let Call::Increment(name, _) = policy_count(n) else { unreachable!() };
+        Call::DefineMetric(0, name)
+    }));
     let calls: Vec<Call> = vm.take_calls().into_iter().filter(|c| !matches!(c, Call::Wasi(_))).collect();
     assert_eq!(calls, expected);
 }
@@ -678,7 +689,10 @@ fn allowed_actual_request_one_read_one_count_four_writes() {
     let mut vm = configured(POLICY);
     let s = vm.stream(&get(Some(ALLOWED)));
     assert_eq!((s.request_action, s.response_action), (CONTINUE, CONTINUE));
-    assert_eq!(s.request_calls, [Call::GetHeaderMap(REQUEST_HEADERS), count("cors.actual_allowed")]);
+    assert_eq!(
+        s.request_calls,
+        [Call::GetHeaderMap(REQUEST_HEADERS), count("cors.actual_allowed"), policy_count("cors.actual_allowed")]
+    );
     assert_eq!(
         s.response_calls,
         [
@@ -695,7 +709,10 @@ fn denied_actual_request_removes_every_cors_header() {
     let mut vm = configured(POLICY);
     let s = vm.stream(&get(Some("https://evil.example")));
     assert_eq!((s.request_action, s.response_action), (CONTINUE, CONTINUE));
-    assert_eq!(s.request_calls, [Call::GetHeaderMap(REQUEST_HEADERS), count("cors.actual_denied")]);
+    assert_eq!(
+        s.request_calls,
+        [Call::GetHeaderMap(REQUEST_HEADERS), count("cors.actual_denied"), policy_count("cors.actual_denied")]
+    );
     let mut expected: Vec<Call> = [
         "access-control-allow-origin",
         "access-control-allow-credentials",
@@ -731,6 +748,7 @@ fn allowed_preflight_one_read_one_count_one_local_reply() {
         [
             Call::GetHeaderMap(REQUEST_HEADERS),
             count("cors.preflight_allowed"),
+            policy_count("cors.preflight_allowed"),
             reply(
                 204,
                 "cors_preflight_allowed",
@@ -774,7 +792,10 @@ fn rejected_preflights_one_read_one_count_one_403() {
         let rejected = reply(403, details, &[("vary", PREFLIGHT_VARY), ("content-length", "0")]);
         let s = vm.stream(&owned(&request));
         assert_eq!(s.request_action, STOP, "{counter}");
-        assert_eq!(s.request_calls, [Call::GetHeaderMap(REQUEST_HEADERS), count(counter), rejected.clone()]);
+        assert_eq!(
+            s.request_calls,
+            [Call::GetHeaderMap(REQUEST_HEADERS), count(counter), policy_count(counter), rejected.clone()]
+        );
         assert_eq!((s.response_action, s.response_calls), (CONTINUE, vec![]), "{counter}");
     }
 }
@@ -791,7 +812,10 @@ fn log_level_follows_the_host_on_tick() {
     assert_eq!(vm.take_calls(), [Call::GetLogLevel]);
     let s = vm.stream(&evil);
     let debug = Call::Log(1, "actual request denied: origin \"https://evil.example\" not allowed by top level".into());
-    assert_eq!(s.request_calls, [Call::GetHeaderMap(REQUEST_HEADERS), count("cors.actual_denied"), debug]);
+    assert_eq!(
+        s.request_calls,
+        [Call::GetHeaderMap(REQUEST_HEADERS), count("cors.actual_denied"), policy_count("cors.actual_denied"), debug]
+    );
 }
 
 #[test]
@@ -800,7 +824,10 @@ fn mode_off_one_read_one_count_no_writes() {
     for request in [get(Some(ALLOWED)), get(None), owned(&preflight(ALLOWED, "PUT", "x-custom"))] {
         let s = vm.stream(&request);
         assert_eq!((s.request_action, s.response_action), (CONTINUE, CONTINUE));
-        assert_eq!(s.request_calls, [Call::GetHeaderMap(REQUEST_HEADERS), count("cors.passed_through")]);
+        assert_eq!(
+            s.request_calls,
+            [Call::GetHeaderMap(REQUEST_HEADERS), count("cors.passed_through"), policy_count("cors.passed_through")]
+        );
         assert_eq!(s.response_calls, []);
     }
 }
@@ -883,7 +910,7 @@ fn metrics_the_host_refuses_to_define_are_never_incremented() {
         let mut vm = Vm::new(POLICY, Hostility { define_metric: Some(status), ..Hostility::default() });
         assert!(vm.configure());
         let warnings = vm.take_calls().into_iter().filter(|c| matches!(c, Call::Log(3, _))).count();
-        assert_eq!(warnings, counters().len(), "one warning per metric");
+        assert_eq!(warnings, 2 * counters().len(), "one warning per metric (totals and the top level's)");
         let s = vm.stream(&get(Some(ALLOWED)));
         assert_eq!(s.request_calls, [Call::GetHeaderMap(REQUEST_HEADERS)], "no increment of an undefined metric");
         assert_eq!(s.allowed_origins(), [ALLOWED]);

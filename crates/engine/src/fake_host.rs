@@ -7,6 +7,7 @@ use std::cell::{Cell, RefCell};
 use crate::counter::Counter;
 use crate::header_map::HeaderMap;
 use crate::host::ProxyHost;
+use crate::policy::Policy;
 
 /// A local reply: status and headers.
 pub type Reply = (u32, Vec<(String, String)>);
@@ -24,6 +25,8 @@ pub struct FakeHost {
     pub details: RefCell<Option<String>>,
     /// Counters incremented, in order.
     pub counted: RefCell<Vec<Counter>>,
+    /// The same, with the label of the policy each was counted for.
+    pub counted_by_policy: RefCell<Vec<(Counter, String)>>,
     /// Host calls that return a value (each makes the host allocate inside the VM).
     pub reads: Cell<usize>,
     /// Host calls that write (header edits, local replies).
@@ -113,8 +116,9 @@ impl ProxyHost for FakeHost {
         *self.sent.borrow_mut() = Some((status, headers));
     }
 
-    fn count(&self, counter: Counter) {
+    fn count(&self, counter: Counter, policy: &Policy) {
         self.counted.borrow_mut().push(counter);
+        self.counted_by_policy.borrow_mut().push((counter, policy.label().to_owned()));
     }
 }
 

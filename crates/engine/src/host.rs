@@ -4,6 +4,7 @@
 
 use crate::counter::Counter;
 use crate::header_map::HeaderMap;
+use crate::policy::Policy;
 
 /// The host calls the filter needs. Values are bytes: header values need not be UTF-8.
 pub trait ProxyHost {
@@ -16,6 +17,7 @@ pub trait ProxyHost {
     /// Sends a local reply without a body; the request goes no further. `details` is Envoy's
     /// response code details (`%RESPONSE_CODE_DETAILS%`): no whitespace.
     fn send_response(&self, status: u32, headers: &[(&str, &str)], details: &str);
-    /// Increments a counter.
-    fn count(&self, counter: Counter);
+    /// Increments a counter, in total and for `policy` (its per-policy counter, by
+    /// `Policy::slot`).
+    fn count(&self, counter: Counter, policy: &Policy);
 }

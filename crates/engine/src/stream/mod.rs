@@ -11,7 +11,7 @@ use crate::header_map::{HeaderMap, METHOD, ORIGIN, REQUEST_HEADERS, REQUEST_METH
 use crate::host::ProxyHost;
 use crate::logged::Logged;
 use crate::mode::{Mode, UnmatchedPreflight};
-use crate::policy::{AllowOrigin, Policy, PreflightRequest};
+use crate::policy::{AllowOrigin, DenyReason, Policy, PreflightRequest};
 use crate::response_headers::{ResponseHeaders, ALLOW_CREDENTIALS, CORS_RESPONSE_HEADERS, EXPOSE_HEADERS, VARY};
 use crate::routing::{Config, PolicyId};
 use crate::vary;
@@ -70,7 +70,7 @@ impl StreamFilter {
         let config = Rc::clone(&self.config);
         let (id, policy) = config.select_request(&all);
         if policy.mode() == Mode::Off {
-            host.count(Counter::PassedThrough);
+            host.count(Counter::PassedThrough, policy);
             return Verdict::Continue;
         }
         let mut origins = all.values(ORIGIN);
@@ -113,7 +113,7 @@ impl StreamFilter {
         let decision = if policy.is_static() { Some(AllowOrigin::Any) } else { policy.check_origin(origin) };
         match decision {
             Some(allow) => {
-                host.count(Counter::ActualAllowed);
+                host.count(Counter::ActualAllowed, policy);
                 debug!("actual request allowed: origin {} by {}", Logged(origin), policy.name());
                 if policy.mode() == Mode::Enforce {
                     self.state = match allow {
@@ -128,13 +128,16 @@ impl StreamFilter {
                 }
             }
             None => {
-                host.count(Counter::ActualDenied);
+                host.count(Counter::ActualDenied, policy);
                 if policy.mode() == Mode::Enforce {
                     debug!("actual request denied: {}", policy.origin_denial(origin).message);
                     self.state = State::Denied { policy: id };
                 } else {
                     debug!("shadow: actual request would be denied: {}", policy.origin_denial(origin).message);
-                    host.count(Counter::ShadowWouldDeny);
+                    host.count(Counter::ShadowWouldDeny, policy);
+                    if self.config.allowed_elsewhere(origin, policy) {
+                        host.count(Counter::ShadowWouldDenyKnownOrigin, policy);
+                    }
                 }
             }
         }
@@ -156,7 +159,7 @@ impl StreamFilter {
         let origin_text = || Logged(origins.first().copied().unwrap_or_default());
         match policy.check_preflight(&request) {
             Ok(allow) => {
-                host.count(Counter::PreflightAllowed);
+                host.count(Counter::PreflightAllowed, policy);
                 debug!("preflight allowed: origin {} by {}", origin_text(), policy.name());
                 if policy.mode() == Mode::Shadow {
                     return Verdict::Continue;
@@ -166,10 +169,18 @@ impl StreamFilter {
                 self.reply(host, policy.preflight_status(), headers, PREFLIGHT_ALLOWED_DETAILS)
             }
             Err(reason) => {
-                host.count(reason.preflight_counter());
+                host.count(reason.preflight_counter(), policy);
                 if policy.mode() == Mode::Shadow {
                     debug!("shadow: preflight would be denied: {}", policy.preflight_denial(&request, reason).message);
-                    host.count(Counter::ShadowWouldDeny);
+                    host.count(Counter::ShadowWouldDeny, policy);
+                    // Refused for its method or headers, the origin is one this policy allows.
+                    let known = match origins[..] {
+                        [one] => reason != DenyReason::Origin || self.config.allowed_elsewhere(one, policy),
+                        _ => false,
+                    };
+                    if known {
+                        host.count(Counter::ShadowWouldDenyKnownOrigin, policy);
+                    }
                     return Verdict::Continue;
                 }
                 let denial = policy.preflight_denial(&request, reason);
