@@ -165,6 +165,19 @@ pub fn extract(text: &str) -> Result<Extracted, String> {
     Ok(out)
 }
 
+/// Every configuration in one Kubernetes object or Envoy document already read as JSON data
+/// (what the API server hands an admission webhook).
+pub fn from_object(doc: &Value) -> Extracted {
+    let mut out = Extracted::default();
+    match doc {
+        Value::Object(map) if !is_container(map) && has_plugin_key(map) => {
+            out.configs.push(Found::new(String::new(), Ok(doc.to_string())))
+        }
+        _ => walk_document(doc, None, "", &mut out),
+    }
+    out
+}
+
 /// Every document of a YAML stream as JSON data, read as Kubernetes reads it (YAML 1.1
 /// scalars, anchors resolved, `<<` merge keys applied).
 pub fn yaml_documents(text: &str) -> Result<Vec<Value>, String> {

@@ -3,6 +3,7 @@
 //! bootstraps), read as Kubernetes reads YAML. The command itself is `main.rs`; the tests
 //! validate `examples/` with this code, and the admission webhook runs the same checks.
 
+pub mod admission;
 pub mod extract;
 pub mod kube_yaml;
 pub mod yaml_types;

@@ -3,6 +3,7 @@
 
 mod convert;
 mod explain;
+mod webhook;
 
 use cors_lint::{extract, yaml_types};
 
@@ -30,6 +31,7 @@ USAGE:
                       [--private-network] [--host HOST] [--path PATH]
                       [--upstream-header 'NAME: VALUE']... [--index N]
     cors-lint convert FILE [--index N]
+    cors-lint webhook --listen ADDR (--tls-cert FILE --tls-key FILE | --plain-http)
     cors-lint schema
 
 FILE is the plugin JSON, a YAML/JSON file holding it (Istio WasmPlugin `spec.pluginConfig`,
@@ -49,6 +51,9 @@ convert    Turn an Istio VirtualService `corsPolicy`, an Envoy `CorsPolicy`, a G
            policy becomes a `policies` entry for its hosts and paths, the rest `mode: off`.
            Refuses (exit 1) what it cannot express safely, such as prefix or contains
            origin matches.
+webhook    Serve a Kubernetes validating admission webhook (AdmissionReview v1, POST
+           /validate) that denies WasmPlugin, EnvoyExtensionPolicy and EnvoyFilter objects
+           whose plugin configuration `validate` refuses (`cors-lint webhook --help`).
 schema     Print the JSON Schema of the configuration.
 
 --index N  picks the Nth configuration (1-based) when FILE holds several.
@@ -95,12 +100,13 @@ fn run() -> Result<u8, UsageError> {
             return Ok(EXIT_OK);
         }
         Some(other) => return Err(other.unexpected().into()),
-        None => return Err(UsageError("missing command: validate, explain, convert or schema".into())),
+        None => return Err(UsageError("missing command: validate, explain, convert, webhook or schema".into())),
     };
     match command.as_str() {
         "validate" => validate(&mut parser),
         "explain" => explain::command(&mut parser),
         "convert" => convert::command(&mut parser),
+        "webhook" => webhook::command(&mut parser),
         "schema" => {
             if let Some(arg) = parser.next()? {
                 return Err(arg.unexpected().into());
@@ -112,7 +118,7 @@ fn run() -> Result<u8, UsageError> {
             println!("{USAGE}");
             Ok(EXIT_OK)
         }
-        other => Err(UsageError(format!("unknown command `{other}`: validate, explain, convert or schema"))),
+        other => Err(UsageError(format!("unknown command `{other}`: validate, explain, convert, webhook or schema"))),
     }
 }
 
