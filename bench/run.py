@@ -64,6 +64,21 @@ MAX_AGE = 600
 N_EXACT, N_SUB, N_REGEX = 10_000, 100, 20
 LARGE_ORIGIN = "https://app-x1.region%d.example.org" % (N_REGEX - 1)
 
+# Regex cost (issue 16): the costliest regex shape within the bound on a policy's compiled
+# regexes (32 KiB), against a new, maximal-length, non-matching Origin on every request, so the
+# per-policy verdict cache never helps. The hostile `{1,200}` form of it is refused at load.
+REGEX_BOUND = [r"https://([a-z0-9-]{0,63}\.?){1,4}\.example\.com"]
+# A counter (up to 10 digits) and this make a host of at most 251 characters, labels under 64.
+ROTATING_HOST = "a" * 50 + "." + "b" * 63 + "." + "c" * 63 + "." + "d" * 50
+ROTATING_LUA = """
+counter = 0
+request = function()
+  counter = counter + 1
+  wrk.headers["Origin"] = string.format("https://%%d%s.example.org", counter)
+  return wrk.format()
+end
+""" % ROTATING_HOST
+
 
 def large_exact():
     return ["https://site%d.customer.example" % i for i in range(N_EXACT)]
@@ -143,6 +158,24 @@ SCENARIOS = [
          what="`allow_headers: [\"*\"]` with credentials: every requested name is checked and echoed "
               "lowercased in a 30 KB Access-Control-Allow-Headers (issue 10). Compare e with e on "
               "'allowed preflight'."),
+    # Issue 16: a policy with path-scoped entries; the request's path reads one way (the common
+    # path: one scan, no copy) or several ways that select different entries (denied).
+    dict(key="path_scoped", title="path-scoped entries, plain path", method="GET", path="/api/items",
+         headers={"Origin": ALLOWED}, variants="abe", policy="paths",
+         what="Top level allows the origin; entries for /public/ (`*`) and /admin/ (another origin). "
+              "The path reads alike every way: selection costs one scan of it. Compare e with e on "
+              "'allowed actual GET' (no entries), and with f (build B) when run."),
+    dict(key="path_ambiguous", title="path-scoped entries, ambiguous path", method="GET",
+         path="/public/..;/admin/x", headers={"Origin": ALLOWED}, variants="ae", policy="paths",
+         current_build_only=True,
+         what="`/public/..;/admin/x` is /public/ as sent and /admin/ to a Java server: the readings "
+              "select different entries, so the request is denied (cors.ambiguous_request_denied)."),
+    dict(key="regex_rotating", title="regex at the cost bound, rotating origins", method="GET",
+         headers={"Origin": "https://0" + ROTATING_HOST + ".example.org"}, lua=ROTATING_LUA,
+         variants="ae", policy="regex_bound", current_build_only=True,
+         what="A policy whose only regex is `%s` (within the 32 KiB bound), and a new %d-byte Origin "
+              "that it does not match on every request: the regex runs in full each time. b is not run: "
+              "Envoy refuses this regex at load (RE2 program size 1051 > its default limit 100)." % (REGEX_BOUND[0], len("https://0" + ROTATING_HOST + ".example.org"))),
     dict(key="preflight_rejected", title="rejected preflight", method="OPTIONS",
          headers={"Origin": DENIED, "Access-Control-Request-Method": "PUT"},
          variants="abcde", policy="normal",
@@ -219,6 +252,13 @@ def cors_policy_json(policy):
         cfg["allow_headers"] = ["*"]
     elif policy == "star":
         cfg = {"allow_origins": ["*"], "expose_headers": EXPOSE, "max_age": MAX_AGE}
+    elif policy == "paths":
+        cfg["allow_origins"] = [ALLOWED]
+        cfg["policies"] = [
+            {"match": {"path_prefixes": ["/public/"]}, "allow_origins": ["*"], "allow_credentials": False},
+            {"match": {"path_prefixes": ["/admin/"]}, "allow_origins": ["https://admin.example.com"]}]
+    elif policy == "regex_bound":
+        cfg["allow_origin_regexes"] = REGEX_BOUND
     elif policy == "gateway":
         cfg = {"mode": "off", "policies": [
             {"match": {"hosts": ["api.example.com"]}, **cfg, "allow_origins": [ALLOWED]}]}
@@ -400,7 +440,8 @@ def probe(port, scenario):
     """One request; returns (status, [(name, value)]) of the response headers."""
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
     try:
-        lines = ["%s / HTTP/1.1" % scenario["method"], "Host: bench.test", "Connection: close"]
+        lines = ["%s %s HTTP/1.1" % (scenario["method"], scenario.get("path", "/")), "Host: bench.test",
+                 "Connection: close"]
         lines += ["%s: %s" % kv for kv in scenario["headers"].items()]
         s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         data = b""
@@ -440,7 +481,7 @@ def unexpected(sc, v, status, headers):
     names = [k.lower() for k, _ in headers if k.lower().startswith("access-control-")]
     if len(names) != len(set(names)):
         return "an access-control-* header appears twice"
-    if v in "ac" or (sc["key"] in ("get_denied", "get_no_origin", "passthrough")):
+    if v in "ac" or (sc["key"] in ("get_denied", "get_no_origin", "passthrough", "path_ambiguous", "regex_rotating")):
         if status != 200 or not forwarded or acao:
             return "expected the upstream's 200 without ACAO"
         return None
@@ -467,7 +508,9 @@ def wrk_script(workdir, scenario):
     path = workdir / ("wrk-%s.lua" % scenario["key"])
     lines = ['wrk.method = "%s"' % scenario["method"], 'wrk.headers["Host"] = "bench.test"']
     lines += ['wrk.headers["%s"] = "%s"' % kv for kv in scenario["headers"].items()]
-    path.write_text("\n".join(lines) + "\n")
+    if "path" in scenario:
+        lines.append('wrk.path = "%s"' % scenario["path"])
+    path.write_text("\n".join(lines) + "\n" + scenario.get("lua", ""))
     return path
 
 

@@ -27,6 +27,6 @@ run test_credentialed_cookie_set_by_api_origin '{"allow_credentials": false}' "n
 run test_redirect_307 '{"allow_origins": ["http://127.0.0.1:9"]}' "no ACAO on the 307 (page origin not allowed)"
 run test_redirect_307_to_star_policy '{"policies": {"/public/": {"allow_origins": ["http://127.0.0.1:9"]}}}' "target not *"
 run test_redirect_307_to_null_origin_policy '{"policies": {"/null-ok/": {"allow_null_origin": false}}}' "allow_null_origin off"
-run test_redirect_307_to_policy_without_null '{"allow_null_origin": true}' "null allowed at the target"
+run test_redirect_307_to_policy_without_null '{"allow_null_origin": true, "dangerously_allow_null_origin_with_credentials": true}' "null allowed at the target"
 run "test_rbac_403_is_readable or test_envoy_error_reply_is_readable" '{"mode": "shadow"}' "no headers on replies (shadow)"
 exit $status

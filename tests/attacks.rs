@@ -96,6 +96,8 @@ fn may_reflect(config: &str, origin: &str) -> Option<bool> {
             ["https://admin.example.com", "https://ops.example.com", "https://root.example.com"].contains(&origin)
         }
         "SHADOW" | "FORWARD" | "PNA" | "PATHS" | "GATEWAY" => origin == "https://example.com",
+        "SHARED_GW" => origin == "https://app.example.com" || origin == "https://admin.example.com",
+        "HOST_GW" => origin == "https://app.example.com",
         "NO_CACHE" => origin == "https://example.com" || origin == "http://[::ffff:7f7f:7f7f]:90",
         _ => return None,
     })

@@ -234,6 +234,7 @@ fn policies_selected_by_host_and_path_prefix() {
     let f = Fixture::new(json!({
         "allow_origins": ["https://top.example"],
         "allow_null_origin": true,
+        "dangerously_allow_null_origin_with_credentials": true,
         "allow_credentials": true,
         "allow_methods": ["PUT"],
         "policies": [

@@ -80,6 +80,10 @@ impl Policy {
             "mode": if self.shadow { "shadow" } else { "enforce" },
             "unmatched_preflight": if self.forward { "forward" } else { "reject" },
         });
+        if self.null && self.credentials {
+            // The opt-in the credential rules ask for (README, `allow_null_origin`).
+            v["dangerously_allow_null_origin_with_credentials"] = serde_json::json!(true);
+        }
         if self.regex {
             v["allow_origin_regexes"] = serde_json::json!(["https://[a-z]+\\.regex\\.test"]);
         }

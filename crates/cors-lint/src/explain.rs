@@ -134,13 +134,31 @@ fn explain(r: &Request, file: &str, location: &str, config: Rc<Config>, raw: &Ra
 
     let authority = r.host.as_deref().map(str::as_bytes);
     let path = r.path.as_deref().unwrap_or("/").as_bytes();
-    let (id, policy) = config.select(authority, Some(path));
+    let selected = config.select(authority, Some(path));
 
     println!("config:    {}", at(file, location, "").trim_end_matches([' ', ':']));
     println!("request:   {}", if r.preflight { "preflight" } else { "actual request" });
     for (k, v) in &request {
         println!("  {k}: {v}");
     }
+    let (id, policy) = match selected {
+        Ok(selected) => selected,
+        Err(ambiguous) => {
+            println!("policy:    none: {}", ambiguous.describe(&config));
+            let enforced = ambiguous.mode == Mode::Enforce;
+            if enforced {
+                println!("decision:  denied: the answer must not depend on how the upstream reads the host or path");
+            } else {
+                println!("decision:  would be denied (no policy it selects enforces: shadow)");
+            }
+            let counters: Vec<&str> = outcome.counters.iter().map(|c| c.name()).collect();
+            if !counters.is_empty() {
+                println!("counter:   {}", counters.join(", "));
+            }
+            print_response(&outcome, r, false, false);
+            return if enforced { EXIT_DENIED } else { EXIT_OK };
+        }
+    };
     let policy_line = match id {
         PolicyId::TopLevel if config.routes().is_empty() => "top level".to_owned(),
         PolicyId::TopLevel => "top level (no entry of `policies` matches this host and path)".to_owned(),
@@ -202,6 +220,19 @@ fn explain(r: &Request, file: &str, location: &str, config: Rc<Config>, raw: &Ra
         println!("mode:      shadow: the decision is only counted and logged; the request and response are untouched");
     }
 
+    let forwarded = r.preflight && !allowed && !shadow && policy.unmatched_preflight() == UnmatchedPreflight::Forward;
+    print_response(&outcome, r, allowed, forwarded);
+    if allowed {
+        EXIT_OK
+    } else {
+        EXIT_DENIED
+    }
+}
+
+/// The client's side of the outcome: a local reply, or the upstream's response headers as the
+/// filter left them; `allowed` tells an allowed preflight's local reply from a rejected one's,
+/// `forwarded` a denied preflight sent on by `unmatched_preflight: forward`.
+fn print_response(outcome: &simulate::Outcome, r: &Request, allowed: bool, forwarded: bool) {
     match &outcome.local_reply {
         Some((status, headers)) => {
             let why = if allowed { "allowed preflight" } else { "rejected preflight" };
@@ -218,13 +249,12 @@ fn explain(r: &Request, file: &str, location: &str, config: Rc<Config>, raw: &Ra
             }
         }
         None => {
-            let forwarded = r.preflight && !allowed && !shadow;
-            if forwarded && policy.unmatched_preflight() == UnmatchedPreflight::Forward {
+            if forwarded {
                 println!("response:  the preflight goes to the upstream (unmatched_preflight: forward)");
             } else {
                 println!("response:  the request goes to the upstream; the client receives these response headers");
             }
-            if upstream.is_empty() {
+            if r.upstream.is_empty() {
                 println!("           (upstream headers: none given; add --upstream-header 'name: value')");
             }
             if outcome.response_headers.is_empty() {
@@ -245,11 +275,6 @@ fn explain(r: &Request, file: &str, location: &str, config: Rc<Config>, raw: &Ra
                 }
             }
         }
-    }
-    if allowed {
-        EXIT_OK
-    } else {
-        EXIT_DENIED
     }
 }
 

@@ -581,3 +581,29 @@ fn convert_output_validates() {
         assert_eq!(run(&["validate", "-q", f.path()]).status.code(), Some(0), "{input}");
     }
 }
+
+#[test]
+fn explain_ambiguous_path() {
+    let out = run(&[
+        "explain",
+        "examples/envoy/policies.yaml",
+        "--origin",
+        "https://evil.example.net",
+        "--host",
+        "api.example.com",
+        "--path",
+        "/public/..;/admin",
+        "--upstream-header",
+        "access-control-allow-origin: https://evil.example.net",
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}{}", stderr(&out));
+    for line in [
+        "policy:    none: ambiguous path: its readings select policies[0] and top level",
+        "decision:  denied: the answer must not depend on how the upstream reads the host or path",
+        "counter:   cors.ambiguous_request_denied",
+        "(removed by the filter: access-control-allow-origin: https://evil.example.net)",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in\n{text}");
+    }
+}

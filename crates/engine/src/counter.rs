@@ -22,6 +22,9 @@ pub enum Counter {
     ShadowWouldDeny,
     /// A request whose policy has `mode: "off"`: left to the upstream.
     PassedThrough,
+    /// A CORS request denied because its host or path can be read several ways that select
+    /// different policies (docs/security.md).
+    AmbiguousRequestDenied,
     /// Shadow mode: a would-deny of an origin that is no scanner's: this policy allows the
     /// origin (the method or a header was refused) or an enforced policy elsewhere in the
     /// configuration does. The rollout signal that scanner traffic does not raise.
@@ -30,7 +33,7 @@ pub enum Counter {
 
 impl Counter {
     /// Every counter, in `index` order.
-    pub const ALL: [Counter; 9] = [
+    pub const ALL: [Counter; 10] = [
         Counter::ActualAllowed,
         Counter::ActualDenied,
         Counter::PreflightAllowed,
@@ -39,6 +42,7 @@ impl Counter {
         Counter::PreflightDeniedHeaders,
         Counter::ShadowWouldDeny,
         Counter::PassedThrough,
+        Counter::AmbiguousRequestDenied,
         Counter::ShadowWouldDenyKnownOrigin,
     ];
 
@@ -53,6 +57,7 @@ impl Counter {
             Counter::PreflightDeniedHeaders => "cors.preflight_denied_headers",
             Counter::ShadowWouldDeny => "cors.shadow_would_deny",
             Counter::PassedThrough => "cors.passed_through",
+            Counter::AmbiguousRequestDenied => "cors.ambiguous_request_denied",
             Counter::ShadowWouldDenyKnownOrigin => "cors.shadow_would_deny_known_origin",
         }
     }

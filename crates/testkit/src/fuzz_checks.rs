@@ -25,7 +25,7 @@ pub const POLICIES: [&str; 7] = [
     r#"{"allow_origins":["*"],"allow_methods":["*"],"allow_headers":["*"],"expose_headers":["*"]}"#,
     // 2: patterns, a regex and null, with credentials
     r#"{"allow_origins":["https://*.example.com","http://localhost:*"],"allow_origin_regexes":["https://[a-z0-9-]+\\.regex\\.test"],
-        "allow_null_origin":true,"allow_headers":["x-custom"],"allow_credentials":true}"#,
+        "allow_null_origin":true,"dangerously_allow_null_origin_with_credentials":true,"allow_headers":["x-custom"],"allow_credentials":true}"#,
     // 3: a permissive top level with per-host and per-path policies
     r#"{"allow_origins":["*"],"policies":[
         {"match":{"hosts":["api.example.com"]},"allow_origins":["https://admin.example.com"],"allow_credentials":true},
@@ -151,7 +151,7 @@ pub fn check_input(input: &Input) -> Outcome {
         }
     }
     let config = config_of(input);
-    if config.select(first(":authority"), first(":path")).1.mode() == Mode::Off {
+    if config.select(first(":authority"), first(":path")).is_ok_and(|(_, p)| p.mode() == Mode::Off) {
         // Pass-through: nothing added, replaced or removed, no local reply, only the counter.
         if out.local_reply.is_some() || out.response_headers != input.upstream {
             fail("mode off changed the response".into());

@@ -24,8 +24,15 @@ pub enum Rule {
     WildcardWithCredentials,
     /// A credentialed `http://` origin that is not loopback.
     InsecureOrigin,
-    /// A credentialed `*.` pattern over a public suffix.
+    /// A credentialed `*.` pattern (or regex) over a public suffix, or over a domain with a
+    /// public suffix beneath it.
     PublicSuffixWildcard,
+    /// A credentialed regex whose matches' host is not pinned to a fixed domain.
+    UnpinnedRegex,
+    /// `allow_null_origin` with credentials.
+    NullWithCredentials,
+    /// A regex whose worst-case match cost exceeds the bound.
+    RegexCost,
     /// Not a method token, or one browsers never send.
     Method,
     /// Not a header name, or a name that can never apply (forbidden, response-only, request-only).

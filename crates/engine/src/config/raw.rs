@@ -114,6 +114,10 @@ pub struct RawPolicy {
     /// Opt-in for credentialed `*.` patterns over a public suffix (`https://*.github.io`).
     #[cfg_attr(feature = "serialize", serde(skip_serializing_if = "Option::is_none"))]
     pub dangerously_allow_public_suffix_wildcards_with_credentials: Option<bool>,
+    /// Opt-in for `allow_null_origin` with credentials (every sandboxed iframe and `file:` page,
+    /// on any site, sends `Origin: null`).
+    #[cfg_attr(feature = "serialize", serde(skip_serializing_if = "Option::is_none"))]
+    pub dangerously_allow_null_origin_with_credentials: Option<bool>,
 
     /// Only at the top level: policies per host and path; each inherits the keys it does not set
     /// (the three origin keys as one group).
@@ -154,6 +158,9 @@ impl RawPolicy {
             dangerously_allow_public_suffix_wildcards_with_credentials: self
                 .dangerously_allow_public_suffix_wildcards_with_credentials
                 .or(parent.dangerously_allow_public_suffix_wildcards_with_credentials),
+            dangerously_allow_null_origin_with_credentials: self
+                .dangerously_allow_null_origin_with_credentials
+                .or(parent.dangerously_allow_null_origin_with_credentials),
         }
     }
 }

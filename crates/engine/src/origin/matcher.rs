@@ -11,9 +11,12 @@ use crate::fast_hash::{FastHashMap, FastHashSet};
 use super::pattern::{OriginPattern, PortRule};
 use super::serialized::{Host, Origin};
 
-/// Cap on the compiled size of all regexes of one policy, so a hostile pattern cannot make
-/// the worker allocate without bound at load time.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
+/// Cap on the compiled size (regex-lite's measure, bytes) of all regexes of one policy
+/// together. regex-lite matches with a PikeVM, whose time is linear in the input and in the
+/// compiled program, so this caps the worst-case cost of one new origin (at most
+/// `MAX_ORIGIN_LEN` bytes) against the policy: README, "Regex cost", has the measured figure.
+/// It admits twenty typical patterns (`https://[a-z0-9-]+\.rN\.example\.net`, 17 KiB).
+pub const REGEX_SIZE_LIMIT: usize = 32 * 1024;
 
 /// Most regex verdicts remembered per policy; the cache starts over when full, so hostile
 /// origins cost regex time, never unbounded memory (at most 256 x 512 bytes).
@@ -29,7 +32,10 @@ pub struct OriginMatcher {
     any_port: FastHashSet<Box<str>>,
     /// Domain suffix of `*.` patterns -> (scheme, port rule).
     subdomains: FastHashMap<Box<str>, Vec<(Box<str>, PortRule)>>,
+    /// Each regex, anchored (for `matching_regexes`).
     regexes: Vec<Regex>,
+    /// All of them as one alternation: one pass per origin on the request path.
+    any_regex: Option<Regex>,
     /// Origin -> did some regex match.
     regex_verdicts: RefCell<FastHashMap<Box<str>, bool>>,
 }
@@ -63,20 +69,56 @@ impl OriginMatcherBuilder {
         self.matcher.null = allowed;
     }
 
-    /// Compiles one regex, anchored at both ends so it matches the whole origin.
-    pub fn regex(&mut self, regex: &str) -> Result<(), String> {
-        let compiled = RegexBuilder::new(&format!("^(?:{regex})$"))
-            .size_limit(REGEX_SIZE_LIMIT)
-            .build()
-            .map_err(|e| e.to_string())?;
+    /// Adds a regex compiled by `compile_regex`.
+    pub fn regex(&mut self, compiled: Regex) {
         self.matcher.regexes.push(compiled);
-        Ok(())
     }
 
-    /// The matcher.
-    pub fn build(self) -> OriginMatcher {
-        self.matcher
+    /// The matcher; an error when the policy's regexes together exceed `REGEX_SIZE_LIMIT`.
+    pub fn build(mut self) -> Result<OriginMatcher, String> {
+        if !self.matcher.regexes.is_empty() {
+            let all: Vec<&str> = self.matcher.regexes.iter().map(Regex::as_str).collect();
+            let any = RegexBuilder::new(&all.join("|")).size_limit(REGEX_SIZE_LIMIT).build().map_err(|_| {
+                format!(
+                    "together the regexes exceed {} KiB compiled, the bound on their worst-case cost per \
+                     new origin (README, \"Regex cost\"): use fewer or simpler ones (bounded repeats \
+                     such as {{1,200}} of a group compile to one copy per repeat)",
+                    REGEX_SIZE_LIMIT / 1024
+                )
+            })?;
+            self.matcher.any_regex = Some(any);
+        }
+        Ok(self.matcher)
     }
+}
+
+/// Compiles one `allow_origin_regexes` entry: first alone, so that it cannot escape the anchors
+/// it is then put between (`a)|(.*` does not compile alone), then anchored at both ends so it
+/// matches the whole origin, within `REGEX_SIZE_LIMIT`.
+pub fn compile_regex(regex: &str) -> Result<Regex, String> {
+    let alone = RegexBuilder::new(regex).size_limit(REGEX_SIZE_LIMIT).build();
+    if let Err(e) = alone {
+        return Err(match e.to_string() {
+            m if m.contains("size limit") || m.contains("exceeds") => too_costly(),
+            m => m,
+        });
+    }
+    RegexBuilder::new(&format!("^(?:{regex})$")).size_limit(REGEX_SIZE_LIMIT).build().map_err(|e| {
+        let m = e.to_string();
+        if m.contains("size limit") || m.contains("exceeds") {
+            too_costly()
+        } else {
+            m
+        }
+    })
+}
+
+fn too_costly() -> String {
+    format!(
+        "compiles to more than {} KiB, the bound on a regex's worst-case cost per new origin (README, \
+         \"Regex cost\"): bounded repeats such as {{1,200}} of a group compile to one copy per repeat",
+        REGEX_SIZE_LIMIT / 1024
+    )
 }
 
 impl OriginMatcher {
@@ -119,14 +161,15 @@ impl OriginMatcher {
         if self.regexes.is_empty() {
             return false;
         }
+        let matches = || self.any_regex.as_ref().is_some_and(|r| r.is_match(origin));
         // Re-entrancy cannot happen (one stream at a time per VM); if it did, skip the cache.
         let Ok(mut cache) = self.regex_verdicts.try_borrow_mut() else {
-            return self.regexes.iter().any(|r| r.is_match(origin));
+            return matches();
         };
         if let Some(&verdict) = cache.get(origin) {
             return verdict;
         }
-        let verdict = self.regexes.iter().any(|r| r.is_match(origin));
+        let verdict = matches();
         if cache.len() >= REGEX_CACHE_ENTRIES {
             cache.clear();
         }
@@ -169,9 +212,9 @@ mod tests {
             b.pattern(parse_pattern(p).unwrap());
         }
         for r in regexes {
-            b.regex(r).unwrap();
+            b.regex(compile_regex(r).unwrap());
         }
-        b.build()
+        b.build().unwrap()
     }
 
     fn allows(m: &OriginMatcher, origin: &str) -> bool {
@@ -253,10 +296,35 @@ mod tests {
 
     #[test]
     fn bad_regexes_are_refused() {
+        assert!(compile_regex("(").is_err());
+        assert!(compile_regex(r"\p{L}").is_err(), "Unicode classes are not compiled in");
+        assert!(compile_regex("(a{1000}){1000}").unwrap_err().contains("KiB"), "size limit");
+        let hostile = r"https://([a-z0-9-]{0,63}\.?){1,200}\.example\.com";
+        assert!(compile_regex(hostile).unwrap_err().contains("worst-case cost"));
+    }
+
+    #[test]
+    fn regexes_cannot_escape_their_anchors() {
+        let escape = r"https://admin\.example\.com)|(https://.*";
+        assert!(compile_regex(escape).is_err(), "does not compile alone");
+        let m = matcher(&[], &[r"https://a\.example\.com|https://b\.example\.com"]);
+        assert!(allows(&m, "https://b.example.com"));
+        assert!(!allows(&m, "https://b.example.com.evil.net"), "the alternation is anchored as a whole");
+    }
+
+    #[test]
+    fn the_policy_regexes_together_are_bounded() {
+        let typical: Vec<String> = (0..20).map(|i| format!(r"https://[a-z0-9-]+\.r{i}\.example\.net")).collect();
         let mut b = OriginMatcherBuilder::default();
-        assert!(b.regex("(").is_err());
-        assert!(b.regex(r"\p{L}").is_err(), "Unicode classes are not compiled in");
-        assert!(b.regex("(a{1000}){1000}").is_err(), "size limit");
+        for r in &typical {
+            b.regex(compile_regex(r).unwrap());
+        }
+        assert!(b.build().is_ok(), "twenty typical patterns fit");
+        let mut b = OriginMatcherBuilder::default();
+        for _ in 0..4 {
+            b.regex(compile_regex(r"https://([a-z0-9-]{0,63}\.?){1,3}\.example\.com").unwrap());
+        }
+        assert!(b.build().unwrap_err().contains("together"));
     }
 
     #[test]
@@ -265,8 +333,8 @@ mod tests {
         assert!(m.allows_any() && allows(&m, "https://x.y"));
         let mut b = OriginMatcherBuilder::default();
         b.null(true);
-        let m = b.build();
+        let m = b.build().unwrap();
         assert!(m.allows_null() && !m.is_empty());
-        assert!(OriginMatcherBuilder::default().build().is_empty());
+        assert!(OriginMatcherBuilder::default().build().unwrap().is_empty());
     }
 }

@@ -4,6 +4,8 @@
 
 use std::sync::OnceLock;
 
+use crate::fast_hash::FastHashSet;
+
 static LIST_GZ: &[u8] = include_bytes!("public_suffix_list.txt.gz");
 
 /// The rules, sorted, as written in the list (`com`, `*.ck`, `!www.ck`).
@@ -42,6 +44,30 @@ pub fn is_public_suffix(domain: &str) -> bool {
     }
 }
 
+/// True when some public suffix lies beneath `domain`: a rule of the list (ICANN or private
+/// section, a wildcard rule's name included) that ends in `.domain`. `*.amazonaws.com` is then
+/// open to anyone, through `s3-website-us-east-1.amazonaws.com`, though `amazonaws.com` itself is
+/// not a public suffix.
+pub fn has_public_suffix_below(domain: &str) -> bool {
+    static PARENTS: OnceLock<FastHashSet<&'static str>> = OnceLock::new();
+    let parents = PARENTS.get_or_init(|| {
+        let mut parents = FastHashSet::default();
+        for rule in rules().iter().copied().filter(|r| !r.starts_with('!')) {
+            // `*.foo.bar`: every `x.foo.bar` is a suffix, so `foo.bar` has one beneath it.
+            if let Some(name) = rule.strip_prefix("*.") {
+                parents.insert(name);
+            }
+            let mut rest = rule;
+            while let Some((_, parent)) = rest.split_once('.') {
+                parents.insert(parent);
+                rest = parent;
+            }
+        }
+        parents
+    });
+    parents.contains(domain)
+}
+
 #[cfg(test)]
 mod tests {
     #[cfg(target_arch = "wasm32")]
@@ -57,6 +83,16 @@ mod tests {
         }
         for s in ["example.com", "example.co.uk", "user.github.io", "www.ck", "a.b.example.com"] {
             assert!(!is_public_suffix(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn public_suffixes_beneath() {
+        for s in ["amazonaws.com", "core.windows.net", "fastly.net", "digitaloceanspaces.com", "com", "uk", "ck"] {
+            assert!(has_public_suffix_below(s), "{s}");
+        }
+        for s in ["example.com", "example.co.uk", "user.github.io", "a.b.example.com"] {
+            assert!(!has_public_suffix_below(s), "{s}");
         }
     }
 }

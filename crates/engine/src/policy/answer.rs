@@ -7,6 +7,15 @@ use crate::allow_headers::AllowedHeaders;
 use crate::response_headers::*;
 use crate::vary;
 
+/// Headers of a rejected preflight's local reply, also when no policy was selected (an
+/// ambiguous request): no CORS headers at all.
+pub fn rejected_preflight_headers(answers_private_network: bool) -> ResponseHeaders<'static> {
+    let mut h = ResponseHeaders::default();
+    h.push(VARY, vary::preflight(answers_private_network));
+    h.push(CONTENT_LENGTH, "0");
+    h
+}
+
 impl Policy {
     /// The `Access-Control-Allow-Headers` of an allowed preflight when it echoes the request
     /// (`allow_headers: ["*"]` with credentials); `None` when the policy's value is fixed.
@@ -45,10 +54,7 @@ impl Policy {
 
     /// Headers of a rejected preflight's local reply: no CORS headers at all.
     pub fn rejected_preflight_headers(&self) -> ResponseHeaders<'static> {
-        let mut h = ResponseHeaders::default();
-        h.push(VARY, vary::preflight(self.private_network));
-        h.push(CONTENT_LENGTH, "0");
-        h
+        rejected_preflight_headers(self.private_network)
     }
 
     /// CORS headers added to the response of an allowed actual request (`Vary` is merged separately).

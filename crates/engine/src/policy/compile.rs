@@ -8,7 +8,7 @@ use crate::config::{ConfigError, ItemError, Rule};
 use crate::expose_headers::compile_expose;
 use crate::method::AllowedMethods;
 use crate::mode::{Mode, UnmatchedPreflight};
-use crate::origin::{parse_pattern, OriginMatcherBuilder};
+use crate::origin::{compile_regex, parse_pattern, OriginMatcher, OriginMatcherBuilder};
 
 /// Browsers cap preflight caching (Chromium 2 h, Firefox 24 h); more than a day is never honoured.
 pub const MAX_AGE_LIMIT: i64 = 86_400;
@@ -47,12 +47,34 @@ impl Policy {
             origins.pattern(pattern);
         }
         for (i, re) in raw.allow_origin_regexes.as_deref().unwrap_or_default().iter().enumerate() {
-            if let Err(e) = origins.regex(re) {
-                errors.push(ConfigError::at(Rule::Regex, key(&format!("allow_origin_regexes[{i}]")), re, one_line(&e)));
+            let at = || key(&format!("allow_origin_regexes[{i}]"));
+            let compiled = match compile_regex(re) {
+                Ok(compiled) => compiled,
+                Err(e) => {
+                    let rule = if e.contains("worst-case cost") { Rule::RegexCost } else { Rule::Regex };
+                    errors.push(ConfigError::at(rule, at(), re, one_line(&e)));
+                    continue;
+                }
+            };
+            if credentials {
+                if let Err((rule, reason)) = credentials::check_regex(re, &compiled, raw) {
+                    errors.push(ConfigError::at(rule, at(), re, reason));
+                    continue;
+                }
+            }
+            origins.regex(compiled);
+        }
+        let null = raw.allow_null_origin.unwrap_or(false);
+        if null && credentials {
+            if let Err((rule, reason)) = credentials::check_null(raw) {
+                errors.push(ConfigError::new(rule, key("allow_null_origin"), Some("true".into()), reason));
             }
         }
-        origins.null(raw.allow_null_origin.unwrap_or(false));
-        let origins = origins.build();
+        origins.null(null);
+        let origins = origins.build().unwrap_or_else(|reason| {
+            errors.push(ConfigError::new(Rule::RegexCost, key("allow_origin_regexes"), None, reason));
+            OriginMatcher::default()
+        });
         let mode = raw.mode.unwrap_or(Mode::Enforce);
         // A policy that is `off` makes no decision, so it needs no origins (values it does set
         // are still checked above and below: a typo must not wait for the day it is switched on).

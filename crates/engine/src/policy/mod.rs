@@ -8,6 +8,7 @@ mod credentials;
 mod decide;
 mod denial;
 
+pub use answer::rejected_preflight_headers;
 pub use decide::{AllowOrigin, DenyReason, PreflightRequest};
 pub use denial::Denial;
 

@@ -1,13 +1,15 @@
 //! The compiled configuration and policy selection: the entries of `policies` in match order,
 //! each with the requests it applies to, and the top level; which one a request selects.
 
+mod ambiguous;
 mod host;
 mod path;
 mod route;
 
-pub use host::host_of;
-pub use path::normalize as normalize_path;
-pub use route::Route;
+pub use ambiguous::{Ambiguous, AmbiguousPart};
+pub use host::{readings as host_readings, HostReadings};
+pub use path::{readings as path_readings, PathReadings};
+pub use route::{Part, Parts, Route};
 
 use crate::config::raw::RawPolicy;
 use crate::config::{self, ConfigError, ConfigErrors, Rule};
@@ -56,6 +58,8 @@ pub struct Config {
     default: Policy,
     needs_authority: bool,
     needs_path: bool,
+    /// A prefix has an uppercase letter: paths are then always compared with case folded too.
+    upper_prefix: bool,
 }
 
 impl Config {
@@ -124,6 +128,7 @@ impl Config {
         Ok(Config {
             needs_authority: routes.iter().any(Route::uses_hosts),
             needs_path: routes.iter().any(Route::uses_paths),
+            upper_prefix: routes.iter().any(Route::has_upper_prefix),
             routes,
             default,
         })
@@ -145,9 +150,9 @@ impl Config {
 
     /// The policy for a request, from its header map: `:authority` and `:path` are read only
     /// when some entry matches on them.
-    pub fn select_request(&self, headers: &HeaderMap) -> (PolicyId, &Policy) {
+    pub fn select_request(&self, headers: &HeaderMap) -> Result<(PolicyId, &Policy), Ambiguous> {
         if self.routes.is_empty() {
-            return (PolicyId::TopLevel, &self.default);
+            return Ok((PolicyId::TopLevel, &self.default));
         }
         let authority = if self.needs_authority { headers.first(AUTHORITY) } else { None };
         let path = if self.needs_path { headers.first(PATH) } else { None };
@@ -155,13 +160,48 @@ impl Config {
     }
 
     /// The policy for a request: the first entry whose `match` fits, else the top level.
-    /// `authority` and `path` are the raw request values; both are normalized here, once,
-    /// before any entry compares them.
-    pub fn select(&self, authority: Option<&[u8]>, path: Option<&[u8]>) -> (PolicyId, &Policy) {
-        let host = authority.and_then(host_of);
-        let path = path.and_then(normalize_path);
-        let found = self.routes.iter().enumerate().find(|(_, r)| r.matches(host, path.as_deref()));
-        match found {
+    /// `authority` and `path` are the raw request values, read every way an upstream might read
+    /// them (`host_readings`, `path_readings`); when the readings select different policies, of
+    /// which not all are `off`, the request is `Ambiguous` (docs/security.md).
+    pub fn select(&self, authority: Option<&[u8]>, path: Option<&[u8]>) -> Result<(PolicyId, &Policy), Ambiguous> {
+        let hosts = match authority {
+            Some(a) if self.needs_authority => match host_readings(a) {
+                HostReadings::Readings { first, second } => {
+                    Parts::of([Some(Part::Value(first)), second.map(Part::Value)])
+                }
+                HostReadings::Uninterpretable => Parts::of([Some(Part::Any), Some(Part::Absent)]),
+            },
+            _ => Parts::of([Some(Part::Absent)]),
+        };
+        let readings = path.filter(|_| self.needs_path).map(path_readings);
+        let paths = match &readings {
+            None => Parts::of([Some(Part::Absent)]),
+            Some(PathReadings::Plain { path, .. }) => Parts::of([Some(Part::Value(path))]),
+            Some(PathReadings::Several { paths, .. }) => Parts::of(paths.iter().map(|p| Some(Part::Value(p)))),
+            Some(PathReadings::Uninterpretable) => Parts::of([Some(Part::Any), Some(Part::Absent)]),
+        };
+        let fold = readings.as_ref().is_some_and(|r| self.upper_prefix || r.has_upper());
+        if let ([host], [path], false) = (hosts.as_slice(), paths.as_slice(), fold) {
+            // The common request: one reading of each.
+            return Ok(self.first_match(*host, *path, false));
+        }
+        let mut candidates: Vec<PolicyId> = Vec::new();
+        for host in hosts.as_slice() {
+            for path in paths.as_slice() {
+                for fold in [false, true].into_iter().take(if fold { 2 } else { 1 }) {
+                    let (id, _) = self.first_match(*host, *path, fold);
+                    if !candidates.contains(&id) {
+                        candidates.push(id);
+                    }
+                }
+            }
+        }
+        let part = AmbiguousPart::of(hosts.as_slice().len() > 1, paths.as_slice().len() > 1 || fold);
+        Ambiguous::check(self, candidates, part)
+    }
+
+    fn first_match(&self, host: Part<'_>, path: Part<'_>, fold: bool) -> (PolicyId, &Policy) {
+        match self.routes.iter().enumerate().find(|(_, r)| r.matches(host, path, fold)) {
             Some((i, route)) => (PolicyId::Entry(i), &route.policy),
             None => (PolicyId::TopLevel, &self.default),
         }

@@ -39,22 +39,61 @@ fn host_pattern(text: &str) -> Option<HostPattern> {
     (ipv6 || is_domain(&lower)).then(|| HostPattern::Exact(lower.into()))
 }
 
-/// A `match.path_prefixes` entry must be written as requests are compared, or it could never
-/// match what it seems to say.
+/// A `match.path_prefixes` entry must be written as requests are compared, and read alike by
+/// every reading of `path`, or it could never match what it seems to say.
 fn path_prefix(p: &str) -> Result<(), String> {
     if !p.starts_with('/') || !is_header_value(p.as_bytes()) || p.contains(' ') {
         return Err("must start with `/` and contain no spaces or control characters".into());
     }
     match path::normalize(p.as_bytes()) {
-        Some(n) if *n == *p.as_bytes() => Ok(()),
-        Some(n) => Err(format!(
+        Some(n) if *n != *p.as_bytes() => Err(format!(
             "must be written as requests are compared (RFC 3986 normalized: no query, dot-segments or \
              encoded unreserved characters, uppercase escapes): `{}`",
             String::from_utf8_lossy(&n)
         )),
-        None => Err("is ambiguous (an encoded slash or backslash, a backslash, a malformed escape or a dot-segment \
-                     above the root): no request could select it"
+        Some(_) if path::readings(p.as_bytes()).single() == Some(p.as_bytes()) => Ok(()),
+        Some(_) => Err("is read differently by some upstreams (a `;`, a backslash, an encoded slash or \
+                        backslash, or an empty segment): requests under it would be denied as ambiguous"
             .into()),
+        None => Err("has a malformed escape: no request could select it".into()),
+    }
+}
+
+/// What a request offers one part of a `match` (its host or its path) under one reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part<'a> {
+    /// The value under this reading.
+    Value(&'a [u8]),
+    /// The request has none: only entries that do not ask for it match.
+    Absent,
+    /// The request's value could not be read: every entry that asks for it matches (paired
+    /// with an `Absent` reading, so that an entry that could apply makes the readings differ).
+    Any,
+}
+
+/// The readings of one part of a request (a host has at most two, a path seven), on the stack.
+#[derive(Debug, Clone, Copy)]
+pub struct Parts<'a> {
+    items: [Part<'a>; 7],
+    len: usize,
+}
+
+impl<'a> Parts<'a> {
+    /// The readings given (`None`s skipped), the first seven of them.
+    pub fn of(readings: impl IntoIterator<Item = Option<Part<'a>>>) -> Self {
+        let mut parts = Parts { items: [Part::Absent; 7], len: 0 };
+        for reading in readings.into_iter().flatten() {
+            if let Some(slot) = parts.items.get_mut(parts.len) {
+                *slot = reading;
+                parts.len += 1;
+            }
+        }
+        parts
+    }
+
+    /// The readings.
+    pub fn as_slice(&self) -> &[Part<'a>] {
+        self.items.get(..self.len).unwrap_or_default()
     }
 }
 
@@ -122,13 +161,36 @@ impl Route {
         !self.path_prefixes.is_empty()
     }
 
-    /// `host` as `host_of` gives it, `path` as `path::normalize` gives it; `None` for
-    /// a request without one, or with an ambiguous path: only entries that do not ask for it match.
-    pub fn matches(&self, host: Option<&[u8]>, path: Option<&[u8]>) -> bool {
-        let host_ok = self.hosts.is_empty() || host.is_some_and(|h| self.hosts.iter().any(|p| p.matches(h)));
+    /// True when the entry applies to a request whose host and path read as `host` and
+    /// `path`; `fold` compares paths with ASCII case folded.
+    pub fn matches(&self, host: Part<'_>, path: Part<'_>, fold: bool) -> bool {
+        let host_ok = self.hosts.is_empty()
+            || match host {
+                Part::Value(h) => self.hosts.iter().any(|p| p.matches(h)),
+                Part::Absent => false,
+                Part::Any => true,
+            };
         host_ok
             && (self.path_prefixes.is_empty()
-                || path.is_some_and(|p| self.path_prefixes.iter().any(|pre| p.starts_with(pre.as_bytes()))))
+                || match path {
+                    Part::Value(p) => self.path_prefixes.iter().any(|pre| has_prefix(p, pre.as_bytes(), fold)),
+                    Part::Absent => false,
+                    Part::Any => true,
+                })
+    }
+
+    /// True when a prefix has an ASCII uppercase letter (a lowercase path could then match it
+    /// with case folded).
+    pub fn has_upper_prefix(&self) -> bool {
+        self.path_prefixes.iter().any(|p| p.bytes().any(|b| b.is_ascii_uppercase()))
+    }
+}
+
+fn has_prefix(path: &[u8], prefix: &[u8], fold: bool) -> bool {
+    match path.get(..prefix.len()) {
+        Some(start) if fold => start.eq_ignore_ascii_case(prefix),
+        Some(start) => start == prefix,
+        None => false,
     }
 }
 

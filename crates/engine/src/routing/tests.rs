@@ -6,6 +6,15 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 use super::*;
 use crate::config::Rule;
 use crate::mode::Mode;
+use crate::policy::Policy;
+
+/// The policy a request to `host` and `path` selects; it must not be ambiguous.
+fn selected<'c>(c: &'c Config, host: &str, path: &str) -> &'c Policy {
+    match c.select(Some(host.as_bytes()), Some(path.as_bytes())) {
+        Ok((_, policy)) => policy,
+        Err(a) => panic!("{host} {path}: {}", a.describe(c)),
+    }
+}
 
 /// The first refusal of `json`.
 fn err(json: &str) -> ConfigError {
@@ -382,14 +391,14 @@ fn policies_inherit_key_by_key_and_origins_as_a_group() {
     }"#,
     )
     .unwrap();
-    let pick = |host: &str, path: &str| c.select(Some(host.as_bytes()), Some(path.as_bytes())).1;
+    let pick = |host: &str, path: &str| selected(&c, host, path);
     assert_eq!(pick("x.com", "/public/a").name(), "policies[0]");
     assert_eq!(pick("admin.example.com:8443", "/x").name(), "policies[1]");
     assert_eq!(pick("a.example.net", "/v2/x").name(), "policies[2]");
     assert_eq!(pick("example.net", "/v2/x").name(), "top level", "apex excluded");
     assert_eq!(pick("a.example.net", "/v3/x").name(), "top level");
     assert_eq!(pick("x.com", "/private").name(), "top level");
-    assert_eq!(c.select(None, None).1.name(), "top level");
+    assert_eq!(c.select(None, None).unwrap().1.name(), "top level");
 
     let public = pick("x.com", "/public/a");
     assert!(public.check_origin(b"https://anyone.example").is_some());
@@ -411,8 +420,8 @@ fn top_level_may_allow_nothing_when_policies_exist() {
     let c =
         Config::from_json(r#"{"policies":[{"match":{"path_prefixes":["/api/"]},"allow_origins":["https://a.com"]}]}"#)
             .unwrap();
-    assert!(c.select(None, Some(b"/other")).1.check_origin(b"https://a.com").is_none());
-    assert!(c.select(None, Some(b"/api/x")).1.check_origin(b"https://a.com").is_some());
+    assert!(c.select(None, Some(b"/other")).unwrap().1.check_origin(b"https://a.com").is_none());
+    assert!(c.select(None, Some(b"/api/x")).unwrap().1.check_origin(b"https://a.com").is_some());
     // ...but a policy must allow something.
     assert_eq!(err(r#"{"policies":[{"match":{"path_prefixes":["/api/"]}}]}"#).key, "policies[0].allow_origins");
 }
@@ -440,7 +449,7 @@ fn mode_off_at_the_top_level_is_not_inherited() {
         ]}"#,
     )
     .unwrap();
-    let pick = |host: &str, path: &str| c.select(Some(host.as_bytes()), Some(path.as_bytes())).1;
+    let pick = |host: &str, path: &str| selected(&c, host, path);
     assert_eq!(pick("b.example.com", "/x").mode(), Mode::Off, "no entry: the top level's off");
     assert_eq!(pick("a.example.com", "/x").mode(), Mode::Enforce, "an entry without mode is enforced");
     assert_eq!(pick("a.example.com", "/legacy/x").mode(), Mode::Off, "a carve-out placed first");
@@ -451,7 +460,7 @@ fn mode_off_at_the_top_level_is_not_inherited() {
         r#"{"mode":"shadow","allow_origins":["https://a.com"],"policies":[{"match":{"hosts":["x.com"]}}]}"#,
     )
     .unwrap();
-    assert_eq!(c.select(Some(b"x.com"), None).1.mode(), Mode::Shadow);
+    assert_eq!(c.select(Some(b"x.com"), None).unwrap().1.mode(), Mode::Shadow);
 }
 
 #[test]
@@ -479,18 +488,101 @@ fn path_prefixes_match_the_normalized_path() {
         ]}"#,
     )
     .unwrap();
-    let pick = |host: &str, path: &str| c.select(Some(host.as_bytes()), Some(path.as_bytes())).1.name().to_owned();
+    let pick = |host: &str, path: &str| selected(&c, host, path).name().to_owned();
     assert_eq!(pick("x.com", "/public/a?b=/admin"), "policies[0]");
-    assert_eq!(pick("x.com", "/admin/../public/a"), "policies[0]");
-    assert_eq!(pick("x.com", "/%70ublic/a"), "policies[0]");
-    for confused in
-        ["/public/../admin", "/public/%2e%2e/admin", "/public/..%2Fadmin", "/public/..%5cadmin", "/../public/x"]
-    {
-        assert_eq!(pick("x.com", confused), "top level", "{confused}");
-        // An ambiguous path still selects entries that only match hosts.
-        assert_eq!(pick("api.example.com", confused), "policies[1]", "{confused}");
+    assert_eq!(pick("x.com", "/public/./a"), "policies[0]", "as sent and resolved, it is under /public/");
+    assert_eq!(pick("x.com", "/public/%61"), "policies[0]");
+    assert_eq!(pick("x.com", "/other/../admin"), "top level");
+    assert_eq!(pick("x.com", "/a/%2e%2e/admin"), "top level");
+    for ambiguous in ["/admin/../public/a", "/%70ublic/a", "/../public/x", "/public/../admin", "/public/%2e%2e/admin"] {
+        assert!(
+            c.select(Some(b"x.com"), Some(ambiguous.as_bytes())).is_err(),
+            "{ambiguous}: as sent and resolved differ"
+        );
     }
-    assert_eq!(pick("API.Example.COM.:8443", "/x"), "policies[1]", "hosts compare as browsers normalize them");
+    assert_eq!(pick("x.com", "/api/x%2Fy"), "top level", "every reading selects the top level");
+    assert_eq!(pick("x.com", "/public/a%2Fb"), "policies[0]", "every reading selects policies[0]");
+    assert_eq!(pick("API.Example.COM:8443", "/x"), "policies[1]", "hosts compare without port and case");
+}
+
+#[test]
+fn readings_that_select_different_policies_are_ambiguous() {
+    let c = Config::from_json(
+        r#"{"mode":"off","policies":[
+            {"match":{"path_prefixes":["/public/"]},"allow_origins":["*"]},
+            {"match":{"path_prefixes":["/api/"]},"allow_origins":["https://app.example.com"],"allow_credentials":true},
+            {"match":{"hosts":["api.example.com"]},"allow_origins":["https://api-ui.example.com"]}
+        ]}"#,
+    )
+    .unwrap();
+    let ambiguous = |host: &str, path: &str| match c.select(Some(host.as_bytes()), Some(path.as_bytes())) {
+        Ok((_, p)) => panic!("{host} {path} selected {}", p.name()),
+        Err(a) => a,
+    };
+    for path in [
+        "/public/..%2Fadmin",
+        "/public/..%5cadmin",
+        "/public/..\\admin",
+        "/public/..;/admin",
+        "/public/%2e%2e;/admin",
+        "/public//../admin",
+        "/API/x",
+        "/Public/x",
+        "/api/x%zz",
+        "/api/%",
+        "/api/x%2",
+        "/x%zz",
+    ] {
+        let a = ambiguous("x.com", path);
+        assert_eq!((a.part, a.mode), (AmbiguousPart::Path, Mode::Enforce), "{path}");
+    }
+    for host in ["a.example.com:1:2", "api.example.com:8443:", "api.example.com.", "api%2eexample.com"] {
+        let a = ambiguous(host, "/x");
+        assert_eq!((a.part, a.mode), (AmbiguousPart::Host, Mode::Enforce), "{host}");
+    }
+    assert_eq!(
+        ambiguous("x.com", "/public/..;/admin").describe(&c).to_string(),
+        "ambiguous path: its readings select policies[0] and top level"
+    );
+    // Readings that agree select as before, and hosts no entry could apply to are not read.
+    assert_eq!(selected(&c, "x.com", "/api/x%2Fy").name(), "policies[1]");
+    assert_eq!(selected(&c, "x.com", "/other/x;y").name(), "top level");
+    assert_eq!(selected(&c, "x.com", "/other//x").name(), "top level");
+    assert_eq!(selected(&c, "x.com", "/other/X").name(), "top level");
+}
+
+#[test]
+fn uninterpretable_parts_deny_only_where_a_scoped_entry_could_apply() {
+    let hosts_only = Config::from_json(
+        r#"{"allow_origins":["https://app.example.com"],"policies":[
+            {"match":{"hosts":["api.example.com"],"path_prefixes":["/v1/"]},"allow_origins":["*"]}
+        ]}"#,
+    )
+    .unwrap();
+    // The path cannot be read, but the entry needs api.example.com: it cannot apply to x.com.
+    assert_eq!(selected(&hosts_only, "x.com", "/v1/%zz").name(), "top level");
+    assert!(hosts_only.select(Some(b"api.example.com"), Some(b"/v1/%zz")).is_err());
+    // A host that cannot be read does not matter to a configuration without host entries.
+    let paths_only = Config::from_json(
+        r#"{"allow_origins":["https://app.example.com"],"policies":[{"match":{"path_prefixes":["/v1/"]},"allow_origins":["*"]}]}"#,
+    )
+    .unwrap();
+    assert_eq!(selected(&paths_only, "a:1:2", "/x").name(), "top level");
+}
+
+#[test]
+fn ambiguity_among_policies_that_do_not_enforce() {
+    let c = Config::from_json(
+        r#"{"mode":"off","policies":[
+            {"match":{"path_prefixes":["/legacy/"]},"mode":"off"},
+            {"match":{"path_prefixes":["/beta/"]},"allow_origins":["https://app.example.com"],"mode":"shadow"}
+        ]}"#,
+    )
+    .unwrap();
+    assert_eq!(selected(&c, "x.com", "/legacy/..;/x").mode(), Mode::Off, "every candidate is off: nothing acts");
+    let a = c.select(Some(b"x.com"), Some(b"/beta/..;/x")).unwrap_err();
+    assert_eq!(a.mode, Mode::Shadow, "no candidate enforces: a would-be denial");
+    assert_eq!(a.candidates, vec![PolicyId::Entry(1), PolicyId::TopLevel]);
 }
 
 #[test]
@@ -498,9 +590,15 @@ fn path_prefixes_are_written_normalized() {
     let e = err(r#"{"allow_origins":["*"],"policies":[{"match":{"path_prefixes":["/a/../b/"]}}]}"#);
     assert_eq!(e.key, "policies[0].match.path_prefixes[0]");
     assert!(e.reason.contains("`/b/`"), "{}", e.reason);
-    assert!(err(r#"{"allow_origins":["*"],"policies":[{"match":{"path_prefixes":["/a%2Fb"]}}]}"#)
+    for read_differently in ["/a%2Fb", "/a;b/", "/a//b/", r"/a\\b/", "/a%5Cb/"] {
+        let json =
+            format!(r#"{{"allow_origins":["*"],"policies":[{{"match":{{"path_prefixes":["{read_differently}"]}}}}]}}"#);
+        let e = err(&json);
+        assert!(e.reason.contains("read differently"), "{read_differently}: {}", e.reason);
+    }
+    assert!(err(r#"{"allow_origins":["*"],"policies":[{"match":{"path_prefixes":["/a%zz"]}}]}"#)
         .reason
-        .contains("ambiguous"));
+        .contains("malformed"));
     assert!(err(r#"{"allow_origins":["*"],"policies":[{"match":{"path_prefixes":["/a?x"]}}]}"#)
         .reason
         .contains("`/a`"));

@@ -11,9 +11,9 @@ use crate::header_map::{HeaderMap, METHOD, ORIGIN, REQUEST_HEADERS, REQUEST_METH
 use crate::host::ProxyHost;
 use crate::logged::Logged;
 use crate::mode::{Mode, UnmatchedPreflight};
-use crate::policy::{AllowOrigin, DenyReason, Policy, PreflightRequest};
+use crate::policy::{rejected_preflight_headers, AllowOrigin, DenyReason, Policy, PreflightRequest};
 use crate::response_headers::{ResponseHeaders, ALLOW_CREDENTIALS, CORS_RESPONSE_HEADERS, EXPOSE_HEADERS, VARY};
-use crate::routing::{Config, PolicyId};
+use crate::routing::{Ambiguous, AmbiguousPart, Config, PolicyId};
 use crate::vary;
 
 /// Envoy's response code details of an allowed preflight's local reply (a denied one names
@@ -47,6 +47,9 @@ enum State {
     Denied {
         policy: PolicyId,
     },
+    /// The request's readings select different policies: no CORS header at all, whatever the
+    /// upstream sent, and `Vary: Origin` as for any denial.
+    Ambiguous,
 }
 
 /// One stream's filter.
@@ -68,7 +71,10 @@ impl StreamFilter {
         let all = host.request_headers();
         // A clone of the Rc, so the policy can be borrowed while `self` records the decision.
         let config = Rc::clone(&self.config);
-        let (id, policy) = config.select_request(&all);
+        let (id, policy) = match config.select_request(&all) {
+            Ok(selected) => selected,
+            Err(ambiguous) => return self.on_ambiguous(host, &all, &ambiguous),
+        };
         if policy.mode() == Mode::Off {
             host.count(Counter::PassedThrough, policy);
             return Verdict::Continue;
@@ -105,6 +111,43 @@ impl StreamFilter {
             }
         };
         self.on_actual(host, id, policy, origin)
+    }
+
+    /// The answer must not depend on how the upstream reads the host or path, so a CORS
+    /// request is denied: a preflight answered 403 here, an actual request's response stripped
+    /// of every CORS header. So is the response to a request without `Origin`, which a cache
+    /// may hand to a CORS request. Under shadow only, nothing changes.
+    fn on_ambiguous(&mut self, host: &impl ProxyHost, all: &HeaderMap, ambiguous: &Ambiguous) -> Verdict {
+        let origin = all.first(ORIGIN);
+        // Counted under the first policy a reading selected: the request belongs to none.
+        let config = Rc::clone(&self.config);
+        let counted_for = ambiguous.candidates.first().map_or(config.default_policy(), |id| config.policy(*id));
+        if ambiguous.mode != Mode::Enforce {
+            if let Some(origin) = origin {
+                host.count(Counter::ShadowWouldDeny, counted_for);
+                debug!(
+                    "shadow: request would be denied: {} (origin {})",
+                    ambiguous.describe(&self.config),
+                    Logged(origin)
+                );
+            }
+            return Verdict::Continue;
+        }
+        self.state = State::Ambiguous;
+        let Some(origin) = origin else {
+            return Verdict::Continue;
+        };
+        host.count(Counter::AmbiguousRequestDenied, counted_for);
+        debug!("request denied: {} (origin {})", ambiguous.describe(&self.config), Logged(origin));
+        if all.first(METHOD) == Some(b"OPTIONS") && all.contains(REQUEST_METHOD) {
+            let details = match ambiguous.part {
+                AmbiguousPart::Host => "cors_preflight_denied{ambiguous_host}",
+                AmbiguousPart::Path => "cors_preflight_denied{ambiguous_path}",
+                AmbiguousPart::HostAndPath => "cors_preflight_denied{ambiguous_host_and_path}",
+            };
+            return self.reply(host, 403, rejected_preflight_headers(false), details);
+        }
+        Verdict::Continue
     }
 
     fn on_actual(&mut self, host: &impl ProxyHost, id: PolicyId, policy: &Policy, origin: &[u8]) -> Verdict {
@@ -215,6 +258,11 @@ impl StreamFilter {
             }
             State::Allowed { policy, echo } => (policy, echo, true),
             State::Denied { policy } => (policy, None, false),
+            State::Ambiguous => {
+                strip_cors_headers(host);
+                host.add_response_header(VARY, vary::ORIGIN);
+                return Verdict::Continue;
+            }
         };
         let policy = self.config.policy(id);
         if allowed {
@@ -232,16 +280,20 @@ impl StreamFilter {
                 }
             }
         } else {
-            // A denied response carries no CORS header at all, whatever the upstream sent.
-            // Denials are rare, so the extra calls are not on the hot path.
-            for name in CORS_RESPONSE_HEADERS {
-                host.set_response_header(name, None);
-            }
+            strip_cors_headers(host);
         }
         if let Some(value) = vary::actual(policy.varies_by_origin()) {
             host.add_response_header(VARY, value);
         }
         Verdict::Continue
+    }
+}
+
+/// A denied response carries no CORS header at all, whatever the upstream sent. Denials are
+/// rare, so the extra calls are not on the hot path.
+fn strip_cors_headers(host: &impl ProxyHost) {
+    for name in CORS_RESPONSE_HEADERS {
+        host.set_response_header(name, None);
     }
 }
 

@@ -427,3 +427,66 @@ fn host_calls_per_request_type() {
     assert_eq!(run(&preflight("https://app.example.com", "PUT", None)), (1, 1));
     assert_eq!(run(&preflight("https://evil.example", "PUT", None)), (1, 1));
 }
+
+/// A path the upstream may read as another entry's: denied whatever the top level (here `off`)
+/// or the upstream says, preflight and actual alike (docs/security.md).
+#[test]
+fn ambiguous_requests_are_denied() {
+    let json = r#"{"mode":"off","policies":[{"match":{"path_prefixes":["/api/"]},"allow_origins":["https://app.example.com"],"allow_credentials":true}]}"#;
+    let reflecting = [
+        ("access-control-allow-origin", "https://evil.example"),
+        ("access-control-allow-credentials", "true"),
+        ("access-control-allow-methods", "DELETE"),
+        ("vary", "Accept-Encoding"),
+    ];
+    for path in ["/api/x%zz", "/API/x", "/x/..;/api/y", "/x/..%2Fapi/y", "/x\\..\\api/y"] {
+        let mut f = filter(json);
+        let host = FakeHost::request(&[
+            (":method", "OPTIONS"),
+            (":path", path),
+            ("origin", "https://evil.example"),
+            ("access-control-request-method", "DELETE"),
+        ]);
+        assert_eq!(f.on_request_headers(&host), Verdict::Stop, "{path}: answered here, never forwarded");
+        let (status, headers) = host.sent.borrow().clone().unwrap();
+        assert_eq!(status, 403, "{path}");
+        assert!(headers.iter().all(|(k, _)| !k.starts_with("access-control-")), "{path}: {headers:?}");
+        assert_eq!(*host.counted.borrow(), vec![Counter::AmbiguousRequestDenied]);
+        f.on_response_headers(&host);
+
+        for origin in [Some("https://evil.example"), Some("https://app.example.com"), None] {
+            let mut f = filter(json);
+            let mut request = vec![(":method", "GET"), (":path", path)];
+            request.extend(origin.map(|o| ("origin", o)));
+            let host = FakeHost::request(&request);
+            assert_eq!(f.on_request_headers(&host), Verdict::Continue);
+            host.upstream(&reflecting);
+            f.on_response_headers(&host);
+            assert!(host.cors_response_headers().is_empty(), "{path} {origin:?}: {:?}", host.cors_response_headers());
+            assert_eq!(host.response_value("vary").as_deref(), Some("Accept-Encoding,Origin"));
+            let counted = if origin.is_some() { vec![Counter::AmbiguousRequestDenied] } else { vec![] };
+            assert_eq!(*host.counted.borrow(), counted, "{path} {origin:?}");
+        }
+    }
+    // Readings that agree: exactly as before (the upstream's answer passes under `off`).
+    let mut f = filter(json);
+    let host = FakeHost::request(&[(":method", "GET"), (":path", "/other/x;y"), ("origin", "https://evil.example")]);
+    f.on_request_headers(&host);
+    host.upstream(&reflecting);
+    f.on_response_headers(&host);
+    assert_eq!(host.cors_response_headers().len(), 3);
+    assert_eq!(*host.counted.borrow(), vec![Counter::PassedThrough]);
+}
+
+#[test]
+fn ambiguity_under_shadow_only_counts() {
+    let json = r#"{"mode":"off","policies":[{"match":{"path_prefixes":["/api/"]},"allow_origins":["https://app.example.com"],"mode":"shadow"}]}"#;
+    let mut f = filter(json);
+    let host = FakeHost::request(&[(":method", "GET"), (":path", "/API/x"), ("origin", "https://evil.example")]);
+    assert_eq!(f.on_request_headers(&host), Verdict::Continue);
+    host.upstream(&[("access-control-allow-origin", "*")]);
+    f.on_response_headers(&host);
+    assert_eq!(host.response_value("access-control-allow-origin").as_deref(), Some("*"));
+    assert_eq!(host.writes.get(), 0);
+    assert_eq!(*host.counted.borrow(), vec![Counter::ShadowWouldDeny]);
+}
