@@ -23,6 +23,7 @@ WASM_BINDGEN_VERSION = $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/version = 
 
 .PHONY: build run test test-unit test-wasm test-e2e test-browser browsers lint toolchain envoy apt-tools \
         wasm-bindgen-cli envoy-bootstrap bench soak fuzz oci test-envoy-matrix clean test-manifests release \
+        monitoring-tools \
         test-reproducible
 
 # rust-toolchain.toml pins the release toolchain. On a machine whose stable toolchain is that
@@ -71,7 +72,7 @@ lint: toolchain
 	cargo clippy --workspace --all-targets --all-features -- -D warnings
 	cargo clippy --workspace --exclude cors-lint --all-targets --target $(WASM_TARGET) -- -D warnings
 
-# Engine unit tests and cors-lint's (feature `cli` builds the native command and its schema).
+# Engine unit tests and cors-lint's.
 test-unit:
 	cargo test --workspace --all-features --lib --bins
 
@@ -83,15 +84,22 @@ test-wasm: toolchain wasm-bindgen-cli
 # examples, and tests/wasm_abi.rs (dist/cors.wasm under a mock proxy-wasm host in wasmi: the
 # exact host calls per request type, hostile hosts). Every one that needs Envoy starts its own
 # on free ports.
-test-e2e: envoy build
+test-e2e: envoy build monitoring-tools
 	cargo test --workspace --all-features --tests -- --test-threads 2
 
-# Kubernetes manifests under examples/ against their CRDs (tests/schemas/, vendored) as
-# `kubectl apply --validate=strict` would, CEL rules re-checked by hand, and their plugin
-# configuration through cors-lint (PyPI jsonschema + PyYAML + pytest, in .venv).
+# Debian's prometheus + promtool (crates/cors-lint/tests/monitoring.rs evaluates the dashboard
+# and alert rules on a real scrape) and openssl (the webhook's TLS test makes its certificate).
+monitoring-tools:
+	@scripts/apt-ensure.sh prometheus:prometheus promtool:prometheus openssl:openssl
+
+# Kubernetes manifests under examples/ and the kustomize bases under deploy/ against their CRDs
+# (tests/schemas/, vendored) as `kubectl apply --validate=strict` would, CEL rules re-checked by
+# hand, their plugin configuration through cors-lint, the webhook's wiring and the webhook on
+# them; the release SBOMs against the CycloneDX schema (PyPI jsonschema + PyYAML + pytest +
+# cyclonedx-python-lib, in .venv).
 test-manifests:
 	@[ -x "$(VENV)/bin/python" ] || python3 -m venv "$(VENV)"
-	@"$(VENV)/bin/python" -c 'import jsonschema, yaml, pytest' 2>/dev/null || \
+	@"$(VENV)/bin/python" -c 'import jsonschema, yaml, pytest, cyclonedx' 2>/dev/null || \
 	  "$(VENV)/bin/pip" install --quiet -r tests/manifests/requirements.txt
 	cargo build --quiet -p cors-lint
 	CORS_LINT=target/debug/cors-lint "$(VENV)/bin/python" -m pytest tests/manifests -p no:cacheprovider -q
@@ -118,12 +126,19 @@ test-browser: envoy build browsers envoy-bootstrap
 oci: build
 	scripts/oci.sh $(DIST) dist/oci
 
-# Release artifacts: dist/cors.wasm, the OCI image layout dist/oci (tag = Cargo.toml version) and
-# dist/SHA256SUMS over all of them (check with: cd dist && sha256sum -c SHA256SUMS).
+# Release artifacts: dist/cors.wasm, the cors-lint binary (dist/cors-lint), a CycloneDX SBOM of
+# each (dist/*.cdx.json, scripts/sbom.py), the OCI image layout dist/oci (tag = Cargo.toml
+# version; labels source and revision: OCI_SOURCE, else the git remote) and dist/SHA256SUMS over
+# all of them (check with: cd dist && sha256sum -c SHA256SUMS). Tags are `v<version>`
+# (v0.1.0): docs/operations.md, "Releases".
 release: build
+	cargo build --release --locked -p cors-lint
+	install -m 0755 target/release/cors-lint dist/cors-lint
+	python3 scripts/sbom.py envoy-cors $(DIST) --target $(WASM_TARGET) > dist/cors.wasm.cdx.json
+	python3 scripts/sbom.py cors-lint dist/cors-lint > dist/cors-lint.cdx.json
 	scripts/oci.sh $(DIST) dist/oci
-	cd dist && sha256sum cors.wasm $$(find oci -type f | LC_ALL=C sort) > SHA256SUMS
-	@echo "dist/SHA256SUMS:" && head -n 1 dist/SHA256SUMS
+	cd dist && sha256sum cors.wasm cors-lint cors.wasm.cdx.json cors-lint.cdx.json $$(find oci -type f | LC_ALL=C sort) > SHA256SUMS
+	@echo "dist/SHA256SUMS:" && head -n 4 dist/SHA256SUMS
 
 # Builds the module again from a copy of this tree in another directory, with another CARGO_HOME
 # path and target directory, and compares its sha256 with dist/cors.wasm: they must be equal.
@@ -158,7 +173,7 @@ soak: envoy build envoy-bootstrap
 	@scripts/apt-ensure.sh wrk:wrk
 	python3 scripts/soak.py
 
-# cors-lint (native CLI, feature `cli`): install it, and regenerate the committed JSON Schema
+# cors-lint (the native CLI crate): install it, and regenerate the committed JSON Schema
 # (crates/cors-lint/tests/cors_lint.rs fails when schema/cors-config.schema.json is not current).
 .PHONY: install-lint schema
 install-lint:
