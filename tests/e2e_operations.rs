@@ -75,7 +75,7 @@ fn log_level_follows_envoy_at_runtime_and_denials_explain_themselves() {
 
 /// The `stats_tags` entry that extracts the per-policy label (docs/operations.md).
 pub fn policy_stats_config() -> serde_json::Value {
-    json!({ "stats_tags": [ { "tag_name": "cors_policy", "regex": "(cors_policy=\\.=(.+?);\\.;)" } ] })
+    json!({ "stats_tags": [ { "tag_name": "cors_policy", "regex": "(cors_policy=\\.=(.*?);\\.;)" } ] })
 }
 
 /// The samples of Prometheus metric `name` by their `cors_policy` label.

@@ -210,7 +210,7 @@ fn explain(r: &Request, file: &str, location: &str, config: Rc<Config>, raw: &Ra
             _ => policy.origin_denial(origin.as_bytes()),
         };
         let verb = if shadow { "would be denied" } else { "denied" };
-        println!("decision:  {verb}: {}", denial.message);
+        println!("decision:  {verb}: {denial}");
     }
     if let Some(c) = counter {
         let extra = if outcome.counters.contains(&Counter::ShadowWouldDeny) { ", cors.shadow_would_deny" } else { "" };

@@ -139,7 +139,7 @@ fn every_dashboard_query_returns_data_and_every_rule_evaluates() {
         ]
     });
     // The stats_tags of docs/operations.md.
-    let stats = json!({ "stats_tags": [ { "tag_name": "cors_policy", "regex": "(cors_policy=\\.=(.+?);\\.;)" } ] });
+    let stats = json!({ "stats_tags": [ { "tag_name": "cors_policy", "regex": "(cors_policy=\\.=(.*?);\\.;)" } ] });
     let cfg = EnvoyConfig::simple(&plugin.to_string(), &upstream).stats_config(stats);
     let envoy = Envoy::start(&cfg);
     let port = envoy.port("main");

@@ -173,10 +173,10 @@ impl StreamFilter {
             None => {
                 host.count(Counter::ActualDenied, policy);
                 if policy.mode() == Mode::Enforce {
-                    debug!("actual request denied: {}", policy.origin_denial(origin).message);
+                    debug!("actual request denied: {}", policy.origin_denial(origin));
                     self.state = State::Denied { policy: id };
                 } else {
-                    debug!("shadow: actual request would be denied: {}", policy.origin_denial(origin).message);
+                    debug!("shadow: actual request would be denied: {}", policy.origin_denial(origin));
                     host.count(Counter::ShadowWouldDeny, policy);
                     if self.config.allowed_elsewhere(origin, policy) {
                         host.count(Counter::ShadowWouldDenyKnownOrigin, policy);
@@ -214,7 +214,7 @@ impl StreamFilter {
             Err(reason) => {
                 host.count(reason.preflight_counter(), policy);
                 if policy.mode() == Mode::Shadow {
-                    debug!("shadow: preflight would be denied: {}", policy.preflight_denial(&request, reason).message);
+                    debug!("shadow: preflight would be denied: {}", policy.preflight_denial(&request, reason));
                     host.count(Counter::ShadowWouldDeny, policy);
                     // Refused for its method or headers, the origin is one this policy allows.
                     let known = match origins[..] {
@@ -227,7 +227,7 @@ impl StreamFilter {
                     return Verdict::Continue;
                 }
                 let denial = policy.preflight_denial(&request, reason);
-                debug!("preflight denied: {}", denial.message);
+                debug!("preflight denied: {denial}");
                 match policy.unmatched_preflight() {
                     UnmatchedPreflight::Forward => Verdict::Continue,
                     UnmatchedPreflight::Reject => {
