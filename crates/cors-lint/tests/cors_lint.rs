@@ -1,4 +1,4 @@
-//! `cors-lint` end to end: the built binary on real files (`cargo test --features cli`).
+//! `cors-lint` end to end: the built binary on real files (`cargo test -p cors-lint`).
 // Test code: a failed unwrap or assertion is how a test reports (the workspace denies them elsewhere).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
@@ -57,7 +57,7 @@ fn schema_file_is_current() {
     assert!(
         stdout(&out) == committed,
         "schema/cors-config.schema.json is not current: regenerate it with `make schema` \
-         (cargo run --quiet --features cli --bin cors-lint -- schema > schema/cors-config.schema.json)"
+         (cargo run --quiet -p cors-lint -- schema > schema/cors-config.schema.json)"
     );
 }
 
