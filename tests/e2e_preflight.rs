@@ -42,6 +42,7 @@ fn allowed_preflight_is_answered_locally_with_exact_headers() {
     assert!(list_has(&acam, "PUT"), "ACAM {acam:?}\n{}", r.dump());
     let acah = r.must("access-control-allow-headers");
     assert!(list_has(&acah, "x-custom"), "ACAH {acah:?}\n{}", r.dump());
+    assert_eq!(r.must("access-control-expose-headers"), "x-request-id", "as Envoy's filter sends it");
     assert_eq!(r.must("access-control-max-age"), "600");
     assert!(!r.has("access-control-allow-private-network"), "ACAPN without being asked\n{}", r.dump());
     assert_eq!(r.must("vary"), PREFLIGHT_VARY, "{}", r.dump());
@@ -133,17 +134,21 @@ fn non_preflight_options_pass_through_untouched() {
     assert!(!r.has("access-control-allow-methods"), "{}", r.dump());
 }
 
-/// Item 3: CORS-safelisted methods and request headers are always allowed.
+/// Item 3: CORS-safelisted methods are always allowed; a request header only when listed, the
+/// safelisted names included (a browser lists one only for a value that is not safelisted).
 #[test]
-fn safelisted_methods_and_headers_are_always_allowed() {
+fn safelisted_methods_are_allowed_and_headers_only_when_listed() {
     let f = Fixture::new(json!({ "allow_origins": [ALLOWED], "allow_methods": ["PUT"] }));
     for m in ["GET", "HEAD", "POST", "PUT"] {
         let r = f.send(Request::preflight("/", ALLOWED, m, None));
         assert_eq!(r.status, 204, "ACRM {m}\n{}", r.dump());
         assert_eq!(r.must("access-control-allow-origin"), ALLOWED);
     }
-    let r = f.send(Request::preflight("/", ALLOWED, "GET", Some("Accept, Accept-Language, Content-Language")));
-    assert_eq!(r.status, 204, "safelisted ACRH\n{}", r.dump());
+    for acrh in ["Accept", "Accept-Language", "Content-Language", "Content-Type"] {
+        let r = f.send(Request::preflight("/", ALLOWED, "GET", Some(acrh)));
+        assert_eq!(r.status, 403, "{acrh} is not configured\n{}", r.dump());
+        r.assert_no_cors_headers();
+    }
     // not safelisted and not configured
     let r = f.send(Request::preflight("/", ALLOWED, "DELETE", None));
     assert_eq!(r.status, 403, "DELETE is not configured\n{}", r.dump());
@@ -268,8 +273,32 @@ fn rejected_preflights_get_403_without_cors_headers() {
     assert_eq!(f.upstream.hits(), 0, "a rejected preflight reached the upstream");
 }
 
-/// Item 4: `unmatched_preflight: forward` passes disallowed preflights to the upstream untouched;
-/// allowed ones are still answered locally.
+/// Issue 17: with credentials, `*` is a literal method to browsers, so `allow_methods: ["*"]`
+/// is answered with the requested method, validated (a token, never CONNECT, TRACE, TRACK).
+#[test]
+fn star_methods_with_credentials_echo_the_requested_method() {
+    let f = Fixture::new(json!({
+        "allow_origins": [ALLOWED],
+        "allow_methods": ["*"],
+        "allow_credentials": true
+    }));
+    for method in ["PURGE", "patch", "DELETE"] {
+        let r = f.send(Request::preflight("/", ALLOWED, method, None));
+        assert_eq!(r.status, 204, "{method}\n{}", r.dump());
+        assert_eq!(r.must("access-control-allow-methods"), method, "{}", r.dump());
+        assert_eq!(r.must("access-control-allow-credentials"), "true");
+        assert_eq!(r.must("vary"), PREFLIGHT_VARY, "the answer depends on the requested method");
+    }
+    for method in ["TRACE", "connect", "GET, PUT"] {
+        let r = f.send(Request::preflight("/", ALLOWED, method, None));
+        assert_eq!(r.status, 403, "{method}\n{}", r.dump());
+        r.assert_no_cors_headers();
+    }
+    assert_eq!(f.upstream.hits(), 0);
+}
+
+/// Item 4: `unmatched_preflight: forward` passes preflights from origins the policy does not
+/// allow to the upstream untouched; every other preflight is answered locally.
 #[test]
 fn unmatched_preflight_forward_reaches_upstream() {
     let mut c = base();
@@ -287,13 +316,18 @@ fn unmatched_preflight_forward_reaches_upstream() {
     assert_eq!(seen.header("access-control-request-method"), Some("PUT"));
     assert_eq!(seen.header("access-control-request-headers"), Some("x-custom"));
 
-    let r = f.send(Request::preflight("/fwd", ALLOWED, "PATCH", None));
-    assert_eq!(r.status, 200, "denied method forwarded\n{}", r.dump());
-    assert_eq!(f.upstream.hits(), 2);
+    // An allowed origin is answered here whatever it asks (Istio's FORWARD): a method or header
+    // the policy denies never reaches the upstream, whose own answer could allow it.
+    for (method, acrh) in [("PATCH", None), ("PUT", Some("x-not-listed"))] {
+        let r = f.send(Request::preflight("/fwd", ALLOWED, method, acrh));
+        assert_eq!(r.status, 403, "{method} {acrh:?} from an allowed origin\n{}", r.dump());
+        r.assert_no_cors_headers();
+    }
+    assert_eq!(f.upstream.hits(), 1);
 
     let r = f.send(Request::preflight("/fwd", ALLOWED, "PUT", None));
     assert_eq!(r.status, 204, "allowed preflight still local\n{}", r.dump());
-    assert_eq!(f.upstream.hits(), 2);
+    assert_eq!(f.upstream.hits(), 1);
 }
 
 /// Local replies name themselves in Envoy's response-code details (`%RESPONSE_CODE_DETAILS%` in

@@ -67,7 +67,7 @@ extern "C" {
 /// ownership passes to the host until it hands the buffer back in a host call's out-parameters.
 /// A size the VM cannot hold is null, which the host reports to the call that wanted the buffer
 /// as `InvalidMemoryAccess`: an infallible allocation would abort the VM instead
-/// (tests/wasm_abi.rs).
+/// (tests/wasm_abi/).
 pub fn allocate_for_host(size: usize) -> *mut u8 {
     let mut buffer: Vec<u8> = Vec::new();
     if buffer.try_reserve_exact(size).is_err() {

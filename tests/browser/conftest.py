@@ -245,6 +245,8 @@ def plugin_config(origin_a: str) -> dict:
             # Authorization named (test_authorization_*).
             {"match": {"path_prefixes": ["/auth/"]},
              "allow_headers": ["authorization", "x-custom"]},
+            # "*" methods with credentials: the requested method is echoed (test_any_method_*).
+            {"match": {"path_prefixes": ["/any-method/"]}, "allow_methods": ["*"]},
             # "*" headers without credentials: every name but Authorization.
             {"match": {"path_prefixes": ["/auth-star/"]},
              "allow_headers": ["*"], "allow_credentials": False},

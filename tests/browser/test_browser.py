@@ -432,6 +432,30 @@ def test_authorization_not_covered_by_star(driver, pages, api, envoy, upstream):
     assert not upstream_hits(upstream, "/auth-star/auth")
 
 
+def test_any_method_with_credentials_is_echoed(driver, pages, api, envoy):
+    # `allow_methods: ["*"]` with credentials: a browser reads `*` as the literal method `*` on a
+    # credentialed request, so the plugin answers with the method asked for.
+    seen = call(driver, pages["allowed"].origin, f"{api}/any-method/x",
+                {"method": "DELETE", "credentials": "include"})
+    assert seen["ok"], seen
+    assert seen["json"]["method"] == "DELETE"
+    pre = preflights(wait_entries(envoy, "/any-method/x", "DELETE", 1))
+    assert pre and pre[-1]["acrm"] == "DELETE"
+    assert not PLUGIN or pre[-1]["status"] == 204
+
+
+def test_json_content_type_needs_listing(driver, pages, api, envoy, upstream):
+    # /auth/ lists authorization and x-custom only: a JSON body's Content-Type is not safelisted,
+    # so the browser asks for `content-type`, which the policy does not grant.
+    seen = call(driver, pages["allowed"].origin, f"{api}/auth/json",
+                {"method": "POST", "headers": {"Content-Type": "application/json"}, "body": "{}"})
+    assert_blocked(seen)
+    assert not upstream_hits(upstream, "/auth/json")
+    pre = preflights(wait_entries(envoy, "/auth/json", "OPTIONS", 1))
+    assert pre and pre[-1]["acrh"] == "content-type"
+    assert not PLUGIN or pre[-1]["status"] == 403
+
+
 # Cookies the API's own origin sets, on a credentialed CORS response, and sends back on the next
 # credentialed request. http://127.0.0.1:<A> -> http://127.0.0.1:<B> is cross-origin but
 # same-site, so no engine's third-party cookie rules apply.

@@ -231,7 +231,7 @@ fn explain(r: &Request, file: &str, location: &str, config: Rc<Config>, raw: &Ra
 
 /// The client's side of the outcome: a local reply, or the upstream's response headers as the
 /// filter left them; `allowed` tells an allowed preflight's local reply from a rejected one's,
-/// `forwarded` a denied preflight sent on by `unmatched_preflight: forward`.
+/// `forwarded` a preflight from an origin not allowed sent on by `unmatched_preflight: forward`.
 fn print_response(outcome: &simulate::Outcome, r: &Request, allowed: bool, forwarded: bool) {
     match &outcome.local_reply {
         Some((status, headers)) => {
@@ -250,7 +250,9 @@ fn print_response(outcome: &simulate::Outcome, r: &Request, allowed: bool, forwa
         }
         None => {
             if forwarded {
-                println!("response:  the preflight goes to the upstream (unmatched_preflight: forward)");
+                println!(
+                    "response:  the preflight goes to the upstream (unmatched_preflight: forward, origin not allowed)"
+                );
             } else {
                 println!("response:  the request goes to the upstream; the client receives these response headers");
             }

@@ -28,7 +28,7 @@ USAGE:
     cors-lint explain FILE --origin ORIGIN [--method M] [--header NAME]... [--preflight]
                       [--private-network] [--host HOST] [--path PATH]
                       [--upstream-header 'NAME: VALUE']... [--index N]
-    cors-lint convert FILE [--index N]
+    cors-lint convert FILE [--index N] [--check [--envoy PATH] [--wasm PATH]]
     cors-lint webhook --listen ADDR (--tls-cert FILE --tls-key FILE | --plain-http)
     cors-lint schema
 
@@ -49,7 +49,11 @@ convert    Turn an Istio VirtualService `corsPolicy`, an Envoy `CorsPolicy`, a G
            plugin's JSON (stdout; every change of meaning as a note on stderr). A route's
            policy becomes a `policies` entry for its hosts and paths, the rest `mode: off`.
            Refuses (exit 1) what it cannot express safely, such as prefix or contains
-           origin matches.
+           origin matches. --check runs probe requests in a real Envoy against Envoy's own
+           CORS filter, configured as the source system generates it, and against the plugin
+           with the converted configuration, and prints every answer that differs (stderr);
+           exit 3 when a browser's outcome differs. Envoy: --envoy, $ENVOY_BIN or `envoy` on
+           PATH; the plugin: --wasm, $CORS_WASM or dist/cors.wasm.
 webhook    Serve a Kubernetes validating admission webhook (AdmissionReview v1, POST
            /validate) that denies WasmPlugin, EnvoyExtensionPolicy and EnvoyFilter objects
            whose plugin configuration `validate` refuses (`cors-lint webhook --help`).

@@ -7,7 +7,7 @@ use crate::config::{ItemError, Rule};
 use crate::fast_hash::FastHashSet;
 use crate::header_names::{
     is_forbidden_request, is_forbidden_request_bytes, validate_list, MAX_NAME_LEN, MAX_REQUEST_HEADERS_LEN,
-    RESPONSE_ONLY, SAFELISTED_REQUEST,
+    RESPONSE_ONLY,
 };
 use crate::token::LOWER_TCHAR;
 
@@ -101,7 +101,7 @@ pub struct AllowedHeaders {
     /// `*` with credentials: browsers read a `*` answer as the literal name `*`, so an allowed
     /// preflight is answered with the names it asked for instead of a precomputed value.
     echo: bool,
-    /// Lowercase names, the safelisted ones included, up to `INLINE_LEN` bytes...
+    /// The configured lowercase names, up to `INLINE_LEN` bytes...
     short_names: FastHashSet<InlineName>,
     /// ...and the longer ones.
     long_names: FastHashSet<Box<[u8]>>,
@@ -135,17 +135,14 @@ impl AllowedHeaders {
             // `*` never covers Authorization (Fetch): it must be named to be allowed.
             Some(if listed.iter().any(|n| n == "authorization") { "*,authorization" } else { "*" }.into())
         } else {
-            let mut all: Vec<&str> = listed.iter().map(String::as_str).collect();
-            for s in SAFELISTED_REQUEST {
-                if !all.contains(&s) {
-                    all.push(s);
-                }
-            }
-            Some(all.join(",").into_boxed_str())
+            // The configured names only: a browser lists a safelisted name (`content-type`) in
+            // the request exactly when its value is not safelisted, so allowing it unlisted
+            // would grant what no one configured.
+            (!listed.is_empty()).then(|| listed.join(",").into_boxed_str())
         };
         let mut short_names = FastHashSet::default();
         let mut long_names = FastHashSet::default();
-        for name in listed.iter().map(String::as_str).chain(SAFELISTED_REQUEST) {
+        for name in listed.iter().map(String::as_str) {
             match InlineName::new(name.as_bytes()) {
                 Some(inline) => short_names.insert(inline),
                 None => long_names.insert(Box::from(name.as_bytes())),
@@ -295,13 +292,19 @@ mod tests {
         assert!(allows(&h, &[",,x-custom,,"]));
         assert!(allows(&h, &["x-custom", "x-other"]), "several header lines");
         assert!(allows(&h, &[""]), "empty list");
-        assert!(allows(&h, &["content-type,accept"]), "safelisted names");
+        assert!(!allows(&h, &["content-type"]), "a safelisted name is listed only for a non-safelisted value");
+        assert!(!allows(&h, &["x-custom,accept"]));
         assert!(!allows(&h, &["x-custom,x-evil"]));
         assert!(!allows(&h, &["x-custom", "x-evil"]));
         assert!(!allows(&h, &["x custom"]), "not a token");
         assert!(!allows(&h, &["x-custom\r\nx-evil"]));
         assert!(!allows(&h, &["authorization"]));
-        assert_eq!(h.header_value(), Some("x-custom,x-other,accept,accept-language,content-language,content-type"));
+        assert_eq!(h.header_value(), Some("x-custom,x-other"), "the configuration, nothing appended");
+        let typed = compile(&["Content-Type"], false);
+        assert!(allows(&typed, &["content-type"]) && !allows(&typed, &["content-type,accept"]));
+        assert_eq!(typed.header_value(), Some("content-type"));
+        assert_eq!(compile(&[], false).header_value(), None, "no name listed: no header");
+        assert!(allows(&compile(&[], false), &[""]) && !allows(&compile(&[], false), &["accept"]));
     }
 
     #[test]

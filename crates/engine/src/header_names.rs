@@ -1,14 +1,9 @@
-//! Header names the rules speak of (Fetch's safelisted, forbidden, request-only and response-only
+//! Header names the rules speak of (Fetch's forbidden, request-only and response-only
 //! names) and the validation of a configured name: shared by `allow_headers` and
 //! `expose_headers`.
 
 use crate::config::{ItemError, Rule};
 use crate::token::is_token;
-
-/// Names whose safelisting depends only on their value (Fetch "CORS-safelisted request-header").
-/// A browser lists them in ACRH only for an unusual value; for an allowed origin we accept them
-/// without configuration, as most CORS libraries do.
-pub const SAFELISTED_REQUEST: [&str; 4] = ["accept", "accept-language", "content-language", "content-type"];
 
 /// Fetch "forbidden request-header" names: a browser never lets a script set them.
 pub(crate) const FORBIDDEN_REQUEST: [&str; 21] = [

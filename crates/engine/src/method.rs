@@ -20,6 +20,9 @@ pub fn is_forbidden(method: &[u8]) -> bool {
 #[derive(Debug, Default)]
 pub struct AllowedMethods {
     any: bool,
+    /// `*` with credentials: browsers read a `*` answer as the literal method `*`, so an allowed
+    /// preflight is answered with the method it asked for.
+    echo: bool,
     /// As compared: case-sensitive, the six Fetch-normalized methods uppercased.
     methods: Vec<Box<str>>,
     header_value: Option<Box<str>>,
@@ -34,13 +37,6 @@ impl AllowedMethods {
         let mut errors = Vec::new();
         for (i, m) in raw.iter().enumerate() {
             if m == "*" {
-                if credentials {
-                    errors.push(ItemError::new(
-                        i,
-                        Rule::WildcardWithCredentials,
-                        "`*` is a literal method name when credentials are allowed: list the methods",
-                    ));
-                }
                 any = true;
                 continue;
             }
@@ -67,7 +63,10 @@ impl AllowedMethods {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let header_value = if any {
+        let echo = any && credentials;
+        let header_value = if echo {
+            None
+        } else if any {
             Some("*".into())
         } else {
             // Chromium compares non-normalized methods uppercased against this list, the spec
@@ -83,7 +82,7 @@ impl AllowedMethods {
             }
             (!listed.is_empty()).then(|| listed.join(",").into_boxed_str())
         };
-        Ok(AllowedMethods { any, methods, header_value })
+        Ok(AllowedMethods { any, echo, methods, header_value })
     }
 
     /// Is `Access-Control-Request-Method: requested` allowed? Case-sensitive, as Fetch is.
@@ -96,9 +95,16 @@ impl AllowedMethods {
             || self.methods.iter().any(|m| m.as_bytes() == requested)
     }
 
-    /// The `Access-Control-Allow-Methods` value, if any method beyond the safelisted ones is allowed.
+    /// The `Access-Control-Allow-Methods` value, if any method beyond the safelisted ones is
+    /// allowed and it does not depend on the request (see `echoes`).
     pub fn header_value(&self) -> Option<&str> {
         self.header_value.as_deref()
+    }
+
+    /// True when an allowed preflight is answered with the method it requested (`*` with
+    /// credentials): the requested method passed `allows`, so it is a token and not forbidden.
+    pub fn echoes(&self) -> bool {
+        self.echo
     }
 }
 
@@ -139,13 +145,23 @@ mod tests {
         assert!(m.allows(b"PURGE") && m.allows(b"patch"));
         assert!(!m.allows(b"TRACE") && !m.allows(b"GET, DELETE") && !m.allows(b""));
         assert_eq!(m.header_value(), Some("*"));
-        assert!(compile(&["*"], true).unwrap_err()[0].reason.contains("credentials"));
+        assert!(!m.echoes());
+    }
+
+    #[test]
+    fn wildcard_with_credentials_echoes_the_request() {
+        let m = compile(&["*"], true).unwrap();
+        assert!(m.echoes());
+        assert_eq!(m.header_value(), None, "`*` is a literal method to a credentialed request");
+        assert!(m.allows(b"PURGE") && m.allows(b"patch") && m.allows(b"GET"));
+        assert!(!m.allows(b"TRACE") && !m.allows(b"connect") && !m.allows(b"GET, DELETE") && !m.allows(b""));
+        assert!(!compile(&["PUT"], true).unwrap().echoes());
     }
 
     #[test]
     fn invalid_methods() {
         assert_eq!(compile(&["GET", "TRACE"], false).unwrap_err()[0].index, 1);
-        assert_eq!(compile(&["TRACE", "P T", "*"], true).unwrap_err().len(), 3, "every element reported");
+        assert_eq!(compile(&["TRACE", "P T", "*", ""], true).unwrap_err().len(), 3, "every element reported");
         assert!(compile(&["connect"], false).unwrap_err()[0].reason.contains("forbidden"));
         assert!(compile(&["track"], false).is_err());
         assert!(compile(&["GET, PUT"], false).unwrap_err()[0].reason.contains("token"));

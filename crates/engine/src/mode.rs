@@ -35,7 +35,10 @@ fn one_of<'de, D: Deserializer<'de>>(d: D, names: &'static [&'static str]) -> Re
 pub enum UnmatchedPreflight {
     /// Answer 403 without CORS headers; the upstream never sees it.
     Reject,
-    /// Pass it to the upstream untouched.
+    /// Pass a preflight from an origin the policy does not allow to the upstream untouched
+    /// (Istio's `FORWARD`, Envoy's `forward_not_matching_preflights`); one from an allowed origin
+    /// whose method or headers are not allowed is still rejected, so the upstream's own answer
+    /// can never grant an allowed origin more than the policy.
     Forward,
 }
 

@@ -77,10 +77,12 @@ pub struct RawPolicy {
     #[cfg_attr(feature = "serialize", serde(skip_serializing_if = "Option::is_none"))]
     pub allow_null_origin: Option<bool>,
 
-    /// Methods a preflight may ask for (case-sensitive); `*` without credentials.
+    /// Methods a preflight may ask for (case-sensitive); `*` for any (with credentials, the
+    /// requested method is echoed).
     #[cfg_attr(feature = "serialize", serde(skip_serializing_if = "Option::is_none"))]
     pub allow_methods: Option<Vec<String>>,
-    /// Request headers a preflight may ask for; `*` without credentials.
+    /// Request headers a preflight may ask for, CORS-safelisted names too (`content-type`); `*` for
+    /// any but Authorization (with credentials, the requested names are echoed).
     #[cfg_attr(feature = "serialize", serde(skip_serializing_if = "Option::is_none"))]
     pub allow_headers: Option<Vec<String>>,
     /// Response headers the page may read (`Access-Control-Expose-Headers`); `*` without credentials.
@@ -101,7 +103,8 @@ pub struct RawPolicy {
     #[cfg_attr(feature = "serialize", serde(skip_serializing_if = "Option::is_none"))]
     pub preflight_success_status: Option<u16>,
     /// A preflight the policy does not allow: `reject` (default: 403, never reaches the upstream)
-    /// or `forward` (to the upstream, untouched).
+    /// or `forward` (one from an origin the policy does not allow goes to the upstream, untouched,
+    /// as Istio's FORWARD; a method or header denial from an allowed origin is still a 403).
     #[cfg_attr(feature = "serialize", serde(skip_serializing_if = "Option::is_none"))]
     pub unmatched_preflight: Option<UnmatchedPreflight>,
     /// `enforce` (default), `shadow` or `off`. A top-level `off` is not inherited by entries.

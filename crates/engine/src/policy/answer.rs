@@ -23,23 +23,36 @@ impl Policy {
         self.headers.echoes().then(|| AllowedHeaders::echo_value(request_headers))
     }
 
-    /// Headers of an allowed preflight's local reply; `echoed` is `echoed_request_headers`.
+    /// Headers of an allowed preflight's local reply; `echoed` is `echoed_request_headers`,
+    /// `method` the request's `Access-Control-Request-Method` (already allowed), echoed when the
+    /// policy allows any method with credentials.
     pub fn preflight_headers<'a>(
         &'a self,
         allow: AllowOrigin<'a>,
         private_network_requested: bool,
         echoed: Option<&'a str>,
+        method: &'a str,
     ) -> ResponseHeaders<'a> {
         let mut h = ResponseHeaders::default();
         h.push(ALLOW_ORIGIN, allow.value());
         if self.credentials {
             h.push(ALLOW_CREDENTIALS, "true");
         }
-        if let Some(v) = self.methods.header_value() {
+        if self.methods.echoes() {
+            if !method.is_empty() {
+                h.push(ALLOW_METHODS, method);
+            }
+        } else if let Some(v) = self.methods.header_value() {
             h.push(ALLOW_METHODS, v);
         }
         if let Some(v) = echoed.or(self.headers.header_value()).filter(|v| !v.is_empty()) {
             h.push(ALLOW_HEADERS, v);
+        }
+        // Fetch reads Access-Control-Expose-Headers only on actual responses; Envoy's filter also
+        // sends it on preflights and the Gateway API's conformance test expects it there. It
+        // grants nothing on a preflight, so it is sent for the same answer as theirs.
+        if let Some(v) = self.expose_headers.as_deref() {
+            h.push(EXPOSE_HEADERS, v);
         }
         if let Some(v) = self.max_age.as_deref() {
             h.push(MAX_AGE, v);

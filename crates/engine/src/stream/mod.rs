@@ -208,7 +208,9 @@ impl StreamFilter {
                     return Verdict::Continue;
                 }
                 let echoed = policy.echoed_request_headers(&request_headers);
-                let headers = policy.preflight_headers(allow, private_network, echoed.as_deref());
+                // An allowed method is a token: ASCII.
+                let method = std::str::from_utf8(method).unwrap_or_default();
+                let headers = policy.preflight_headers(allow, private_network, echoed.as_deref(), method);
                 self.reply(host, policy.preflight_status(), headers, PREFLIGHT_ALLOWED_DETAILS)
             }
             Err(reason) => {
@@ -228,11 +230,9 @@ impl StreamFilter {
                 }
                 let denial = policy.preflight_denial(&request, reason);
                 debug!("preflight denied: {denial}");
-                match policy.unmatched_preflight() {
-                    UnmatchedPreflight::Forward => Verdict::Continue,
-                    UnmatchedPreflight::Reject => {
-                        self.reply(host, 403, policy.rejected_preflight_headers(), &denial.response_details())
-                    }
+                match (policy.unmatched_preflight(), reason) {
+                    (UnmatchedPreflight::Forward, DenyReason::Origin) => Verdict::Continue,
+                    _ => self.reply(host, 403, policy.rejected_preflight_headers(), &denial.response_details()),
                 }
             }
         }
