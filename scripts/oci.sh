@@ -10,6 +10,12 @@
 #
 # Usage: scripts/oci.sh [WASM] [OUT_DIR] [TAG]
 #   defaults: $CORS_WASM or dist/cors.wasm, dist/oci, the version from Cargo.toml.
+# Labels (OCI annotations keys, in the image config): title, version, licenses, and
+#   org.opencontainers.image.source    $OCI_SOURCE, else the git remote `origin` URL;
+#   org.opencontainers.image.revision  $OCI_REVISION, else `git rev-parse HEAD` (+ "-dirty"
+#                                      when the work tree has uncommitted changes).
+# Without a source (no OCI_SOURCE, no remote) the script refuses: an image whose provenance
+# cannot be traced is not released.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +23,14 @@ WASM=${1:-${CORS_WASM:-dist/cors.wasm}}
 OUT=${2:-dist/oci}
 TAG=${3:-$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)}
 EPOCH=1970-01-01T00:00:00Z
+SOURCE=${OCI_SOURCE:-$(git config --get remote.origin.url 2>/dev/null || true)}
+REVISION=${OCI_REVISION:-$(git rev-parse HEAD 2>/dev/null || true)}
+if [ -z "${OCI_REVISION:-}" ] && [ -n "$REVISION" ] && [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+  REVISION="$REVISION-dirty"
+fi
+[ -n "$SOURCE" ] || { echo "oci.sh: set OCI_SOURCE (the repository URL): no git remote 'origin' to take it from" >&2; exit 1; }
+[ -n "$REVISION" ] || { echo "oci.sh: set OCI_REVISION (the commit): not a git work tree" >&2; exit 1; }
+LICENSE=$(sed -n 's/^license = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
 [ -f "$WASM" ] || { echo "oci.sh: $WASM not found (run make build)" >&2; exit 1; }
 scripts/apt-ensure.sh umoci:umoci skopeo:skopeo
@@ -33,7 +47,10 @@ umoci init --layout "$OUT"
 umoci new --image "$OUT:$TAG"
 umoci config --image "$OUT:$TAG" --created "$EPOCH" --no-history \
   --config.label "org.opencontainers.image.title=envoy-cors" \
-  --config.label "org.opencontainers.image.version=$TAG"
+  --config.label "org.opencontainers.image.version=$TAG" \
+  --config.label "org.opencontainers.image.source=$SOURCE" \
+  --config.label "org.opencontainers.image.revision=$REVISION" \
+  --config.label "org.opencontainers.image.licenses=$LICENSE"
 umoci unpack "${ROOTLESS[@]}" --image "$OUT:$TAG" "$work/bundle" >/dev/null
 install -m 0644 "$WASM" "$work/bundle/rootfs/plugin.wasm"
 touch -h -d "@0" "$work/bundle/rootfs/plugin.wasm" "$work/bundle/rootfs"
@@ -44,9 +61,9 @@ umoci config --image "$OUT:$TAG" --created "$EPOCH" --no-history
 umoci gc --layout "$OUT"
 
 # Check the result the way Istio reads it: one tar+gzip layer holding plugin.wasm, same bytes.
-python3 - "$OUT" "$TAG" "$WASM" <<'EOF'
+python3 - "$OUT" "$TAG" "$WASM" "$SOURCE" "$REVISION" <<'EOF'
 import gzip, hashlib, io, json, sys, tarfile
-out, tag, wasm = sys.argv[1:]
+out, tag, wasm, source, revision = sys.argv[1:]
 blob = lambda d: open(f"{out}/blobs/sha256/{d.split(':', 1)[1]}", "rb").read()
 index = json.load(open(f"{out}/index.json"))
 desc = [m for m in index["manifests"]
@@ -61,6 +78,11 @@ files = [m for m in tar.getmembers() if m.isfile()]
 assert [m.name.lstrip("./") for m in files] == ["plugin.wasm"], [m.name for m in files]
 inside = tar.extractfile(files[0]).read()
 assert inside == open(wasm, "rb").read(), "plugin.wasm in the layer differs from the input"
+labels = json.loads(blob(manifest["config"]["digest"]))["config"]["Labels"]
+assert labels["org.opencontainers.image.source"] == source, labels
+assert labels["org.opencontainers.image.revision"] == revision, labels
+assert labels["org.opencontainers.image.version"] == tag, labels
+print(f"labels:                 source {source}, revision {revision}")
 print(f"plugin.wasm sha256:     {hashlib.sha256(inside).hexdigest()}")
 print(f"image manifest digest:  {desc[0]['digest']}")
 print(f"layer digest:           {layers[0]['digest']}")
@@ -74,5 +96,5 @@ Push it (log in first with: skopeo login REGISTRY); --preserve-digests fails rat
 WasmPlugin (Istio checks an oci:// image against its manifest digest):
   url: oci://REGISTRY/envoy-cors:$TAG
   sha256: $manifest_hex
-(For a plain http(s):// or file:// url, sha256 is the plugin.wasm sha256 above.)
+(For an http(s):// url, sha256 is the plugin.wasm sha256 above; for file:// Istio ignores it: docs/istio.md.)
 EOF

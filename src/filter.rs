@@ -4,6 +4,7 @@
 //! write is logged.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use log::{error, info, warn};
@@ -12,12 +13,17 @@ use cors_engine::counter::Counter;
 use cors_engine::fast_hash::FastHashMap;
 use cors_engine::header_map::HeaderMap;
 use cors_engine::host::{HostError, LocalReply, ProxyHost};
+use cors_engine::policy::Policy;
 use cors_engine::routing::Config;
 use cors_engine::stream::{StreamFilter, Verdict};
 
 use crate::abi::exports::Callbacks;
 use crate::abi::{self, Action, MapType};
 use crate::logger;
+
+/// How often the host's log level is re-read (`proxy_on_tick`): one host call a second per
+/// root context, instead of one per request.
+const LOG_LEVEL_REFRESH_MS: u32 = 1000;
 
 thread_local! {
     // The VM runs one thread; Envoy calls in one callback at a time.
@@ -43,6 +49,40 @@ struct Metrics {
     ids: [Option<u32>; Counter::ALL.len()],
 }
 
+/// A root's per-policy counter ids, by `Policy::slot` (`cors_policy=.=<label>;.;cors.policy.*`).
+#[derive(Default)]
+struct PolicyMetrics {
+    ids: Vec<[Option<u32>; Counter::ALL.len()]>,
+}
+
+impl PolicyMetrics {
+    /// Defines every counter of every policy of `config` (Envoy returns the existing id for a
+    /// name already defined, so a reload with the same labels keeps counting on).
+    fn define(config: &Config) -> PolicyMetrics {
+        let mut ids = Vec::new();
+        for policy in config.policies() {
+            let mut slot = [None; Counter::ALL.len()];
+            for c in Counter::ALL {
+                let name = c.policy_metric_name(policy.label());
+                match abi::define_counter(&name) {
+                    Ok(id) => {
+                        if let Some(s) = slot.get_mut(c.index()) {
+                            *s = Some(id);
+                        }
+                    }
+                    Err(status) => warn!("cannot define metric {name}: {status:?}"),
+                }
+            }
+            ids.push(slot);
+        }
+        PolicyMetrics { ids }
+    }
+
+    fn id(&self, slot: usize, counter: Counter) -> Option<u32> {
+        self.ids.get(slot).and_then(|s| s.get(counter.index()).copied().flatten())
+    }
+}
+
 impl Metrics {
     fn define() -> Metrics {
         let mut m = Metrics::default();
@@ -60,13 +100,25 @@ impl Metrics {
     }
 }
 
+/// A configured root context: its configuration and its policies' counters.
+struct Root {
+    config: Arc<Config>,
+    policy_metrics: Rc<PolicyMetrics>,
+}
+
+/// An HTTP stream and the counters of its root's policies.
+struct Stream {
+    filter: StreamFilter,
+    policy_metrics: Rc<PolicyMetrics>,
+}
+
 #[derive(Default)]
 struct Plugin {
     /// Root contexts (one per plugin configuration sharing this VM) and their configuration,
     /// `None` until configured.
-    roots: FastHashMap<u32, Option<Arc<Config>>>,
+    roots: FastHashMap<u32, Option<Root>>,
     /// HTTP streams of a configured root.
-    streams: FastHashMap<u32, StreamFilter>,
+    streams: FastHashMap<u32, Stream>,
     metrics: Option<Metrics>,
 }
 
@@ -74,10 +126,11 @@ impl Plugin {
     fn create_context(&mut self, context_id: u32, parent_context_id: u32) {
         if parent_context_id == 0 {
             self.roots.entry(context_id).or_default();
-        } else if let Some(Some(config)) = self.roots.get(&parent_context_id) {
+        } else if let Some(Some(root)) = self.roots.get(&parent_context_id) {
             // Without a configuration (never the case once on_configure succeeded) the stream
             // is not tracked, and every callback of it passes through.
-            self.streams.insert(context_id, StreamFilter::new(Arc::clone(config)));
+            let filter = StreamFilter::new(Arc::clone(&root.config));
+            self.streams.insert(context_id, Stream { filter, policy_metrics: Rc::clone(&root.policy_metrics) });
         }
     }
 
@@ -102,11 +155,21 @@ impl Plugin {
         };
         match Config::from_json(text) {
             Ok(config) => {
-                info!("configuration loaded ({} policies besides the top level)", config.routes().len());
-                self.roots.insert(root_context_id, Some(Arc::new(config)));
+                let n = config.routes().len();
+                info!(
+                    "configuration loaded ({n} {} besides the top level)",
+                    if n == 1 { "policy" } else { "policies" }
+                );
+                // Envoy's wasm log level can change at runtime (`POST /logging?wasm=debug`,
+                // `istioctl proxy-config log`): re-read it every second, off the request path.
+                if let Err(status) = abi::set_tick_period(LOG_LEVEL_REFRESH_MS) {
+                    warn!("cannot set the tick period: {status:?}; the log level is read only at configuration");
+                }
                 if self.metrics.is_none() {
                     self.metrics = Some(Metrics::define());
                 }
+                let policy_metrics = Rc::new(PolicyMetrics::define(&config));
+                self.roots.insert(root_context_id, Some(Root { config: Arc::new(config), policy_metrics }));
                 true
             }
             Err(errors) => {
@@ -120,18 +183,20 @@ impl Plugin {
     }
 
     fn on_request_headers(&mut self, context_id: u32) -> Action {
-        let Some(filter) = self.streams.get_mut(&context_id) else {
+        let Some(stream) = self.streams.get_mut(&context_id) else {
             return Action::Continue;
         };
-        match filter.on_request_headers(&WasmHost { metrics: self.metrics.as_ref() }) {
+        let host = WasmHost { metrics: self.metrics.as_ref(), policy_metrics: &stream.policy_metrics };
+        match stream.filter.on_request_headers(&host) {
             Verdict::Stop => Action::Pause,
             Verdict::Continue => Action::Continue,
         }
     }
 
     fn on_response_headers(&mut self, context_id: u32) -> Action {
-        if let Some(filter) = self.streams.get_mut(&context_id) {
-            filter.on_response_headers(&WasmHost { metrics: self.metrics.as_ref() });
+        if let Some(stream) = self.streams.get_mut(&context_id) {
+            let host = WasmHost { metrics: self.metrics.as_ref(), policy_metrics: &stream.policy_metrics };
+            stream.filter.on_response_headers(&host);
         }
         Action::Continue
     }
@@ -140,6 +205,7 @@ impl Plugin {
 /// `Host` over proxy-wasm host calls, for the stream Envoy is calling back for.
 struct WasmHost<'a> {
     metrics: Option<&'a Metrics>,
+    policy_metrics: &'a PolicyMetrics,
 }
 
 /// A host status, in the engine's terms (it logs failures).
@@ -171,9 +237,12 @@ impl ProxyHost for WasmHost<'_> {
         abi::send_local_response(reply.status, reply.details, &headers).map_err(failed)
     }
 
-    fn count(&self, counter: Counter) {
+    fn count(&self, counter: Counter, policy: &Policy) {
+        // A failed increment only loses a count.
         if let Some(id) = self.metrics.and_then(|m| m.ids.get(counter.index()).copied().flatten()) {
-            // A failed increment only loses a count.
+            let _ = abi::increment_metric(id, 1);
+        }
+        if let Some(id) = self.policy_metrics.id(policy.slot(), counter) {
             let _ = abi::increment_metric(id, 1);
         }
     }
@@ -202,6 +271,10 @@ impl Callbacks for Exports {
 
     fn on_response_headers(context_id: u32) -> Action {
         with_plugin(Action::Continue, |p| p.on_response_headers(context_id))
+    }
+
+    fn on_tick(_root_context_id: u32) {
+        logger::follow_host_level();
     }
 
     fn delete_context(context_id: u32) {

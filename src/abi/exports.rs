@@ -23,6 +23,8 @@ pub trait Callbacks {
     fn on_request_headers(context_id: u32) -> Action;
     /// A stream's response headers.
     fn on_response_headers(context_id: u32) -> Action;
+    /// A root context's timer (`set_tick_period`) fired.
+    fn on_tick(root_context_id: u32);
     /// A context is gone.
     fn delete_context(context_id: u32);
 }
@@ -90,6 +92,12 @@ macro_rules! export_callbacks {
         #[no_mangle]
         pub extern "C" fn proxy_on_response_headers(context_id: u32, _headers: usize, _end_of_stream: u32) -> u32 {
             <$callbacks as $crate::abi::exports::Callbacks>::on_response_headers(context_id) as u32
+        }
+
+        #[allow(unsafe_code)]
+        #[no_mangle]
+        pub extern "C" fn proxy_on_tick(root_context_id: u32) {
+            <$callbacks as $crate::abi::exports::Callbacks>::on_tick(root_context_id);
         }
 
         #[allow(unsafe_code)]

@@ -22,6 +22,7 @@ fn ok(status: u32) -> Result<(), Status> {
 extern "C" {
     fn proxy_log(level: LogLevel, message_data: *const u8, message_size: usize) -> u32;
     fn proxy_get_log_level(return_level: *mut u32) -> u32;
+    fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
     fn proxy_get_buffer_bytes(
         buffer_type: BufferType,
         start: usize,
@@ -163,6 +164,12 @@ pub fn plugin_configuration(size: usize) -> Result<Vec<u8>, Status> {
 pub fn log(level: LogLevel, message: &str) -> Result<(), Status> {
     // SAFETY: `message` is a live `&str` the host only reads during the call.
     ok(unsafe { proxy_log(level, message.as_ptr(), message.len()) })
+}
+
+/// Asks the host to call `proxy_on_tick` for the current root context every `ms` milliseconds.
+pub fn set_tick_period(ms: u32) -> Result<(), Status> {
+    // SAFETY: a plain integer; no memory is shared.
+    ok(unsafe { proxy_set_tick_period_milliseconds(ms) })
 }
 
 /// The host's log level for wasm (`--component-log-level wasm:debug`).

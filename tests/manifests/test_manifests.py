@@ -463,7 +463,7 @@ def test_every_example_manifest_is_valid_against_its_crd():
 
 def test_every_example_plugin_configuration_loads_as_kubectl_sends_it():
     if not Path(CORS_LINT).exists():
-        pytest.fail(f"{CORS_LINT} not built: run `cargo build --features cli --bin cors-lint` (make test does)")
+        pytest.fail(f"{CORS_LINT} not built: run `cargo build -p cors-lint` (make test does)")
     failures, checked = [], 0
     for path in manifest_files():
         for i, doc in enumerate(kubernetes_documents(path)):

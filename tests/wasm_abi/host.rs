@@ -26,9 +26,10 @@ pub(crate) const MEMORY_LIMIT: usize = 256 << 20;
 pub(crate) const FUEL: u64 = 2_000_000_000;
 
 /// Every import the module declares; the mock implements each (`linker`).
-pub(crate) const IMPORTS: [(&str, &str); 16] = [
+pub(crate) const IMPORTS: [(&str, &str); 17] = [
     ("env", "proxy_log"),
     ("env", "proxy_get_log_level"),
+    ("env", "proxy_set_tick_period_milliseconds"),
     ("env", "proxy_get_buffer_bytes"),
     ("env", "proxy_define_metric"),
     ("env", "proxy_increment_metric"),
@@ -50,6 +51,7 @@ pub(crate) const IMPORTS: [(&str, &str); 16] = [
 pub(crate) enum Call {
     Log(u32, String),
     GetLogLevel,
+    SetTickPeriod(u32),
     GetBufferBytes {
         buffer: u32,
         start: u32,
@@ -265,6 +267,11 @@ pub(crate) fn linker(engine: &Engine) -> Linker<HostState> {
         let message = read_text(&c, ptr, len)?;
         c.data_mut().calls.push(Call::Log(level as u32, message));
         Ok(fail(&c).unwrap_or(OK))
+    })
+    .unwrap();
+    l.func_wrap("env", "proxy_set_tick_period_milliseconds", |mut c: Ctx<'_>, ms: i32| -> i32 {
+        c.data_mut().calls.push(Call::SetTickPeriod(ms as u32));
+        fail(&c).unwrap_or(OK)
     })
     .unwrap();
     l.func_wrap("env", "proxy_get_log_level", |mut c: Ctx<'_>, out: i32| -> Result<i32, wasmi::Error> {

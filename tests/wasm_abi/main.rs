@@ -75,6 +75,13 @@ fn count(name: &str) -> Call {
     Call::Increment(name.into(), 1)
 }
 
+/// The increment of counter `name` (`cors.x`) for the top level's policy, which follows every
+/// total's (`cors_policy=.=top_level;.;cors.policy.x`).
+fn policy_count(name: &str) -> Call {
+    let short = name.strip_prefix("cors.").unwrap();
+    Call::Increment(format!("cors_policy=.=top_level;.;cors.policy.{short}"), 1)
+}
+
 fn reply(status: u32, details: &str, headers: &[(&str, &str)]) -> Call {
     Call::SendLocalResponse {
         status,
@@ -113,6 +120,7 @@ fn the_module_imports_only_what_the_mock_host_implements() {
         "proxy_on_configure",
         "proxy_on_request_headers",
         "proxy_on_response_headers",
+        "proxy_on_tick",
         "proxy_on_delete",
     ];
     assert_eq!(exported, expected.iter().map(|e| e.to_string()).collect::<BTreeSet<_>>());
@@ -127,8 +135,13 @@ fn start_and_configure_make_these_host_calls() {
         Call::GetLogLevel,
         Call::GetBufferBytes { buffer: PLUGIN_CONFIGURATION, start: 0, max: POLICY.len() as u32 },
         Call::Log(2, "configuration loaded (0 policies besides the top level)".into()),
+        Call::SetTickPeriod(1000),
     ];
     expected.extend(counters().iter().map(|n| Call::DefineMetric(0, n.to_string())));
+    expected.extend(counters().iter().map(|n| {
+        let Call::Increment(name, _) = policy_count(n) else { unreachable!() };
+        Call::DefineMetric(0, name)
+    }));
     let calls: Vec<Call> = vm.take_calls().into_iter().filter(|c| !matches!(c, Call::Wasi(_))).collect();
     assert_eq!(calls, expected);
 }
@@ -138,7 +151,10 @@ fn allowed_actual_request_one_read_one_count_four_writes() {
     let mut vm = configured(POLICY);
     let s = vm.stream(&get(Some(ALLOWED)));
     assert_eq!((s.request_action, s.response_action), (CONTINUE, CONTINUE));
-    assert_eq!(s.request_calls, [Call::GetHeaderMap(REQUEST_HEADERS), count("cors.actual_allowed")]);
+    assert_eq!(
+        s.request_calls,
+        [Call::GetHeaderMap(REQUEST_HEADERS), count("cors.actual_allowed"), policy_count("cors.actual_allowed")]
+    );
     assert_eq!(
         s.response_calls,
         [
@@ -155,7 +171,10 @@ fn denied_actual_request_removes_every_cors_header() {
     let mut vm = configured(POLICY);
     let s = vm.stream(&get(Some("https://evil.example")));
     assert_eq!((s.request_action, s.response_action), (CONTINUE, CONTINUE));
-    assert_eq!(s.request_calls, [Call::GetHeaderMap(REQUEST_HEADERS), count("cors.actual_denied")]);
+    assert_eq!(
+        s.request_calls,
+        [Call::GetHeaderMap(REQUEST_HEADERS), count("cors.actual_denied"), policy_count("cors.actual_denied")]
+    );
     let mut expected: Vec<Call> = [
         "access-control-allow-origin",
         "access-control-allow-credentials",
@@ -191,6 +210,7 @@ fn allowed_preflight_one_read_one_count_one_local_reply() {
         [
             Call::GetHeaderMap(REQUEST_HEADERS),
             count("cors.preflight_allowed"),
+            policy_count("cors.preflight_allowed"),
             reply(
                 204,
                 "cors_preflight_allowed",
@@ -215,17 +235,50 @@ fn allowed_preflight_one_read_one_count_one_local_reply() {
 #[test]
 fn rejected_preflights_one_read_one_count_one_403() {
     let mut vm = configured(POLICY);
-    let rejected = reply(403, "cors_preflight_denied", &[("vary", PREFLIGHT_VARY), ("content-length", "0")]);
-    for (request, counter) in [
-        (preflight("https://evil.example", "PUT", "x-custom"), "cors.preflight_denied_origin"),
-        (preflight(ALLOWED, "PATCH", "x-custom"), "cors.preflight_denied_method"),
-        (preflight(ALLOWED, "PUT", "x-other"), "cors.preflight_denied_headers"),
+    for (request, counter, details) in [
+        (
+            preflight("https://evil.example", "PUT", "x-custom"),
+            "cors.preflight_denied_origin",
+            "cors_preflight_denied{origin_not_allowed:https://evil.example}",
+        ),
+        (
+            preflight(ALLOWED, "PATCH", "x-custom"),
+            "cors.preflight_denied_method",
+            "cors_preflight_denied{method_not_allowed:PATCH}",
+        ),
+        (
+            preflight(ALLOWED, "PUT", "x-other"),
+            "cors.preflight_denied_headers",
+            "cors_preflight_denied{header_not_allowed:x-other}",
+        ),
     ] {
+        let rejected = reply(403, details, &[("vary", PREFLIGHT_VARY), ("content-length", "0")]);
         let s = vm.stream(&owned(&request));
         assert_eq!(s.request_action, STOP, "{counter}");
-        assert_eq!(s.request_calls, [Call::GetHeaderMap(REQUEST_HEADERS), count(counter), rejected.clone()]);
+        assert_eq!(
+            s.request_calls,
+            [Call::GetHeaderMap(REQUEST_HEADERS), count(counter), policy_count(counter), rejected.clone()]
+        );
         assert_eq!((s.response_action, s.response_calls), (CONTINUE, vec![]), "{counter}");
     }
+}
+
+/// The level is re-read on the root context's tick, never on a request: after the host's level
+/// changes, the next tick turns debug lines on (one `proxy_get_log_level` call).
+#[test]
+fn log_level_follows_the_host_on_tick() {
+    let mut vm = configured(POLICY);
+    let evil = get(Some("https://evil.example"));
+    assert!(!vm.stream(&evil).request_calls.iter().any(|c| matches!(c, Call::Log(..))));
+    vm.store.data_mut().log_level = 1; // debug
+    vm.call::<i32, ()>("proxy_on_tick", ROOT);
+    assert_eq!(vm.take_calls(), [Call::GetLogLevel]);
+    let s = vm.stream(&evil);
+    let debug = Call::Log(1, "actual request denied: origin \"https://evil.example\" not allowed by top level".into());
+    assert_eq!(
+        s.request_calls,
+        [Call::GetHeaderMap(REQUEST_HEADERS), count("cors.actual_denied"), policy_count("cors.actual_denied"), debug]
+    );
 }
 
 #[test]
@@ -234,7 +287,10 @@ fn mode_off_one_read_one_count_no_writes() {
     for request in [get(Some(ALLOWED)), get(None), owned(&preflight(ALLOWED, "PUT", "x-custom"))] {
         let s = vm.stream(&request);
         assert_eq!((s.request_action, s.response_action), (CONTINUE, CONTINUE));
-        assert_eq!(s.request_calls, [Call::GetHeaderMap(REQUEST_HEADERS), count("cors.passed_through")]);
+        assert_eq!(
+            s.request_calls,
+            [Call::GetHeaderMap(REQUEST_HEADERS), count("cors.passed_through"), policy_count("cors.passed_through")]
+        );
         assert_eq!(s.response_calls, []);
     }
 }
@@ -317,7 +373,7 @@ fn metrics_the_host_refuses_to_define_are_never_incremented() {
         let mut vm = Vm::new(POLICY, Hostility { define_metric: Some(status), ..Hostility::default() });
         assert!(vm.configure());
         let warnings = vm.take_calls().into_iter().filter(|c| matches!(c, Call::Log(3, _))).count();
-        assert_eq!(warnings, counters().len(), "one warning per metric");
+        assert_eq!(warnings, 2 * counters().len(), "one warning per metric (totals and the top level's)");
         let s = vm.stream(&get(Some(ALLOWED)));
         assert_eq!(s.request_calls, [Call::GetHeaderMap(REQUEST_HEADERS)], "no increment of an undefined metric");
         assert_eq!(s.allowed_origins(), [ALLOWED]);

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use cors_engine::config::raw::RawPolicy;
 use cors_engine::counter::Counter;
 use cors_engine::mode::{Mode, UnmatchedPreflight};
+use cors_engine::origin::Origin;
+use cors_engine::policy::PreflightRequest;
 use cors_engine::routing::PolicyId;
 use cors_engine::simulate;
 use cors_engine::Config;
@@ -189,15 +191,26 @@ fn explain(r: &Request, file: &str, location: &str, config: Arc<Config>, raw: &R
 
     let counter = outcome.counters.iter().copied().find(|c| *c != Counter::ShadowWouldDeny);
     let shadow = policy.mode() == Mode::Shadow;
-    let (allowed, reason) = match counter {
-        Some(Counter::ActualAllowed | Counter::PreflightAllowed) => (true, None),
-        Some(Counter::PreflightDeniedMethod) => (false, Some("method not allowed (allow_methods)")),
-        Some(Counter::PreflightDeniedHeaders) => (false, Some("request headers not allowed (allow_headers)")),
-        _ => (false, Some("origin not allowed")),
-    };
-    match reason {
-        None => println!("decision:  allowed"),
-        Some(why) => println!("decision:  denied: {why}"),
+    let allowed = matches!(counter, Some(Counter::ActualAllowed | Counter::PreflightAllowed));
+    if allowed {
+        println!("decision:  allowed");
+    } else {
+        // The words the plugin logs at debug level, naming the refused item.
+        let header_lines: Vec<&[u8]> =
+            request.iter().filter(|(k, _)| *k == "access-control-request-headers").map(|(_, v)| v.as_bytes()).collect();
+        let origins = [origin.as_bytes()];
+        let preflight = PreflightRequest {
+            origins: &origins,
+            method: method.as_bytes(),
+            request_headers: &header_lines,
+            private_network: r.private_network,
+        };
+        let denial = match policy.check_preflight(&preflight) {
+            Err(reason) if r.preflight => policy.preflight_denial(&preflight, reason),
+            _ => policy.origin_denial(origin.as_bytes()),
+        };
+        let verb = if shadow { "would be denied" } else { "denied" };
+        println!("decision:  {verb}: {denial}");
     }
     if let Some(c) = counter {
         let extra = if outcome.counters.contains(&Counter::ShadowWouldDeny) { ", cors.shadow_would_deny" } else { "" };
@@ -225,7 +238,14 @@ fn print_response(outcome: &simulate::Outcome, r: &Request, allowed: bool, forwa
             let why = if allowed { "allowed preflight" } else { "rejected preflight" };
             println!("response:  local reply {status} ({why}; the upstream never sees it)");
             for (k, v) in headers {
+                // Envoy strips Content-Length from a 204 (RFC 9110 §8.6: never on a 204).
+                if *status == 204 && k.eq_ignore_ascii_case("content-length") {
+                    continue;
+                }
                 println!("  {k}: {v}");
+            }
+            if let Some(details) = &outcome.details {
+                println!("details:   {details}   (Envoy's %RESPONSE_CODE_DETAILS%)");
             }
         }
         None => {
@@ -267,6 +287,9 @@ fn policy_name(i: usize) -> String {
 /// Which rule of the (inherited) policy lets `origin` in, each rule checked on its own with
 /// the plugin's matcher.
 fn origin_rule(origin: &str, p: &RawPolicy, regex_hits: Vec<usize>) -> String {
+    if origin != "null" && Origin::parse(origin.as_bytes()).is_none() {
+        return format!("invalid origin: {} (no rule can match it)", Origin::invalid_reason(origin.as_bytes()));
+    }
     let mut hits = Vec::new();
     if origin == "null" && p.allow_null_origin == Some(true) {
         hits.push("allow_null_origin".to_owned());

@@ -10,21 +10,29 @@
 //! check finds configurations exactly as `cors-lint validate` does. Each configuration is
 //! returned as the JSON text the plugin would receive, for `Config::from_json`.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
+
+use crate::kube_yaml::{self, Ambiguous, Document};
 
 /// The top-level keys of the plugin configuration, read from the plugin's own type
 /// (`config::raw::RawPolicy`, through its JSON Schema): no second list to drift from it.
 pub fn plugin_keys() -> &'static [String] {
     static KEYS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     KEYS.get_or_init(|| {
-        let schema = schemars::schema_for!(cors_engine::config::raw::RawPolicy);
-        schema
-            .as_value()
+        plugin_schema()
             .get("properties")
             .and_then(Value::as_object)
             .map(|properties| properties.keys().cloned().collect())
             .unwrap_or_default()
     })
+}
+
+/// The JSON Schema of the plugin configuration (`RawPolicy`'s).
+pub fn plugin_schema() -> &'static Value {
+    static SCHEMA: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(|| schemars::schema_for!(cors_engine::config::raw::RawPolicy).to_value())
 }
 
 const WASM_TYPE: &str = "envoy.extensions.filters.http.wasm.v3.Wasm";
@@ -43,6 +51,80 @@ pub struct Found {
     pub location: String,
     /// The JSON the plugin receives, or why none can be taken from this place.
     pub config: Result<String, String>,
+    /// Line (1-based) of the configuration in the file, when it was YAML.
+    pub line: Option<usize>,
+    /// Line of each key inside a configuration written as YAML, by the path the plugin's errors
+    /// name (`policies[0].mode`).
+    pub key_lines: HashMap<String, usize>,
+    /// Bare scalars inside it that YAML 1.1 (Kubernetes) and YAML 1.2 read differently, with
+    /// the path the plugin's errors would name.
+    pub ambiguous: Vec<(String, Ambiguous)>,
+}
+
+impl Found {
+    fn new(location: String, config: Result<String, String>) -> Found {
+        Found { location, config, line: None, key_lines: HashMap::new(), ambiguous: Vec::new() }
+    }
+
+    /// `config`, at `pointer` in `doc`, as written in YAML: its line, its keys' lines and its
+    /// ambiguous scalars, by plugin key path.
+    fn in_yaml(mut self, doc: Option<&Document>, pointer: &str) -> Found {
+        let Some(doc) = doc else { return self };
+        self.line = doc.lines.get(pointer).copied();
+        let Some(config) = doc.value.pointer(pointer) else { return self };
+        fn inside<'p>(p: &'p str, pointer: &str) -> Option<&'p str> {
+            p.strip_prefix(pointer).filter(|rest| rest.is_empty() || rest.starts_with('/'))
+        }
+        for (p, line) in &doc.lines {
+            if let Some(rest) = inside(p, pointer) {
+                self.key_lines.insert(key_path(config, rest), *line);
+            }
+        }
+        for a in &doc.ambiguous {
+            if let Some(rest) = inside(&a.pointer, pointer) {
+                self.ambiguous.push((key_path(config, rest), a.clone()));
+            }
+        }
+        self
+    }
+
+    /// The line of `key` (a plugin error's key path), or of its nearest enclosing key.
+    pub fn line_of(&self, key: &str) -> Option<usize> {
+        let mut k = key;
+        loop {
+            if let Some(line) = self.key_lines.get(k) {
+                return Some(*line);
+            }
+            match k.rfind(['.', '[']) {
+                Some(i) => k = &k[..i],
+                None => return self.line,
+            }
+        }
+    }
+}
+
+/// A JSON pointer inside `root` as the plugin's errors name the key: `/policies/0/mode` is
+/// `policies[0].mode`.
+fn key_path(root: &Value, pointer: &str) -> String {
+    let mut out = String::new();
+    let mut node = Some(root);
+    for token in pointer.split('/').skip(1) {
+        let name = token.replace("~1", "/").replace("~0", "~");
+        match node {
+            Some(Value::Array(items)) => {
+                out.push_str(&format!("[{name}]"));
+                node = name.parse::<usize>().ok().and_then(|i| items.get(i));
+            }
+            other => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(&name);
+                node = other.and_then(|v| v.get(&name));
+            }
+        }
+    }
+    out
 }
 
 /// What a file holds.
@@ -60,7 +142,7 @@ pub fn extract(text: &str) -> Result<Extracted, String> {
         match serde_json::from_str::<Value>(trimmed) {
             Ok(value @ Value::Object(_)) if value.as_object().is_some_and(is_container) => {
                 let mut out = Extracted::default();
-                walk_document(&value, "", &mut out);
+                walk_document(&value, None, "", &mut out);
                 return Ok(out);
             }
             Ok(_) => return Ok(plugin_json(text)),
@@ -72,36 +154,41 @@ pub fn extract(text: &str) -> Result<Extracted, String> {
             Err(e) => return Err(format!("not valid JSON: {e}")),
         }
     }
-    let docs = yaml_documents(text)?;
-    let many = docs.iter().filter(|d| !d.is_null()).count() > 1;
+    let docs = kube_yaml::documents(text)?;
+    let many = docs.iter().filter(|d| !d.value.is_null()).count() > 1;
     let mut out = Extracted::default();
     for (i, doc) in docs.iter().enumerate() {
-        if doc.is_null() {
+        if doc.value.is_null() {
             continue;
         }
         let label = if many { format!("document {}", i + 1) } else { String::new() };
-        match doc {
+        match &doc.value {
             Value::Object(map) if !is_container(map) && has_plugin_key(map) => {
-                out.configs.push(Found { location: label, config: Ok(doc.to_string()) })
+                out.configs.push(Found::new(label, Ok(doc.value.to_string())).in_yaml(Some(doc), ""))
             }
-            _ => walk_document(doc, &label, &mut out),
+            value => walk_document(value, Some(doc), &label, &mut out),
         }
     }
     Ok(out)
 }
 
-/// Every document of a YAML stream as JSON data (anchors resolved, `<<` merge keys applied).
-pub fn yaml_documents(text: &str) -> Result<Vec<Value>, String> {
-    let mut docs = Vec::new();
-    for (i, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
-        let mut value = <serde_yaml_ng::Value as serde::Deserialize>::deserialize(doc)
-            .map_err(|e| format!("not valid YAML (document {}): {e}", i + 1))?;
-        value.apply_merge().map_err(|e| format!("YAML merge keys (document {}): {e}", i + 1))?;
-        let json =
-            serde_json::to_value(&value).map_err(|e| format!("document {} cannot be read as JSON data: {e}", i + 1))?;
-        docs.push(json);
+/// Every configuration in one Kubernetes object or Envoy document already read as JSON data
+/// (what the API server hands an admission webhook).
+pub fn from_object(doc: &Value) -> Extracted {
+    let mut out = Extracted::default();
+    match doc {
+        Value::Object(map) if !is_container(map) && has_plugin_key(map) => {
+            out.configs.push(Found::new(String::new(), Ok(doc.to_string())))
+        }
+        _ => walk_document(doc, None, "", &mut out),
     }
-    Ok(docs)
+    out
+}
+
+/// Every document of a YAML stream as JSON data, read as Kubernetes reads it (YAML 1.1
+/// scalars, anchors resolved, `<<` merge keys applied).
+pub fn yaml_documents(text: &str) -> Result<Vec<Value>, String> {
+    Ok(kube_yaml::documents(text)?.into_iter().map(|d| d.value).collect())
 }
 
 /// The documents of a JSON or YAML file (JSON when it starts with `{` or `[`).
@@ -114,7 +201,7 @@ pub fn documents(text: &str) -> Result<Vec<Value>, String> {
 }
 
 fn plugin_json(text: &str) -> Extracted {
-    Extracted { configs: vec![Found { location: String::new(), config: Ok(text.to_owned()) }], skipped: vec![] }
+    Extracted { configs: vec![Found::new(String::new(), Ok(text.to_owned()))], skipped: vec![] }
 }
 
 /// Keys that make an object an Envoy or Kubernetes document rather than the plugin config.
@@ -140,11 +227,11 @@ fn join(base: &str, sep: &str, part: &str) -> String {
     }
 }
 
-fn walk_document(doc: &Value, label: &str, out: &mut Extracted) {
+fn walk_document(doc: &Value, yaml: Option<&Document>, label: &str, out: &mut Extracted) {
     if let Value::Object(map) = doc {
         match map.get("kind").and_then(Value::as_str) {
-            Some("WasmPlugin") => return wasm_plugin(map, label, out),
-            Some("EnvoyExtensionPolicy") => return envoy_extension_policy(map, label, out),
+            Some("WasmPlugin") => return wasm_plugin(map, yaml, label, out),
+            Some("EnvoyExtensionPolicy") => return envoy_extension_policy(map, yaml, label, out),
             _ => {}
         }
     }
@@ -152,7 +239,7 @@ fn walk_document(doc: &Value, label: &str, out: &mut Extracted) {
 }
 
 /// An Istio `WasmPlugin`: `spec.pluginConfig` (a Struct, serialized to JSON by Istio).
-fn wasm_plugin(map: &Map<String, Value>, label: &str, out: &mut Extracted) {
+fn wasm_plugin(map: &Map<String, Value>, yaml: Option<&Document>, label: &str, out: &mut Extracted) {
     let meta = map.get("metadata");
     let name = meta.and_then(|m| m.get("name")).and_then(Value::as_str).unwrap_or("?");
     let ns = meta.and_then(|m| m.get("namespace")).and_then(Value::as_str);
@@ -174,12 +261,12 @@ fn wasm_plugin(map: &Map<String, Value>, label: &str, out: &mut Extracted) {
         Some(v @ Value::Object(_)) => Ok(v.to_string()),
         Some(_) => Err("spec.pluginConfig must be a mapping (Istio rejects anything else)".to_owned()),
     };
-    out.configs.push(Found { location, config });
+    out.configs.push(Found::new(location, config).in_yaml(yaml, "/spec/pluginConfig"));
 }
 
 /// An Envoy Gateway `EnvoyExtensionPolicy`: each `spec.wasm[i].config` of this plugin (Envoy
 /// Gateway serializes it to the JSON the plugin receives).
-fn envoy_extension_policy(map: &Map<String, Value>, label: &str, out: &mut Extracted) {
+fn envoy_extension_policy(map: &Map<String, Value>, yaml: Option<&Document>, label: &str, out: &mut Extracted) {
     let meta = map.get("metadata");
     let name = meta.and_then(|m| m.get("name")).and_then(Value::as_str).unwrap_or("?");
     let ns = meta.and_then(|m| m.get("namespace")).and_then(Value::as_str);
@@ -205,7 +292,7 @@ fn envoy_extension_policy(map: &Map<String, Value>, label: &str, out: &mut Extra
             Some(v @ Value::Object(_)) => Ok(v.to_string()),
             Some(_) => Err("config must be a mapping (the plugin configuration)".to_owned()),
         };
-        out.configs.push(Found { location, config });
+        out.configs.push(Found::new(location, config).in_yaml(yaml, &format!("/spec/wasm/{i}/config")));
     }
     // The native module: each `spec.dynamicModule[i].config` naming it.
     let modules = map.get("spec").and_then(|s| s.get("dynamicModule")).and_then(Value::as_array);
@@ -224,7 +311,7 @@ fn envoy_extension_policy(map: &Map<String, Value>, label: &str, out: &mut Extra
             Some(v @ Value::Object(_)) => Ok(v.to_string()),
             Some(_) => Err("config must be a mapping (the module configuration)".to_owned()),
         };
-        out.configs.push(Found { location, config });
+        out.configs.push(Found::new(location, config).in_yaml(yaml, &format!("/spec/dynamicModule/{i}/config")));
     }
 }
 
@@ -299,7 +386,7 @@ fn wasm_filter(map: &Map<String, Value>, label: &str, path: &str, out: &mut Extr
         (_, Some(Value::String(s))) => Ok(s.clone()),
         (_, Some(_)) => Err("config.configuration.value must be a string (the JSON text)".to_owned()),
     };
-    out.configs.push(Found { location, config });
+    out.configs.push(Found::new(location, config));
 }
 
 /// The native module's filter (or per-route) config: `filter_config`, a StringValue with the JSON
@@ -326,5 +413,5 @@ fn native_filter(map: &Map<String, Value>, label: &str, path: &str, out: &mut Ex
             "filter_config has @type {ty:?}: give the JSON as a google.protobuf.StringValue `value` or a Struct"
         )),
     };
-    out.configs.push(Found { location, config });
+    out.configs.push(Found::new(location, config));
 }

@@ -3,14 +3,13 @@
 
 mod convert;
 mod explain;
+mod validate;
+mod webhook;
 
 use cors_lint::extract;
 
 use std::io::Read;
 use std::process::ExitCode;
-
-use cors_engine::mode::Mode;
-use cors_engine::Config;
 
 /// Exit statuses (also in docs/cors-lint.md).
 pub const EXIT_OK: u8 = 0;
@@ -25,19 +24,21 @@ const USAGE: &str = "\
 cors-lint: check, explain and migrate configurations of the envoy-cors plugin
 
 USAGE:
-    cors-lint validate [-q] FILE...
+    cors-lint validate [-q] [--format text|json|sarif] FILE|DIR...
     cors-lint explain FILE --origin ORIGIN [--method M] [--header NAME]... [--preflight]
                       [--private-network] [--host HOST] [--path PATH]
                       [--upstream-header 'NAME: VALUE']... [--index N]
     cors-lint convert FILE [--index N] [--check [--envoy PATH] [--wasm PATH]]
+    cors-lint webhook --listen ADDR (--tls-cert FILE --tls-key FILE | --plain-http)
     cors-lint schema
 
 FILE is the plugin JSON, a YAML/JSON file holding it (Istio WasmPlugin `spec.pluginConfig`,
 Envoy Gateway EnvoyExtensionPolicy `spec.wasm[].config`, Envoy `envoy.filters.http.wasm`
 `configuration`), or `-` for standard input.
 
-validate   Check every configuration in each FILE with the plugin's loader; print the error
-           line the plugin would log. Exit 0 when all are valid, 1 otherwise.
+validate   Check every configuration in each FILE (or manifest under DIR) with the plugin's
+           loader; print the error line the plugin would log, at the manifest line, YAML read
+           as Kubernetes reads it. Exit 0 when all are valid, 1 otherwise.
 explain    Run one request through the filter's stream logic: decision, policy, origin rule
            and the exact response headers. --preflight sends OPTIONS with
            Access-Control-Request-Method (--method, default GET) and -Headers (--header);
@@ -53,10 +54,37 @@ convert    Turn an Istio VirtualService `corsPolicy`, an Envoy `CorsPolicy`, a G
            with the converted configuration, and prints every answer that differs (stderr);
            exit 3 when a browser's outcome differs. Envoy: --envoy, $ENVOY_BIN or `envoy` on
            PATH; the plugin: --wasm, $CORS_WASM or dist/cors.wasm.
+webhook    Serve a Kubernetes validating admission webhook (AdmissionReview v1, POST
+           /validate) that denies WasmPlugin, EnvoyExtensionPolicy and EnvoyFilter objects
+           whose plugin configuration `validate` refuses (`cors-lint webhook --help`).
 schema     Print the JSON Schema of the configuration.
 
 --index N  picks the Nth configuration (1-based) when FILE holds several.
+`cors-lint COMMAND --help` prints one command's usage. Errors of usage go to standard error.
 Exit status 2: usage or I/O error.";
+
+/// The usage of one command: its synopsis line(s) and its paragraph of `USAGE`.
+fn command_help(command: &str) -> Option<String> {
+    let synopsis: Vec<&str> = USAGE
+        .lines()
+        .skip_while(|l| !l.starts_with("USAGE"))
+        .skip(1)
+        .skip_while(|l| !l.trim_start().starts_with(&format!("cors-lint {command}")))
+        .take_while(|l| !l.trim().is_empty())
+        .take_while(|l| {
+            l.trim_start().starts_with(&format!("cors-lint {command}")) || l.starts_with("                 ")
+        })
+        .collect();
+    if synopsis.is_empty() {
+        return None;
+    }
+    let paragraph: Vec<&str> = USAGE
+        .lines()
+        .skip_while(|l| !l.starts_with(&format!("{command} ")))
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
+    Some(format!("{}\n\n{}", synopsis.join("\n"), paragraph.join("\n")))
+}
 
 /// A failure that is not about the configuration: exit 2.
 #[derive(Debug)]
@@ -99,12 +127,26 @@ fn run() -> Result<u8, UsageError> {
             return Ok(EXIT_OK);
         }
         Some(other) => return Err(other.unexpected().into()),
-        None => return Err(UsageError("missing command: validate, explain, convert or schema".into())),
+        None => return Err(UsageError("missing command: validate, explain, convert, webhook or schema".into())),
     };
+    // `cors-lint COMMAND --help`: each command's part of the usage (validate and webhook print
+    // their own, longer help).
+    if !matches!(command.as_str(), "validate" | "webhook")
+        && std::env::args().skip(2).any(|a| a == "--help" || a == "-h")
+    {
+        match command_help(&command) {
+            Some(help) => {
+                println!("{help}");
+                return Ok(EXIT_OK);
+            }
+            None => return Err(UsageError(format!("unknown command `{command}`"))),
+        }
+    }
     match command.as_str() {
-        "validate" => validate(&mut parser),
+        "validate" => validate::command(&mut parser),
         "explain" => explain::command(&mut parser),
         "convert" => convert::command(&mut parser),
+        "webhook" => webhook::command(&mut parser),
         "schema" => {
             if let Some(arg) = parser.next()? {
                 return Err(arg.unexpected().into());
@@ -116,7 +158,7 @@ fn run() -> Result<u8, UsageError> {
             println!("{USAGE}");
             Ok(EXIT_OK)
         }
-        other => Err(UsageError(format!("unknown command `{other}`: validate, explain, convert or schema"))),
+        other => Err(UsageError(format!("unknown command `{other}`: validate, explain, convert, webhook or schema"))),
     }
 }
 
@@ -157,6 +199,14 @@ pub fn at(file: &str, location: &str, message: &str) -> String {
     }
 }
 
+/// `file:line: location: message` (the line in the manifest, when known).
+pub fn at_line(file: &str, line: Option<usize>, location: &str, message: &str) -> String {
+    match line {
+        Some(n) => at(&format!("{file}:{n}"), location, message),
+        None => at(file, location, message),
+    }
+}
+
 /// The configuration to work on: the only one in the file, or the `--index`th.
 pub fn pick_config(file: &str, text: &str, index: Option<usize>) -> Result<(String, String), (u8, String)> {
     let found = extract::extract(text).map_err(|e| (EXIT_INVALID, format!("{file}: {e}")))?;
@@ -181,97 +231,4 @@ pub fn pick_config(file: &str, text: &str, index: Option<usize>) -> Result<(Stri
         Ok(json) => Ok((c.location.clone(), json.clone())),
         Err(e) => Err((EXIT_INVALID, at(file, &c.location, e))),
     }
-}
-
-fn validate(parser: &mut lexopt::Parser) -> Result<u8, UsageError> {
-    use lexopt::prelude::*;
-    let mut files = Vec::new();
-    let mut quiet = false;
-    while let Some(arg) = parser.next()? {
-        match arg {
-            Short('q') | Long("quiet") => quiet = true,
-            Value(v) => files.push(v.string()?),
-            other => return Err(other.unexpected().into()),
-        }
-    }
-    if files.is_empty() {
-        return Err(UsageError("validate: give at least one FILE".into()));
-    }
-    let (mut checked, mut invalid) = (0usize, 0usize);
-    let mut io_error = false;
-    for file in &files {
-        let text = match read_input(file) {
-            Ok(t) => t,
-            Err(UsageError(e)) => {
-                eprintln!("cors-lint: {e}");
-                io_error = true;
-                continue;
-            }
-        };
-        let found = match extract::extract(&text) {
-            Ok(f) => f,
-            Err(e) => {
-                println!("{file}: {e}");
-                invalid += 1;
-                continue;
-            }
-        };
-        if found.configs.is_empty() {
-            println!("{file}: no CORS plugin configuration found (plugin JSON, WasmPlugin pluginConfig or Envoy wasm filter configuration)");
-            invalid += 1;
-        }
-        for skipped in &found.skipped {
-            if !quiet {
-                println!("{}", at(file, skipped, "skipped: not this plugin"));
-            }
-        }
-        for c in &found.configs {
-            checked += 1;
-            // Every refusal of a configuration, one line each.
-            let result = c.config.clone().map_err(|e| vec![e]).and_then(|json| {
-                Config::from_json(&json).map_err(|errors| errors.iter().map(ToString::to_string).collect())
-            });
-            match result {
-                Ok(config) => {
-                    // Valid, but almost certainly not what was meant.
-                    if config.routes().is_empty() && config.default_policy().mode() == Mode::Off {
-                        println!(
-                            "{}",
-                            at(
-                                file,
-                                &c.location,
-                                "warning: `mode` is \"off\" and there are no `policies`: the filter does nothing"
-                            )
-                        );
-                    }
-                    if quiet {
-                        continue;
-                    }
-                    let n = config.routes().len();
-                    let detail = match n {
-                        0 => "ok".to_owned(),
-                        1 => "ok (1 policy besides the top level)".to_owned(),
-                        n => format!("ok ({n} policies besides the top level)"),
-                    };
-                    println!("{}", at(file, &c.location, &detail));
-                }
-                Err(lines) => {
-                    invalid += lines.len();
-                    for line in lines {
-                        println!("{}", at(file, &c.location, &line));
-                    }
-                }
-            }
-        }
-    }
-    if !quiet || invalid > 0 {
-        println!("{checked} configuration(s) checked, {invalid} error(s)");
-    }
-    Ok(if io_error {
-        EXIT_USAGE
-    } else if invalid > 0 {
-        EXIT_INVALID
-    } else {
-        EXIT_OK
-    })
 }

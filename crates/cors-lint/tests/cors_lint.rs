@@ -1,4 +1,4 @@
-//! `cors-lint` end to end: the built binary on real files (`cargo test --features cli`).
+//! `cors-lint` end to end: the built binary on real files (`cargo test -p cors-lint`).
 // Test code: a failed unwrap or assertion is how a test reports (the workspace denies them elsewhere).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
@@ -57,7 +57,7 @@ fn schema_file_is_current() {
     assert!(
         stdout(&out) == committed,
         "schema/cors-config.schema.json is not current: regenerate it with `make schema` \
-         (cargo run --quiet --features cli --bin cors-lint -- schema > schema/cors-config.schema.json)"
+         (cargo run --quiet -p cors-lint -- schema > schema/cors-config.schema.json)"
     );
 }
 
@@ -188,7 +188,8 @@ fn explain_denied_origin() {
     ]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(3), "{text}");
-    assert!(text.contains("decision:  denied: origin not allowed"), "{text}");
+    assert!(text.contains("decision:  denied: origin \"https://evil.example.net\" not allowed by top level"), "{text}");
+    assert!(text.contains("details:   cors_preflight_denied{origin_not_allowed:https://evil.example.net}"), "{text}");
     assert!(text.contains("origin:    matches none of the policy's origin rules"), "{text}");
     assert!(text.contains("response:  local reply 403"), "{text}");
     assert!(!text.contains("access-control-allow-origin"), "{text}");

@@ -1,7 +1,7 @@
 //! Every plugin configuration in `examples/` and `envoy/` loads with the plugin's own loader
 //! (`Config::from_json`), found with the same extraction code as `cors-lint validate`, so no
 //! example can drift from the code. Every YAML/JSON file there must hold at least one.
-//! Native only (serde_yaml_ng is a native dev-dependency; `make lint` also checks wasm32-wasip1).
+//! Native only (cors-lint is a native tool; `make lint` also checks wasm32-wasip1).
 #![cfg(not(target_arch = "wasm32"))]
 // Test code: a failed unwrap or assertion is how a test reports (the workspace denies them elsewhere).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]

@@ -196,6 +196,17 @@ impl AllowedHeaders {
         name.is_empty() || self.allows(&name)
     }
 
+    /// The first requested name `allows_request` refused (trimmed, as sent), for a denial that
+    /// names it; `None` when the value was refused as a whole (longer than
+    /// `MAX_REQUEST_HEADERS_LEN`). Only on the denial path: it rescans.
+    pub fn first_refused<'r>(&self, lines: &[&'r [u8]]) -> Option<&'r [u8]> {
+        if lines.iter().map(|l| l.len()).sum::<usize>() > MAX_REQUEST_HEADERS_LEN {
+            return None;
+        }
+        let names = lines.iter().flat_map(|l| l.split(|&b| b == b',')).map(|n| n.trim_ascii());
+        names.filter(|n| !n.is_empty()).find(|n| !self.scan_line(n))
+    }
+
     fn allows(&self, name: &NameBuffer) -> bool {
         let lower = name.as_bytes();
         // `*` covers every name a script may set: never Authorization (Fetch: it must be

@@ -7,6 +7,7 @@ use std::cell::{Cell, RefCell};
 use crate::counter::Counter;
 use crate::header_map::HeaderMap;
 use crate::host::{HostError, LocalReply, ProxyHost};
+use crate::policy::Policy;
 
 /// A local reply: status and headers.
 pub type Reply = (u32, Vec<(String, String)>);
@@ -20,10 +21,12 @@ pub struct FakeHost {
     pub response: RefCell<Vec<(String, Vec<u8>)>>,
     /// The local reply the filter sent, if any.
     pub sent: RefCell<Option<Reply>>,
-    /// Its response-code details.
-    pub details: Cell<Option<&'static str>>,
+    /// Its response code details.
+    pub details: RefCell<Option<String>>,
     /// Counters incremented, in order.
     pub counted: RefCell<Vec<Counter>>,
+    /// The same, with the label of the policy each was counted for.
+    pub counted_by_policy: RefCell<Vec<(Counter, String)>>,
     /// Host calls that return a value (each makes the host allocate inside the VM).
     pub reads: Cell<usize>,
     /// Host calls that write (header edits, local replies).
@@ -112,14 +115,15 @@ impl ProxyHost for FakeHost {
 
     fn send_response(&self, reply: &LocalReply<'_>) -> Result<(), HostError> {
         self.writes.set(self.writes.get() + 1);
+        *self.details.borrow_mut() = Some(reply.details.to_owned());
         let headers = reply.headers.as_slice().iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         *self.sent.borrow_mut() = Some((reply.status, headers));
-        self.details.set(Some(reply.details));
         Ok(())
     }
 
-    fn count(&self, counter: Counter) {
+    fn count(&self, counter: Counter, policy: &Policy) {
         self.counted.borrow_mut().push(counter);
+        self.counted_by_policy.borrow_mut().push((counter, policy.label().to_owned()));
     }
 }
 

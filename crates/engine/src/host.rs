@@ -9,6 +9,7 @@ use std::fmt;
 
 use crate::counter::Counter;
 use crate::header_map::RequestHeaders;
+use crate::policy::Policy;
 use crate::response_headers::ResponseHeaders;
 
 /// A host call that failed, as the host reported it (its status, in its own words).
@@ -28,8 +29,9 @@ pub struct LocalReply<'a> {
     pub status: u32,
     /// Every header of the reply.
     pub headers: ResponseHeaders<'a>,
-    /// Envoy's `%RESPONSE_CODE_DETAILS%` for it: `cors_preflight_allowed` or `cors_preflight_denied`.
-    pub details: &'static str,
+    /// Envoy's `%RESPONSE_CODE_DETAILS%` for it (`cors_preflight_allowed`, or the denial's
+    /// `cors_preflight_denied{...}`): no whitespace.
+    pub details: &'a str,
 }
 
 /// One edit of the upstream's response headers.
@@ -89,8 +91,9 @@ pub trait ProxyHost {
     fn add_response_header(&self, name: &str, value: &str) -> Result<(), HostError>;
     /// Sends a local reply; the request goes no further.
     fn send_response(&self, reply: &LocalReply<'_>) -> Result<(), HostError>;
-    /// Increments a counter (a failure only loses a count).
-    fn count(&self, counter: Counter);
+    /// Increments a counter, in total and for `policy` (its per-policy counter, by
+    /// `Policy::slot`); a failure only loses a count.
+    fn count(&self, counter: Counter, policy: &Policy);
 
     /// Applies the edits of a response, in order; a failed edit is logged and the rest applied.
     fn apply(&self, edits: &ResponseEdits<'_>) {

@@ -17,6 +17,7 @@ pub mod header_map;
 pub mod header_names;
 pub mod host;
 pub mod host_port;
+pub mod logged;
 pub mod method;
 pub mod mode;
 pub mod origin;

@@ -21,6 +21,8 @@ pub struct Outcome {
     pub response_headers: Vec<(String, String)>,
     /// Counters incremented, in order.
     pub counters: Vec<Counter>,
+    /// Envoy's response code details of the local reply, when there was one.
+    pub details: Option<String>,
 }
 
 impl Outcome {
@@ -54,7 +56,12 @@ pub fn run(config: Arc<Config>, request: &[(&str, &[u8])], upstream: &[(&str, &s
         .into_iter()
         .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
         .collect();
-    Outcome { local_reply: host.sent.into_inner(), response_headers, counters: host.counted.into_inner() }
+    Outcome {
+        local_reply: host.sent.into_inner(),
+        response_headers,
+        counters: host.counted.into_inner(),
+        details: host.details.into_inner(),
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use log::{error, info, warn};
 use cors_engine::counter::Counter;
 use cors_engine::header_map::RequestHeaders;
 use cors_engine::host::{HostError, LocalReply, ProxyHost};
+use cors_engine::policy::Policy;
 use cors_engine::routing::Config;
 use cors_engine::stream::{StreamFilter, Verdict};
 
@@ -85,7 +86,10 @@ impl ProxyHost for NativeHost<'_> {
         Ok(())
     }
 
-    fn count(&self, counter: Counter) {
+    /// Totals only: the per-policy counters of the wasm build (`cors.policy.*`, tagged by
+    /// policy) are not defined by the native module yet (a per-route configuration cannot
+    /// define counters: Envoy freezes them after the filter configuration).
+    fn count(&self, counter: Counter, _policy: &Policy) {
         if let Some(id) = self.shared.counters.get(counter.index()).copied().flatten() {
             // A failed increment only loses a count.
             let _ = self.handle.increment_counter(id);

@@ -294,6 +294,8 @@ pub struct EnvoyConfig {
     pub node: Option<Value>,
     /// The admin listener's port on 127.0.0.1 (default 0: Envoy picks).
     pub admin_port: u16,
+    /// The bootstrap's `stats_config` (tag extraction: `stats_tags`), when set.
+    pub stats_config: Option<Value>,
 }
 
 impl Default for EnvoyConfig {
@@ -305,6 +307,7 @@ impl Default for EnvoyConfig {
             lds_path: None,
             node: Some(json!({ "id": "cors-e2e", "cluster": "cors-e2e" })),
             admin_port: 0,
+            stats_config: None,
         }
     }
 }
@@ -327,6 +330,13 @@ impl EnvoyConfig {
 
     pub fn wasm_debug(mut self) -> EnvoyConfig {
         self.wasm_debug = true;
+        self
+    }
+
+    /// The bootstrap's `stats_config` (e.g. the `stats_tags` that extract the plugin's
+    /// per-policy label: docs/operations.md).
+    pub fn stats_config(mut self, stats_config: Value) -> EnvoyConfig {
+        self.stats_config = Some(stats_config);
         self
     }
 
@@ -354,6 +364,9 @@ impl EnvoyConfig {
         });
         if let Some(node) = &self.node {
             boot["node"] = node.clone();
+        }
+        if let Some(stats) = &self.stats_config {
+            boot["stats_config"] = stats.clone();
         }
         if let Some(p) = &self.lds_path {
             let dir = p.parent().unwrap_or(Path::new("/"));

@@ -188,6 +188,14 @@ impl Envoy {
         }
     }
 
+    /// POST on the admin interface (e.g. `/logging?wasm=debug`); fails the test unless 200.
+    pub fn admin_post(&self, path: &str) -> String {
+        match crate::http::Request::new("POST", path).host("127.0.0.1").try_send(self.admin_port) {
+            Ok(r) if r.status == 200 => r.body_str(),
+            other => panic!("admin POST {path}: {:?}\n--- log ---\n{}", other.map(|r| r.status), self.log()),
+        }
+    }
+
     /// All counters and gauges from `/stats?format=json`, by full name.
     pub fn stats(&self) -> HashMap<String, u64> {
         let v: Value = serde_json::from_str(&self.admin("/stats?format=json")).expect("stats json");

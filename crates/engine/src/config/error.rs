@@ -13,7 +13,8 @@ pub enum Rule {
     Size,
     /// A key that must be set is missing or empty.
     Required,
-    /// A key where it does not belong: `match` at the top level, `policies` inside an entry.
+    /// A key where it does not belong: `match` or `name` at the top level, `policies` inside an
+    /// entry.
     Placement,
     /// An origin pattern browsers never send (path, default port, non-canonical host, ...).
     Origin,
@@ -44,6 +45,8 @@ pub enum Rule {
     Host,
     /// A `match.path_prefixes` entry that no request could select as written.
     PathPrefix,
+    /// A `policies[].name` that is not a valid, unique metric label.
+    Name,
 }
 
 /// One refusal: which key, which value, which rule, and why in words.

@@ -57,6 +57,11 @@ pub struct RawMatch {
 #[cfg_attr(feature = "serialize", derive(serde::Serialize))]
 #[serde(deny_unknown_fields)]
 pub struct RawPolicy {
+    /// Only in entries of `policies`: the entry's name in logs and in the `cors_policy` label of
+    /// its counters (lowercase letters, digits, `-` and `_`, starting with a letter, at most 63;
+    /// unique). Default: its index (`0`, `1`, ...); the top level is `top_level`.
+    #[cfg_attr(feature = "serialize", serde(skip_serializing_if = "Option::is_none"))]
+    pub name: Option<String>,
     /// Only in entries of `policies`: the requests the entry applies to (first match wins).
     #[cfg_attr(feature = "serialize", serde(skip_serializing_if = "Option::is_none"))]
     #[serde(rename = "match", default, deserialize_with = "match_object")]
@@ -132,6 +137,7 @@ impl RawPolicy {
             self.allow_origins.is_some() || self.allow_origin_regexes.is_some() || self.allow_null_origin.is_some();
         let origins_from = if own_origins { self } else { parent };
         RawPolicy {
+            name: self.name.clone(),
             match_: self.match_.clone(),
             policies: None,
             allow_origins: origins_from.allow_origins.clone(),

@@ -72,6 +72,55 @@ impl<'a> Origin<'a> {
         Some(Origin { serialized, scheme, host, port })
     }
 
+    /// Why `value` is not a serialized origin, for a denial that explains itself: `parse`'s
+    /// steps in its order, each named. Only called once `parse` refused `value`.
+    pub fn invalid_reason(value: &[u8]) -> &'static str {
+        if value.is_empty() {
+            return "empty";
+        }
+        if value.len() > MAX_ORIGIN_LEN {
+            return "too long";
+        }
+        let Some(text) = std::str::from_utf8(value).ok().filter(|t| t.is_ascii()) else {
+            return "not ASCII (browsers send hosts in punycode)";
+        };
+        if text.contains(',') {
+            return "several origins joined with `,`";
+        }
+        let Some((scheme, rest)) = text.split_once("://") else {
+            return "no scheme://";
+        };
+        if !is_scheme(scheme) {
+            return "not a lowercase scheme";
+        }
+        if rest.ends_with('/') {
+            return "trailing slash (browsers never send a path)";
+        }
+        if rest.contains(['/', '?', '#']) {
+            return "has a path, query or fragment (browsers send scheme://host[:port] only)";
+        }
+        if rest.contains('@') {
+            return "has userinfo";
+        }
+        let Some((host, port)) = crate::host_port::split_str(rest) else {
+            return "malformed host or port";
+        };
+        if let Some(p) = port {
+            match parse_port(p) {
+                None => return "invalid port",
+                Some(p) if Some(p) == default_port(scheme) => return "default port (browsers leave it out)",
+                Some(_) => {}
+            }
+        }
+        if host.bytes().any(|b| b.is_ascii_uppercase()) {
+            return "uppercase host (browsers send it lowercase)";
+        }
+        if parse_host(host).is_none() {
+            return "invalid host";
+        }
+        "not a serialized origin"
+    }
+
     /// `scheme://host`, the origin without its port.
     pub fn scheme_and_host(&self) -> &'a str {
         &self.serialized[..self.scheme.len() + 3 + self.host.as_str().len()]

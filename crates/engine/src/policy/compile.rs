@@ -147,6 +147,8 @@ impl Policy {
             success_status,
             unmatched_preflight: raw.unmatched_preflight.unwrap_or(UnmatchedPreflight::Reject),
             mode,
+            label: super::TOP_LEVEL_LABEL.into(),
+            slot: 0,
         })
     }
 }

@@ -6,14 +6,19 @@ mod answer;
 mod compile;
 mod credentials;
 mod decide;
+mod denial;
 
 pub use answer::rejected_preflight_headers;
 pub use decide::{AllowOrigin, DenyReason, PreflightRequest};
+pub use denial::Denial;
 
 use crate::allow_headers::AllowedHeaders;
 use crate::method::AllowedMethods;
 use crate::mode::{Mode, UnmatchedPreflight};
 use crate::origin::OriginMatcher;
+
+/// The `cors_policy` label of the top level's counters (no entry may take it as its `name`).
+pub const TOP_LEVEL_LABEL: &str = "top_level";
 
 /// Browsers cap preflight caching (Chromium 2 h, Firefox 24 h); more than a day is never honoured.
 pub const MAX_AGE_LIMIT: i64 = 86_400;
@@ -33,6 +38,10 @@ pub struct Policy {
     success_status: u32,
     unmatched_preflight: UnmatchedPreflight,
     mode: Mode,
+    /// The `cors_policy` label of its counters: `top_level`, the entry's `name`, or its index.
+    label: Box<str>,
+    /// Its place among the configuration's policies: 0 the top level, `i + 1` entry `i`.
+    slot: usize,
 }
 
 impl Policy {
@@ -56,6 +65,29 @@ impl Policy {
     /// `top level` or `policies[N]`: the policy's place in the configuration.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The `cors_policy` label of its counters (`top_level`, the entry's `name` or its index).
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Its place among the configuration's policies (`Config::policies` order): 0 the top
+    /// level, `i + 1` entry `i`; adapters index per-policy counters with it.
+    pub fn slot(&self) -> usize {
+        self.slot
+    }
+
+    /// Names the policy in logs and metrics: entry `index` (`None`: the top level), with its
+    /// `name` when it has one.
+    pub(crate) fn place(&mut self, index: Option<usize>, name: Option<&str>) {
+        (self.slot, self.label) = match index {
+            None => (0, TOP_LEVEL_LABEL.into()),
+            Some(i) => (i + 1, name.map_or_else(|| i.to_string(), str::to_owned).into_boxed_str()),
+        };
+        if let (Some(i), Some(n)) = (index, name) {
+            self.name = format!("policies[{i}] ({n})");
+        }
     }
 
     /// True when preflights asking for Private Network Access are answered.

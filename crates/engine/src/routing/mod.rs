@@ -14,7 +14,32 @@ pub use route::{Part, Parts, Route};
 use crate::config::raw::RawPolicy;
 use crate::config::{self, ConfigError, ConfigErrors, Rule};
 use crate::header_map::{RequestHeaders, AUTHORITY, PATH};
-use crate::policy::Policy;
+use crate::mode::Mode;
+use crate::policy::{Policy, TOP_LEVEL_LABEL};
+
+/// Longest `policies[].name`: a Prometheus label value, kept short for dashboards.
+const MAX_NAME_LEN: usize = 63;
+
+/// A `policies[].name` is a label value in every stat name of its counters: lowercase letters,
+/// digits, `-` and `_`, starting with a letter (so no name equals an index, the default), and
+/// unique.
+fn check_name(name: &str, earlier: &[&str]) -> Result<(), String> {
+    let valid = name.len() <= MAX_NAME_LEN
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if !valid {
+        return Err(format!(
+            "must be 1 to {MAX_NAME_LEN} lowercase letters, digits, `-` or `_`, starting with a letter (it labels the entry's counters)"
+        ));
+    }
+    if name == TOP_LEVEL_LABEL {
+        return Err(format!("`{TOP_LEVEL_LABEL}` names the top level's counters"));
+    }
+    if earlier.contains(&name) {
+        return Err("is already the name of an earlier entry: names label counters, so they are unique".into());
+    }
+    Ok(())
+}
 
 /// Which policy a request selected: the top level or an entry of `policies`. A stream keeps it
 /// between its request and response phases.
@@ -50,6 +75,15 @@ impl Config {
         if raw.match_.is_some() {
             errors.push(ConfigError::new(Rule::Placement, "match", None, "only entries of `policies` have a `match`"));
         }
+        if raw.name.is_some() {
+            errors.push(ConfigError::new(
+                Rule::Placement,
+                "name",
+                None,
+                format!("only entries of `policies` have a `name` (the top level is `{TOP_LEVEL_LABEL}`)"),
+            ));
+        }
+        let mut names: Vec<&str> = Vec::new();
         let nested = raw.policies.as_deref().unwrap_or_default();
         // With per-route policies, a top level without origins is a valid "deny by default".
         let default = Policy::compile(raw, "", nested.is_empty(), &mut errors);
@@ -64,7 +98,16 @@ impl Config {
                     "policies do not nest",
                 ));
             }
-            let policy = Policy::compile(&p.inherit_from(raw), &prefix, true, &mut errors);
+            if let Some(name) = p.name.as_deref() {
+                if let Err(reason) = check_name(name, &names) {
+                    errors.push(ConfigError::at(Rule::Name, format!("{prefix}name"), name, reason));
+                }
+                names.push(name);
+            }
+            let mut policy = Policy::compile(&p.inherit_from(raw), &prefix, true, &mut errors);
+            if let Some(policy) = policy.as_mut() {
+                policy.place(Some(i), p.name.as_deref());
+            }
             match &p.match_ {
                 Some(m) => routes.extend(Route::compile(m, &prefix, policy, &mut errors)),
                 None => errors.push(ConfigError::new(
@@ -89,6 +132,20 @@ impl Config {
             routes,
             default,
         })
+    }
+
+    /// Every policy in slot order (`Policy::slot`): the top level, then the entries of
+    /// `policies`.
+    pub fn policies(&self) -> impl Iterator<Item = &Policy> {
+        std::iter::once(&self.default).chain(self.routes.iter().map(|r| &r.policy))
+    }
+
+    /// True when some enforced policy other than `except` allows `origin`: a shadow policy
+    /// that would deny it would break a page the gateway serves today, not a scanner
+    /// (`cors.shadow_would_deny_known_origin`). Only on the shadow-denial path.
+    pub fn allowed_elsewhere(&self, origin: &[u8], except: &Policy) -> bool {
+        self.policies()
+            .any(|p| p.slot() != except.slot() && p.mode() == Mode::Enforce && p.check_origin(origin).is_some())
     }
 
     /// The policy for a request, from its header map: `:authority` and `:path` are read only

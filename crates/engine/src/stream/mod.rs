@@ -2,7 +2,6 @@
 //! tested natively (with a fake host that also counts host calls) and the proxy-wasm adapter
 //! stays a thin translation.
 
-use std::fmt;
 use std::sync::Arc;
 
 use log::{debug, warn};
@@ -10,11 +9,16 @@ use log::{debug, warn};
 use crate::counter::Counter;
 use crate::header_map::{RequestHeaders, METHOD, ORIGIN, REQUEST_HEADERS, REQUEST_METHOD, REQUEST_PRIVATE_NETWORK};
 use crate::host::{Edit, LocalReply, ProxyHost, ResponseEdits};
+use crate::logged::Logged;
 use crate::mode::{Mode, UnmatchedPreflight};
 use crate::policy::{rejected_preflight_headers, AllowOrigin, DenyReason, Policy, PreflightRequest};
-use crate::response_headers::{ALLOW_CREDENTIALS, CORS_RESPONSE_HEADERS, EXPOSE_HEADERS, VARY};
-use crate::routing::{Ambiguous, Config, PolicyId};
+use crate::response_headers::{ResponseHeaders, ALLOW_CREDENTIALS, CORS_RESPONSE_HEADERS, EXPOSE_HEADERS, VARY};
+use crate::routing::{Ambiguous, AmbiguousPart, Config, PolicyId};
 use crate::vary;
+
+/// Envoy's response code details of an allowed preflight's local reply (a denied one names
+/// its refusal: `Denial::response_details`).
+pub const PREFLIGHT_ALLOWED_DETAILS: &str = "cors_preflight_allowed";
 
 /// Whether the host should go on with the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +80,7 @@ impl StreamFilter {
             Err(ambiguous) => return self.on_ambiguous(host, &all, &ambiguous),
         };
         if policy.mode() == Mode::Off {
-            host.count(Counter::PassedThrough);
+            host.count(Counter::PassedThrough, policy);
             return Verdict::Continue;
         }
         let mut origins = all.values(ORIGIN);
@@ -119,10 +123,17 @@ impl StreamFilter {
     /// may hand to a CORS request. Under shadow only, nothing changes.
     fn on_ambiguous(&mut self, host: &impl ProxyHost, all: &impl RequestHeaders, ambiguous: &Ambiguous) -> Verdict {
         let origin = all.first(ORIGIN);
+        // Counted under the first policy a reading selected: the request belongs to none.
+        let config = Arc::clone(&self.config);
+        let counted_for = ambiguous.candidates.first().map_or(config.default_policy(), |id| config.policy(*id));
         if ambiguous.mode != Mode::Enforce {
             if let Some(origin) = origin {
-                host.count(Counter::ShadowWouldDeny);
-                debug!("request would be denied: {} (origin {})", ambiguous.describe(&self.config), Logged(origin));
+                host.count(Counter::ShadowWouldDeny, counted_for);
+                debug!(
+                    "shadow: request would be denied: {} (origin {})",
+                    ambiguous.describe(&self.config),
+                    Logged(origin)
+                );
             }
             return Verdict::Continue;
         }
@@ -130,11 +141,15 @@ impl StreamFilter {
         let Some(origin) = origin else {
             return Verdict::Continue;
         };
-        host.count(Counter::AmbiguousRequestDenied);
+        host.count(Counter::AmbiguousRequestDenied, counted_for);
         debug!("request denied: {} (origin {})", ambiguous.describe(&self.config), Logged(origin));
         if all.first(METHOD) == Some(b"OPTIONS") && all.contains(REQUEST_METHOD) {
-            let headers = rejected_preflight_headers(false);
-            return self.reply(host, &LocalReply { status: 403, headers, details: "cors_preflight_denied" });
+            let details = match ambiguous.part {
+                AmbiguousPart::Host => "cors_preflight_denied{ambiguous_host}",
+                AmbiguousPart::Path => "cors_preflight_denied{ambiguous_path}",
+                AmbiguousPart::HostAndPath => "cors_preflight_denied{ambiguous_host_and_path}",
+            };
+            return self.reply(host, 403, rejected_preflight_headers(false), details);
         }
         Verdict::Continue
     }
@@ -145,7 +160,7 @@ impl StreamFilter {
         let decision = if policy.is_static() { Some(AllowOrigin::Any) } else { policy.check_origin(origin) };
         match decision {
             Some(allow) => {
-                host.count(Counter::ActualAllowed);
+                host.count(Counter::ActualAllowed, policy);
                 debug!("actual request allowed: origin {} by {}", Logged(origin), policy.name());
                 if policy.mode() == Mode::Enforce {
                     self.state = match allow {
@@ -160,12 +175,16 @@ impl StreamFilter {
                 }
             }
             None => {
-                host.count(Counter::ActualDenied);
-                debug!("actual request denied: origin {} not allowed by {}", Logged(origin), policy.name());
+                host.count(Counter::ActualDenied, policy);
                 if policy.mode() == Mode::Enforce {
+                    debug!("actual request denied: {}", policy.origin_denial(origin));
                     self.state = State::Denied { policy: id };
                 } else {
-                    host.count(Counter::ShadowWouldDeny);
+                    debug!("shadow: actual request would be denied: {}", policy.origin_denial(origin));
+                    host.count(Counter::ShadowWouldDeny, policy);
+                    if self.config.allowed_elsewhere(origin, policy) {
+                        host.count(Counter::ShadowWouldDenyKnownOrigin, policy);
+                    }
                 }
             }
         }
@@ -187,7 +206,7 @@ impl StreamFilter {
         let origin_text = || Logged(origins.first().copied().unwrap_or_default());
         match policy.check_preflight(&request) {
             Ok(allow) => {
-                host.count(Counter::PreflightAllowed);
+                host.count(Counter::PreflightAllowed, policy);
                 debug!("preflight allowed: origin {} by {}", origin_text(), policy.name());
                 if policy.mode() == Mode::Shadow {
                     return Verdict::Continue;
@@ -196,31 +215,38 @@ impl StreamFilter {
                 // An allowed method is a token: ASCII.
                 let method = std::str::from_utf8(method).unwrap_or_default();
                 let headers = policy.preflight_headers(allow, private_network, echoed.as_deref(), method);
-                let reply =
-                    LocalReply { status: policy.preflight_status(), headers, details: "cors_preflight_allowed" };
-                self.reply(host, &reply)
+                self.reply(host, policy.preflight_status(), headers, PREFLIGHT_ALLOWED_DETAILS)
             }
             Err(reason) => {
-                host.count(reason.preflight_counter());
-                debug!("preflight denied: {} (origin {}, {})", reason.as_str(), origin_text(), policy.name());
+                host.count(reason.preflight_counter(), policy);
                 if policy.mode() == Mode::Shadow {
-                    host.count(Counter::ShadowWouldDeny);
+                    debug!("shadow: preflight would be denied: {}", policy.preflight_denial(&request, reason));
+                    host.count(Counter::ShadowWouldDeny, policy);
+                    // Refused for its method or headers, the origin is one this policy allows.
+                    let known = match origins[..] {
+                        [one] => reason != DenyReason::Origin || self.config.allowed_elsewhere(one, policy),
+                        _ => false,
+                    };
+                    if known {
+                        host.count(Counter::ShadowWouldDenyKnownOrigin, policy);
+                    }
                     return Verdict::Continue;
                 }
+                let denial = policy.preflight_denial(&request, reason);
+                debug!("preflight denied: {denial}");
                 match (policy.unmatched_preflight(), reason) {
                     (UnmatchedPreflight::Forward, DenyReason::Origin) => Verdict::Continue,
-                    _ => {
-                        let headers = policy.rejected_preflight_headers();
-                        self.reply(host, &LocalReply { status: 403, headers, details: "cors_preflight_denied" })
-                    }
+                    _ => self.reply(host, 403, policy.rejected_preflight_headers(), &denial.response_details()),
                 }
             }
         }
     }
 
-    fn reply(&mut self, host: &impl ProxyHost, reply: &LocalReply<'_>) -> Verdict {
+    /// Sends a local reply: status, headers and Envoy's response code details, all decided
+    /// here (the adapters apply them as they are).
+    fn reply(&mut self, host: &impl ProxyHost, status: u32, headers: ResponseHeaders<'_>, details: &str) -> Verdict {
         self.state = State::LocalReply;
-        if let Err(e) = host.send_response(reply) {
+        if let Err(e) = host.send_response(&LocalReply { status, headers, details }) {
             warn!("cannot send the local reply: {e}");
         }
         Verdict::Stop
@@ -284,20 +310,6 @@ impl StreamFilter {
 fn strip_cors_headers(edits: &mut ResponseEdits<'_>) {
     for name in CORS_RESPONSE_HEADERS {
         edits.push(Edit::Remove(name));
-    }
-}
-
-/// Request bytes in a log line: quoted, at most 256 bytes, anything but printable ASCII
-/// escaped, so a hostile header can neither forge log lines nor flood them.
-struct Logged<'a>(&'a [u8]);
-
-impl fmt::Display for Logged<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("\"")?;
-        for &b in self.0.iter().take(256) {
-            write!(f, "{}", std::ascii::escape_default(b))?;
-        }
-        f.write_str(if self.0.len() > 256 { "\"..." } else { "\"" })
     }
 }
 
