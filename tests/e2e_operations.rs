@@ -47,7 +47,7 @@ fn log_level_follows_envoy_at_runtime_and_denials_explain_themselves() {
     assert!(!envoy.log().contains("preflight denied"), "{}", envoy.log());
 
     // Raised at runtime, no configuration push: the plugin re-reads the level each second.
-    envoy.admin_post("/logging?wasm=debug");
+    envoy.admin_post(&format!("/logging?{}=debug", artifact().log_component()));
     let raised = Instant::now();
     assert!(send_until_logged(&envoy, port, &header_denied, wanted), "{}", envoy.log());
     eprintln!("debug lines after {:?}", raised.elapsed());
@@ -64,7 +64,7 @@ fn log_level_follows_envoy_at_runtime_and_denials_explain_themselves() {
     assert!(!envoy.log().contains(&format!(r#"preflight denied: origin "{DENIED}""#)), "{}", envoy.log());
 
     // And lowered again.
-    envoy.admin_post("/logging?wasm=warning");
+    envoy.admin_post(&format!("/logging?{}=warning", artifact().log_component()));
     std::thread::sleep(Duration::from_millis(2500));
     let before = envoy.log().matches("preflight denied").count();
     for _ in 0..3 {

@@ -86,7 +86,7 @@ fn configuration_as_a_struct() {
         "name": "cors",
         "typed_config": {
             "@type": DYNAMIC_MODULE_FILTER_TYPE,
-            "dynamic_module_config": { "name": "envoy_cors", "metrics_namespace": "cors" },
+            "dynamic_module_config": { "name": "envoy_cors" },
             "filter_name": "cors",
             "filter_config": {
                 "@type": "type.googleapis.com/google.protobuf.Struct",
@@ -118,7 +118,6 @@ fn unknown_filter_name_is_refused() {
 #[test]
 fn the_module_loads_only_where_its_abi_is_served() {
     let mut filter = native_filter_named("cors", &only(ALLOWED));
-    // `metrics_namespace` is unknown to Envoy 1.37's configuration: left out here.
     filter["typed_config"]["dynamic_module_config"] = json!({ "name": "envoy_cors" });
     let up = Upstream::ok();
     let l = ListenerSpec::without_plugin("main", "upstream").filter_before(filter).routes(vec![route("/", "upstream")]);

@@ -22,10 +22,33 @@ use crate::logger;
 /// The one filter this module has (`filter_name`, and `per_route_config_name` on a route).
 const FILTER_NAME: &[u8] = b"cors";
 
-/// A filter configuration: the compiled policy and its counters' ids.
+/// Counter ids, by `Counter::index`.
+type CounterIds = [Option<usize>; Counter::ALL.len()];
+
+/// A filter configuration: the compiled policy and its counters' ids: the totals, and each
+/// policy's by `Policy::slot` (the wasm build's names, `cors_policy=.=<label>;.;cors.policy.*`,
+/// which Envoy's `stats_tags` turn into a `cors_policy` label).
 pub struct Shared {
     config: Arc<Config>,
-    counters: [Option<usize>; Counter::ALL.len()],
+    counters: CounterIds,
+    policy_counters: Vec<CounterIds>,
+}
+
+/// Defines every counter under `name_of(counter)`.
+fn define_counters(handle: ConfigHandle, name_of: impl Fn(Counter) -> String) -> CounterIds {
+    let mut ids = [None; Counter::ALL.len()];
+    for c in Counter::ALL {
+        let name = name_of(c);
+        match abi::define_counter(handle, &name, &[]) {
+            Ok(id) => {
+                if let Some(slot) = ids.get_mut(c.index()) {
+                    *slot = Some(id);
+                }
+            }
+            Err(failure) => warn!("cannot define metric {name}: {failure:?}"),
+        }
+    }
+    ids
 }
 
 /// One stream: the filter configuration and, once the request headers chose a `Config` (the
@@ -41,6 +64,10 @@ pub struct Stream {
 struct NativeHost<'a> {
     handle: StreamHandle,
     shared: &'a Shared,
+    /// The per-policy counters of the stream's configuration: the filter's; none under a
+    /// per-route configuration (Envoy freezes counter definitions once the filter
+    /// configuration is made, so a per-route one cannot define its policies').
+    policy_counters: &'a [CounterIds],
 }
 
 /// A callback's failure, in the engine's terms (it logs failures).
@@ -86,13 +113,15 @@ impl ProxyHost for NativeHost<'_> {
         Ok(())
     }
 
-    /// Totals only: the per-policy counters of the wasm build (`cors.policy.*`, tagged by
-    /// policy) are not defined by the native module yet (a per-route configuration cannot
-    /// define counters: Envoy freezes them after the filter configuration).
-    fn count(&self, counter: Counter, _policy: &Policy) {
+    /// The total and the policy's own counter.
+    fn count(&self, counter: Counter, policy: &Policy) {
+        // A failed increment only loses a count.
         if let Some(id) = self.shared.counters.get(counter.index()).copied().flatten() {
-            // A failed increment only loses a count.
-            let _ = self.handle.increment_counter(id);
+            let _ = self.handle.increment_counter(id, &[]);
+        }
+        let per_policy = self.policy_counters.get(policy.slot()).and_then(|ids| ids.get(counter.index()));
+        if let Some(id) = per_policy.copied().flatten() {
+            let _ = self.handle.increment_counter(id, &[]);
         }
     }
 }
@@ -115,12 +144,12 @@ fn compile(json: &[u8]) -> Option<Config> {
     }
 }
 
-/// The metric name inside the module's metrics namespace: Envoy prefixes `<namespace>.`, so
-/// with `metrics_namespace: cors` (every example's) `/stats` shows the wasm build's names,
-/// `cors.actual_allowed`, and Prometheus `cors_actual_allowed`.
+/// The metric name: the wasm build's (`cors.actual_allowed`). Envoy prefixes the module's
+/// metrics namespace (`dynamicmodulescustom.` by default, as the wasm build's `wasmcustom.`);
+/// with the runtime flag `envoy.reloadable_features.dynamic_modules_strip_custom_stat_prefix`
+/// Prometheus shows the wasm build's names exactly (`cors_actual_allowed`).
 fn counter_name(counter: Counter) -> &'static str {
-    let name = counter.name();
-    name.strip_prefix("cors.").unwrap_or(name)
+    counter.name()
 }
 
 pub struct Adapter;
@@ -135,7 +164,6 @@ impl Callbacks for Adapter {
     }
 
     fn new_config(handle: ConfigHandle, name: &[u8], json: &[u8]) -> Option<Arc<Shared>> {
-        logger::follow_host_level();
         if name != FILTER_NAME {
             error!(
                 "invalid CORS configuration: unknown filter_name {:?}: this module has one filter, \"cors\"",
@@ -145,18 +173,10 @@ impl Callbacks for Adapter {
         }
         let config = compile(json)?;
         info!("configuration loaded ({} policies besides the top level)", config.routes().len());
-        let mut counters = [None; Counter::ALL.len()];
-        for c in Counter::ALL {
-            match abi::define_counter(handle, counter_name(c)) {
-                Ok(id) => {
-                    if let Some(slot) = counters.get_mut(c.index()) {
-                        *slot = Some(id);
-                    }
-                }
-                Err(failure) => warn!("cannot define metric {}: {failure:?}", c.name()),
-            }
-        }
-        Some(Arc::new(Shared { config: Arc::new(config), counters }))
+        let counters = define_counters(handle, |c| counter_name(c).to_owned());
+        let policy_counters =
+            config.policies().map(|p| define_counters(handle, |c| c.policy_metric_name(p.label()))).collect();
+        Some(Arc::new(Shared { config: Arc::new(config), counters, policy_counters }))
     }
 
     fn new_route_config(name: &[u8], json: &[u8]) -> Option<Arc<Config>> {
@@ -181,7 +201,8 @@ impl Callbacks for Adapter {
         let mut filter = StreamFilter::new(config);
         // The filter is stored only after the call: a local reply runs this stream's response
         // hook inside it, which then finds no filter and leaves the reply alone.
-        let verdict = filter.on_request_headers(&NativeHost { handle, shared: &stream.shared });
+        let policy_counters = if route.is_some() { &[][..] } else { &stream.shared.policy_counters[..] };
+        let verdict = filter.on_request_headers(&NativeHost { handle, shared: &stream.shared, policy_counters });
         match stream.filter.try_borrow_mut() {
             Ok(mut slot) => *slot = Some(filter),
             Err(_) => warn!("re-entrant request headers hook ignored"),
@@ -195,7 +216,8 @@ impl Callbacks for Adapter {
     fn on_response_headers(stream: &Stream, handle: StreamHandle) -> HeadersStatus {
         if let Ok(mut slot) = stream.filter.try_borrow_mut() {
             if let Some(filter) = slot.as_mut() {
-                filter.on_response_headers(&NativeHost { handle, shared: &stream.shared });
+                // The response phase counts nothing.
+                filter.on_response_headers(&NativeHost { handle, shared: &stream.shared, policy_counters: &[] });
             }
         }
         HeadersStatus::Continue

@@ -21,8 +21,11 @@ fn host_level(level: Level) -> LogLevel {
 }
 
 impl Log for HostLogger {
+    /// Asks Envoy, whose level can change at runtime (`POST /logging?dynamic_modules=debug`):
+    /// one cheap call per record that passes the static filter, and nothing formatted for a
+    /// level Envoy does not log.
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.level() <= log::max_level()
+        abi::log_enabled(host_level(metadata.level()))
     }
 
     fn log(&self, record: &Record<'_>) {
@@ -43,18 +46,9 @@ impl Log for HostLogger {
 pub fn install() {
     // Only fails if a logger is already set, which then keeps working.
     let _ = log::set_logger(&LOGGER);
-    follow_host_level();
+    // Every record reaches `enabled`, which follows Envoy's current level.
+    log::set_max_level(LevelFilter::Trace);
     std::panic::set_hook(Box::new(|info| {
         abi::log(LogLevel::Critical, &format!("envoy-cors: {info}"));
     }));
-}
-
-/// Follows Envoy's level for dynamic modules (`--component-log-level dynamic_modules:debug`
-/// shows every decision), read when a configuration is created.
-pub fn follow_host_level() {
-    let level = [Level::Trace, Level::Debug, Level::Info, Level::Warn, Level::Error]
-        .into_iter()
-        .find(|&l| abi::log_enabled(host_level(l)))
-        .map_or(LevelFilter::Off, |l| l.to_level_filter());
-    log::set_max_level(level);
 }

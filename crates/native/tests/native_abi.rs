@@ -88,8 +88,12 @@ struct Host {
     handed_out: Vec<Vec<u8>>,
     response: HeaderLines,
     replies: Vec<Reply>,
-    defined: Vec<String>,
+    /// Counters defined: name and label names.
+    defined: Vec<(String, Vec<String>)>,
+    /// Increments of unlabelled counters, by id...
     incremented: Vec<usize>,
+    /// ...and of labelled ones: name and label values.
+    labelled: Vec<(String, Vec<String>)>,
     logs: Vec<(u32, String)>,
     route_config: usize,
     hostile: Hostility,
@@ -123,36 +127,46 @@ pub extern "C" fn envoy_dynamic_module_callback_log_enabled(_level: u32) -> u8 {
 pub unsafe extern "C" fn envoy_dynamic_module_callback_http_filter_config_define_counter(
     _config: *mut c_void,
     name: Buf,
-    _labels: *mut Buf,
+    labels: *mut Buf,
     labels_len: usize,
     id: *mut usize,
 ) -> u32 {
-    assert_eq!(labels_len, 0);
     let name = String::from_utf8(name.bytes()).unwrap();
+    let labels: Vec<String> = (0..labels_len).map(|i| String::from_utf8((*labels.add(i)).bytes()).unwrap()).collect();
     with_host(|h| {
         if h.hostile.metrics_code != 0 {
             return h.hostile.metrics_code;
         }
-        h.defined.push(name);
+        h.defined.push((name, labels));
         *id = h.defined.len() - 1;
         0
     })
 }
 
 #[no_mangle]
-pub extern "C" fn envoy_dynamic_module_callback_http_filter_increment_counter(
+pub unsafe extern "C" fn envoy_dynamic_module_callback_http_filter_increment_counter(
     _filter: *mut c_void,
     id: usize,
-    _labels: *mut Buf,
-    _labels_len: usize,
+    labels: *mut Buf,
+    labels_len: usize,
     value: u64,
 ) -> u32 {
     assert_eq!(value, 1);
+    let values: Vec<String> = (0..labels_len).map(|i| String::from_utf8((*labels.add(i)).bytes()).unwrap()).collect();
     with_host(|h| {
         if h.hostile.metrics_code != 0 {
             return h.hostile.metrics_code;
         }
-        h.incremented.push(id);
+        // As Envoy: the label values must match the definition's label names.
+        let Some((name, names)) = h.defined.get(id).cloned() else { return 1 };
+        if names.len() != values.len() {
+            return 2;
+        }
+        if values.is_empty() {
+            h.incremented.push(id);
+        } else {
+            h.labelled.push((name, values));
+        }
         0
     })
 }
@@ -340,6 +354,8 @@ struct Seen {
     details: Option<String>,
     response: Vec<(String, String)>,
     counters: Vec<String>,
+    /// Per-policy counts: `cors_policy=.=<label>;.;cors.policy.<counter>`.
+    by_policy: Vec<String>,
 }
 
 /// Runs one stream in Envoy's order: new, request headers, (upstream) response headers, body,
@@ -352,6 +368,7 @@ fn run_stream(config: *const c_void, request: &[(&str, &[u8])], upstream: &[(&st
         host.response.clear();
         host.replies.clear();
         host.incremented.clear();
+        host.labelled.clear();
     });
     unsafe {
         let stream = (h.filter_new)(config, FILTER);
@@ -372,6 +389,8 @@ fn run_stream(config: *const c_void, request: &[(&str, &[u8])], upstream: &[(&st
         (h.stream_complete)(FILTER, stream);
         (h.destroy)(stream);
         with_host(|host| {
+            let names: Vec<String> =
+                host.incremented.iter().filter_map(|&i| host.defined.get(i).map(|d| d.0.clone())).collect();
             let reply = host.replies.last().map(|(s, hs, _)| (*s, hs.clone()));
             Seen {
                 request_status,
@@ -382,7 +401,8 @@ fn run_stream(config: *const c_void, request: &[(&str, &[u8])], upstream: &[(&st
                     .iter()
                     .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
                     .collect(),
-                counters: host.incremented.iter().filter_map(|&i| host.defined.get(i).cloned()).collect(),
+                counters: names.iter().filter(|n| !n.starts_with("cors_policy=")).cloned().collect(),
+                by_policy: names.iter().filter(|n| n.starts_with("cors_policy=")).cloned().collect(),
             }
         })
     }
@@ -477,13 +497,31 @@ fn expected(config: &Arc<Config>, request: &[(&str, &[u8])], upstream: &[(&str, 
     let stopped = o.local_reply.is_some();
     Seen {
         request_status: u32::from(stopped),
-        details: o
-            .local_reply
-            .as_ref()
-            .map(|(s, _)| if *s < 300 { "cors_preflight_allowed" } else { "cors_preflight_denied" }.to_string()),
+        details: o.details.clone(),
         reply: o.local_reply.clone(),
         response: if stopped { Vec::new() } else { o.response_headers.clone() },
-        counters: o.counters.iter().map(|c| c.name().trim_start_matches("cors.").to_string()).collect(),
+        counters: o.counters.iter().map(|c| c.name().to_string()).collect(),
+        by_policy: Vec::new(),
+    }
+}
+
+/// Each total count comes with its policy's count, labelled with the policy's label.
+fn check_by_policy(got: &mut Seen, engine: &Config, request: &[(&str, &[u8])]) {
+    let label = label_of(engine, request);
+    let want: Vec<String> = got
+        .counters
+        .iter()
+        .map(|c| format!("cors_policy=.={label};.;cors.policy.{}", c.trim_start_matches("cors.")))
+        .collect();
+    assert_eq!(std::mem::take(&mut got.by_policy), want, "{request:?}");
+}
+
+/// The label of the policy `request` selects (the top level's is `top_level`).
+fn label_of(engine: &Config, request: &[(&str, &[u8])]) -> String {
+    let get = |n: &str| request.iter().find(|(k, _)| *k == n).map(|(_, v)| *v);
+    match engine.select(get(":authority"), get(":path")) {
+        Ok((_, policy)) => policy.label().to_owned(),
+        Err(_) => "?".into(),
     }
 }
 
@@ -492,13 +530,16 @@ fn answers_as_the_engine_does() {
     let config = config_new(b"cors", POLICY.as_bytes()).expect("the policy loads");
     let engine = Arc::new(Config::from_json(POLICY).unwrap());
     for (request, upstream) in cases() {
-        let got = run_stream(config, request, upstream);
+        let mut got = run_stream(config, request, upstream);
+        check_by_policy(&mut got, &engine, request);
         assert_eq!(got, expected(&engine, request, upstream), "request {request:?}");
     }
     // Every counter is defined under its wasm name, without the `cors.` the namespace adds.
     let defined = with_host(|h| h.defined.clone());
     for c in Counter::ALL {
-        assert!(defined.iter().any(|d| format!("cors.{d}") == c.name()), "{} not defined", c.name());
+        assert!(defined.iter().any(|(d, l)| d == c.name() && l.is_empty()), "{} not defined", c.name());
+        let policy = c.policy_metric_name("top_level");
+        assert!(defined.iter().any(|(d, l)| *d == policy && l.is_empty()), "{policy} not defined");
     }
     unsafe { (module().config_destroy)(config) };
 }
@@ -517,7 +558,7 @@ fn per_route_configuration_replaces_the_filter_one_on_its_routes() {
     let with = run_stream(config, request, &[]);
     with_host(|host| host.route_config = 0);
     assert!(with.response.contains(&("access-control-allow-origin".into(), "https://other.example".into())));
-    assert_eq!(with.counters, ["actual_allowed"]);
+    assert_eq!(with.counters, ["cors.actual_allowed"]);
     // A per-route configuration that does not compile, or names another filter, is refused.
     for (name, json) in [(&b"cors"[..], &b"{\"allow_origins\":[\"https://x/\"]}"[..]), (b"other", route_json)] {
         assert!(unsafe { (h.route_new)(Buf::of(name), Buf::of(json)) }.is_null());

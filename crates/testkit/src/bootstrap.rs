@@ -52,14 +52,15 @@ pub fn wasm_filter_named(name: &str, plugin_json: &str) -> Value {
 
 /// The native module as a dynamic-module HTTP filter named `name`, with this configuration as
 /// a StringValue. Envoy finds `libenvoy_cors.so` through `ENVOY_DYNAMIC_MODULES_SEARCH_PATH`,
-/// which `Envoy::start` sets to `cors_native()`'s directory. Counters go under the namespace
-/// `cors`, so they have the wasm build's names.
+/// which `Envoy::start` sets to `cors_native()`'s directory. Counters have the wasm build's
+/// names under Envoy's default namespace (`dynamicmodulescustom.cors.actual_allowed`), and in
+/// Prometheus exactly the wasm build's with the bootstrap's runtime flag (`EnvoyConfig::to_json`).
 pub fn native_filter_named(name: &str, plugin_json: &str) -> Value {
     json!({
         "name": name,
         "typed_config": {
             "@type": DYNAMIC_MODULE_FILTER_TYPE,
-            "dynamic_module_config": { "name": "envoy_cors", "metrics_namespace": "cors" },
+            "dynamic_module_config": { "name": "envoy_cors" },
             "filter_name": "cors",
             "filter_config": { "@type": "type.googleapis.com/google.protobuf.StringValue", "value": plugin_json }
         }
@@ -365,6 +366,11 @@ impl EnvoyConfig {
         if let Some(node) = &self.node {
             boot["node"] = node.clone();
         }
+        // The native module's counters get the wasm build's Prometheus names (its metrics
+        // namespace stripped, as the wasm build's `wasmcustom`); Envoy 1.40 needs the flag.
+        boot["layered_runtime"] = json!({ "layers": [ { "name": "static", "static_layer": {
+            "envoy.reloadable_features.dynamic_modules_strip_custom_stat_prefix": true
+        } } ] });
         if let Some(stats) = &self.stats_config {
             boot["stats_config"] = stats.clone();
         }

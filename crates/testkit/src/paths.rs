@@ -62,6 +62,14 @@ impl Artifact {
         }
     }
 
+    /// Envoy's log component of the filter (`POST /logging?<component>=debug`).
+    pub fn log_component(self) -> &'static str {
+        match self {
+            Artifact::Wasm => "wasm",
+            Artifact::Native => "dynamic_modules",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Artifact::Wasm => "wasm",

@@ -105,17 +105,20 @@ pub fn log_enabled(level: LogLevel) -> bool {
     unsafe { envoy_dynamic_module_callback_log_enabled(level) != 0 }
 }
 
-/// Defines a counter of this filter configuration; only while Envoy creates it.
-pub fn define_counter(config: ConfigHandle, name: &str) -> Result<usize, Failure> {
+/// Defines a counter of this filter configuration, with these label names (Envoy tags each
+/// increment with its label values); only while Envoy creates the configuration.
+pub fn define_counter(config: ConfigHandle, name: &str, labels: &[&str]) -> Result<usize, Failure> {
     let mut id = 0usize;
+    let mut label_names: Vec<ModuleBuffer> = labels.iter().map(|l| ModuleBuffer::of(l.as_bytes())).collect();
     // SAFETY: `config` is the handle Envoy passed to the running `on_http_filter_config_new`;
-    // the name buffer lives for the call; no labels (null, 0); `id` is a valid `usize` slot.
+    // the name buffer and the label buffers (and the strings they point to) live for the call;
+    // `id` is a valid `usize` slot.
     let code = unsafe {
         envoy_dynamic_module_callback_http_filter_config_define_counter(
             config.0,
             ModuleBuffer::of(name.as_bytes()),
-            std::ptr::null_mut(),
-            0,
+            label_names.as_mut_ptr(),
+            label_names.len(),
             &mut id,
         )
     };
@@ -123,12 +126,21 @@ pub fn define_counter(config: ConfigHandle, name: &str) -> Result<usize, Failure
 }
 
 impl StreamHandle {
-    /// Adds one to a counter defined on the stream's filter configuration.
-    pub fn increment_counter(&self, id: usize) -> Result<(), Failure> {
+    /// Adds one to a counter defined on the stream's filter configuration, with one value per
+    /// label it was defined with.
+    pub fn increment_counter(&self, id: usize, label_values: &[&str]) -> Result<(), Failure> {
+        let mut values: Vec<ModuleBuffer> = label_values.iter().map(|v| ModuleBuffer::of(v.as_bytes())).collect();
         // SAFETY: `self` is the live handle of the stream Envoy is calling back for; the id was
-        // returned by `define_counter` on its configuration; no labels (null, 0).
+        // returned by `define_counter` on its configuration, with as many labels as `values`
+        // holds (the caller's contract, checked by Envoy too); the buffers live for the call.
         metrics_result(unsafe {
-            envoy_dynamic_module_callback_http_filter_increment_counter(self.0, id, std::ptr::null_mut(), 0, 1)
+            envoy_dynamic_module_callback_http_filter_increment_counter(
+                self.0,
+                id,
+                values.as_mut_ptr(),
+                values.len(),
+                1,
+            )
         })
     }
 
