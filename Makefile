@@ -11,9 +11,14 @@ export ENVOY_BIN
 WASM_TARGET   := wasm32-wasip1
 WASM_OUT      := target/$(WASM_TARGET)/release/envoy_cors.wasm
 DIST          := dist/cors.wasm
-# The native dynamic module (crates/native), built with the `native` profile (panic = "unwind").
-NATIVE_OUT    := target/native/libcors_native.so
+# The native dynamic module (crates/native), built with the `native` profile (panic = "unwind"),
+# linked by cargo-zigbuild against glibc 2.28 so that it loads in Envoy's official images
+# (ziglang and cargo-zigbuild from PyPI, in ZIG_VENV); the glibc it needs is checked.
+NATIVE_TARGET := x86_64-unknown-linux-gnu
+NATIVE_GLIBC  := 2.28
+NATIVE_OUT    := target/$(NATIVE_TARGET)/native/libcors_native.so
 NATIVE_DIST   := dist/libenvoy_cors.so
+ZIG_VENV      ?= $(CURDIR)/.tools/zig
 # Which artifact the e2e suites, the attack tables in Envoy and `make run` use: wasm, native or
 # both (the suites run once per artifact).
 ARTIFACT      ?= both
@@ -86,8 +91,12 @@ build: toolchain apt-tools
 	@mkdir -p dist
 	wasm-opt -Oz --converge --strip-debug --strip-producers --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int --enable-mutable-globals $(WASM_OUT) -o $(DIST)
 	@echo "$(DIST): $$(stat -c %s $(DIST)) bytes"
-	cargo build --profile native -p cors-native
+	@[ -x "$(ZIG_VENV)/bin/cargo-zigbuild" ] || { python3 -m venv "$(ZIG_VENV)" && \
+	  "$(ZIG_VENV)/bin/pip" install --quiet cargo-zigbuild ziglang; }
+	PATH="$(ZIG_VENV)/bin:$$PATH" CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="$(WASM_RUSTFLAGS)" \
+	  cargo-zigbuild zigbuild --profile native -p cors-native --target $(NATIVE_TARGET).$(NATIVE_GLIBC)
 	cp $(NATIVE_OUT) $(NATIVE_DIST)
+	scripts/check-glibc.sh $(NATIVE_DIST) $(NATIVE_GLIBC)
 	@echo "$(NATIVE_DIST): $$(stat -c %s $(NATIVE_DIST)) bytes"
 
 # ARTIFACT=native runs the dynamic module (envoy/envoy-native.yaml); anything else the wasm plugin.
@@ -187,11 +196,12 @@ release: build
 	python3 scripts/sbom.py envoy-cors $(DIST) --target $(WASM_TARGET) > dist/cors.wasm.cdx.json
 	python3 scripts/sbom.py cors-lint dist/cors-lint > dist/cors-lint.cdx.json
 	scripts/oci.sh $(DIST) dist/oci
-	cd dist && sha256sum cors.wasm cors-lint cors.wasm.cdx.json cors-lint.cdx.json $$(find oci -type f | LC_ALL=C sort) > SHA256SUMS
+	cd dist && sha256sum cors.wasm libenvoy_cors.so cors-lint cors.wasm.cdx.json cors-lint.cdx.json $$(find oci -type f | LC_ALL=C sort) > SHA256SUMS
 	@echo "dist/SHA256SUMS:" && head -n 4 dist/SHA256SUMS
 
 # Builds the module again from a copy of this tree in another directory, with another CARGO_HOME
-# path and target directory, and compares its sha256 with dist/cors.wasm: they must be equal.
+# path and target directory, and compares its sha256 with dist/cors.wasm: they must be equal;
+# the same for the native module, dist/libenvoy_cors.so.
 test-reproducible: build
 	scripts/repro-check.sh $(DIST)
 

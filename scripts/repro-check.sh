@@ -23,7 +23,7 @@ git ls-files -z --cached --others --exclude-standard \
 echo "repro-check: building in $copy (CARGO_HOME=$work/cargo-home)"
 start=$SECONDS
 CARGO_HOME="$work/cargo-home" CARGO_NET_OFFLINE=true CARGO_TARGET_DIR="$copy/target" \
-  make -C "$copy" --no-print-directory build >"$work/build.log" 2>&1 \
+  ZIG_VENV="$PWD/.tools/zig" make -C "$copy" --no-print-directory build >"$work/build.log" 2>&1 \
   || { cat "$work/build.log" >&2; echo "repro-check: the build in the copy failed" >&2; exit 1; }
 
 a=$(sha256sum "$ref" | cut -d' ' -f1)
@@ -37,3 +37,18 @@ for leak in "$PWD" "$copy" "$home" "$work/cargo-home"; do
 done
 [ "$a" = "$b" ] || { echo "repro-check: FAIL: the two builds differ" >&2; exit 1; }
 echo "repro-check: identical"
+
+# The native module (issue 18), built by the same `make build` in the copy.
+native=$(dirname "$ref")/libenvoy_cors.so
+if [ -f "$native" ]; then
+  c=$(sha256sum "$native" | cut -d' ' -f1)
+  d=$(sha256sum "$copy/dist/libenvoy_cors.so" | cut -d' ' -f1)
+  echo "repro-check: $native sha256 $c; the copy's $d"
+  for leak in "$PWD" "$copy" "$home" "$work/cargo-home"; do
+    if grep -qaF "$leak" "$native" "$copy/dist/libenvoy_cors.so"; then
+      echo "repro-check: FAIL: the native module embeds the path $leak" >&2; exit 1
+    fi
+  done
+  [ "$c" = "$d" ] || { echo "repro-check: FAIL: the two native builds differ" >&2; exit 1; }
+  echo "repro-check: native module identical"
+fi
