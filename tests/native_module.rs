@@ -136,3 +136,22 @@ fn the_module_loads_only_where_its_abi_is_served() {
         );
     }
 }
+
+/// `make run ARTIFACT=native` serves the same policy as `make run`: the demo configurations'
+/// plugin JSON (the block after `value: |`) is the same text, indentation aside.
+#[test]
+fn native_demo_config_has_the_wasm_demo_policy() {
+    let policy = |file: &str| -> Vec<String> {
+        let text = std::fs::read_to_string(repo_root().join(file)).unwrap();
+        let start = text.find("value: |").unwrap_or_else(|| panic!("{file}: no `value: |`"));
+        let end = text[start..].find("envoy.filters.http.router").unwrap() + start;
+        text[start..end]
+            .lines()
+            .skip(1)
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('-'))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(policy("envoy/envoy-native.yaml"), policy("envoy/envoy.yaml"));
+}
