@@ -18,6 +18,10 @@ NATIVE_TARGET := x86_64-unknown-linux-gnu
 NATIVE_GLIBC  := 2.28
 NATIVE_OUT    := target/$(NATIVE_TARGET)/native/libcors_native.so
 NATIVE_DIST   := dist/libenvoy_cors.so
+# The same module for aarch64 Linux, built for releases (make native-aarch64).
+NATIVE_ARM_TARGET := aarch64-unknown-linux-gnu
+NATIVE_ARM_OUT    := target/$(NATIVE_ARM_TARGET)/native/libcors_native.so
+NATIVE_ARM_DIST   := dist/aarch64/libenvoy_cors.so
 ZIG_VENV      ?= $(CURDIR)/.tools/zig
 # Which artifact the e2e suites, the attack tables in Envoy and `make run` use: wasm, native or
 # both (the suites run once per artifact).
@@ -190,13 +194,25 @@ oci: build
 # version; labels source and revision: OCI_SOURCE, else the git remote) and dist/SHA256SUMS over
 # all of them (check with: cd dist && sha256sum -c SHA256SUMS). Tags are `v<version>`
 # (v0.1.0): docs/operations.md, "Releases".
-release: build
+# aarch64 Linux: the same cross-build (zig's linker, glibc 2.28), the standard library for the
+# target from rustup; its glibc symbol versions checked like the x86_64 module's.
+native-aarch64: build
+	@rustup target list --installed | grep -qx $(NATIVE_ARM_TARGET) || rustup target add $(NATIVE_ARM_TARGET)
+	PATH="$(ZIG_VENV)/bin:$$PATH" CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="$(WASM_RUSTFLAGS)" \
+	  cargo-zigbuild zigbuild --profile native -p cors-native --target $(NATIVE_ARM_TARGET).$(NATIVE_GLIBC)
+	@mkdir -p $(dir $(NATIVE_ARM_DIST))
+	cp $(NATIVE_ARM_OUT) $(NATIVE_ARM_DIST)
+	scripts/check-glibc.sh $(NATIVE_ARM_DIST) $(NATIVE_GLIBC)
+	@file $(NATIVE_ARM_DIST) 2>/dev/null | grep -q aarch64 || readelf -h $(NATIVE_ARM_DIST) | grep -q AArch64
+	@echo "$(NATIVE_ARM_DIST): $$(stat -c %s $(NATIVE_ARM_DIST)) bytes"
+
+release: build native-aarch64
 	cargo build --release --locked -p cors-lint
 	install -m 0755 target/release/cors-lint dist/cors-lint
 	python3 scripts/sbom.py envoy-cors $(DIST) --target $(WASM_TARGET) > dist/cors.wasm.cdx.json
 	python3 scripts/sbom.py cors-lint dist/cors-lint > dist/cors-lint.cdx.json
 	scripts/oci.sh $(DIST) dist/oci
-	cd dist && sha256sum cors.wasm libenvoy_cors.so cors-lint cors.wasm.cdx.json cors-lint.cdx.json $$(find oci -type f | LC_ALL=C sort) > SHA256SUMS
+	cd dist && sha256sum cors.wasm libenvoy_cors.so aarch64/libenvoy_cors.so cors-lint cors.wasm.cdx.json cors-lint.cdx.json $$(find oci -type f | LC_ALL=C sort) > SHA256SUMS
 	@echo "dist/SHA256SUMS:" && head -n 4 dist/SHA256SUMS
 
 # Builds the module again from a copy of this tree in another directory, with another CARGO_HOME
@@ -214,7 +230,7 @@ test: lint test-unit test-wasm test-e2e test-manifests test-reproducible test-br
 
 # Envoy-level benchmark (issue 4): installs wrk, builds what it needs, writes BENCHMARKS.md
 # (~6 min). bench-quick: one short round, prints only (smoke check). BENCH_ARGS: see bench/run.py -h.
-.PHONY: bench-quick
+.PHONY: bench-quick native-aarch64
 bench: envoy envoy-bootstrap
 	python3 bench/run.py $(BENCH_ARGS)
 

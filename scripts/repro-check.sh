@@ -52,3 +52,21 @@ if [ -f "$native" ]; then
   [ "$c" = "$d" ] || { echo "repro-check: FAIL: the two native builds differ" >&2; exit 1; }
   echo "repro-check: native module identical"
 fi
+
+# The aarch64 module (make release), when it was built: the copy builds it the same way.
+arm=$(dirname "$ref")/aarch64/libenvoy_cors.so
+if [ -f "$arm" ]; then
+  CARGO_HOME="$work/cargo-home" CARGO_NET_OFFLINE=true CARGO_TARGET_DIR="$copy/target" \
+    ZIG_VENV="$PWD/.tools/zig" make -C "$copy" --no-print-directory native-aarch64 >"$work/arm.log" 2>&1 \
+    || { cat "$work/arm.log" >&2; echo "repro-check: the aarch64 build in the copy failed" >&2; exit 1; }
+  e=$(sha256sum "$arm" | cut -d' ' -f1)
+  f=$(sha256sum "$copy/dist/aarch64/libenvoy_cors.so" | cut -d' ' -f1)
+  echo "repro-check: $arm sha256 $e; the copy's $f"
+  for leak in "$PWD" "$copy" "$home" "$work/cargo-home"; do
+    if grep -qaF "$leak" "$arm" "$copy/dist/aarch64/libenvoy_cors.so"; then
+      echo "repro-check: FAIL: the aarch64 module embeds the path $leak" >&2; exit 1
+    fi
+  done
+  [ "$e" = "$f" ] || { echo "repro-check: FAIL: the two aarch64 builds differ" >&2; exit 1; }
+  echo "repro-check: aarch64 module identical"
+fi
