@@ -26,31 +26,29 @@ CARGO_HOME="$work/cargo-home" CARGO_NET_OFFLINE=true CARGO_TARGET_DIR="$copy/tar
   ZIG_VENV="$PWD/.tools/zig" make -C "$copy" --no-print-directory build >"$work/build.log" 2>&1 \
   || { cat "$work/build.log" >&2; echo "repro-check: the build in the copy failed" >&2; exit 1; }
 
-a=$(sha256sum "$ref" | cut -d' ' -f1)
-b=$(sha256sum "$copy/dist/cors.wasm" | cut -d' ' -f1)
-echo "repro-check: $ref             sha256 $a"
-echo "repro-check: copy's dist/cors.wasm sha256 $b ($((SECONDS - start)) s)"
-for leak in "$PWD" "$copy" "$home" "$work/cargo-home"; do
-  if grep -qaF "$leak" "$ref" "$copy/dist/cors.wasm"; then
-    echo "repro-check: FAIL: a module embeds the path $leak" >&2; exit 1
-  fi
-done
-[ "$a" = "$b" ] || { echo "repro-check: FAIL: the two builds differ" >&2; exit 1; }
-echo "repro-check: identical"
+
+# same WHAT OURS THEIRS: the two builds of one artifact are byte for byte equal and embed no
+# path of either build (checkout, copy, CARGO_HOME).
+same() {
+  local what=$1 ours=$2 theirs=$3 a b leak
+  a=$(sha256sum "$ours" | cut -d' ' -f1)
+  b=$(sha256sum "$theirs" | cut -d' ' -f1)
+  echo "repro-check: $ours sha256 $a; the copy's $b ($((SECONDS - start)) s)"
+  for leak in "$PWD" "$copy" "$home" "$work/cargo-home"; do
+    if grep -qaF "$leak" "$ours" "$theirs"; then
+      echo "repro-check: FAIL: the $what embeds the path $leak" >&2; exit 1
+    fi
+  done
+  [ "$a" = "$b" ] || { echo "repro-check: FAIL: the two builds of the $what differ" >&2; exit 1; }
+  echo "repro-check: $what identical"
+}
+
+same "wasm module" "$ref" "$copy/dist/cors.wasm"
 
 # The native module (issue 18), built by the same `make build` in the copy.
 native=$(dirname "$ref")/libenvoy_cors.so
 if [ -f "$native" ]; then
-  c=$(sha256sum "$native" | cut -d' ' -f1)
-  d=$(sha256sum "$copy/dist/libenvoy_cors.so" | cut -d' ' -f1)
-  echo "repro-check: $native sha256 $c; the copy's $d"
-  for leak in "$PWD" "$copy" "$home" "$work/cargo-home"; do
-    if grep -qaF "$leak" "$native" "$copy/dist/libenvoy_cors.so"; then
-      echo "repro-check: FAIL: the native module embeds the path $leak" >&2; exit 1
-    fi
-  done
-  [ "$c" = "$d" ] || { echo "repro-check: FAIL: the two native builds differ" >&2; exit 1; }
-  echo "repro-check: native module identical"
+  same "native module" "$native" "$copy/dist/libenvoy_cors.so"
 fi
 
 # The aarch64 module (make release), when it was built: the copy builds it the same way.
@@ -59,14 +57,5 @@ if [ -f "$arm" ]; then
   CARGO_HOME="$work/cargo-home" CARGO_NET_OFFLINE=true CARGO_TARGET_DIR="$copy/target" \
     ZIG_VENV="$PWD/.tools/zig" make -C "$copy" --no-print-directory native-aarch64 >"$work/arm.log" 2>&1 \
     || { cat "$work/arm.log" >&2; echo "repro-check: the aarch64 build in the copy failed" >&2; exit 1; }
-  e=$(sha256sum "$arm" | cut -d' ' -f1)
-  f=$(sha256sum "$copy/dist/aarch64/libenvoy_cors.so" | cut -d' ' -f1)
-  echo "repro-check: $arm sha256 $e; the copy's $f"
-  for leak in "$PWD" "$copy" "$home" "$work/cargo-home"; do
-    if grep -qaF "$leak" "$arm" "$copy/dist/aarch64/libenvoy_cors.so"; then
-      echo "repro-check: FAIL: the aarch64 module embeds the path $leak" >&2; exit 1
-    fi
-  done
-  [ "$e" = "$f" ] || { echo "repro-check: FAIL: the two aarch64 builds differ" >&2; exit 1; }
-  echo "repro-check: aarch64 module identical"
+  same "aarch64 module" "$arm" "$copy/dist/aarch64/libenvoy_cors.so"
 fi
