@@ -255,12 +255,7 @@ fn wasm_plugin(map: &Map<String, Value>, yaml: Option<&Document>, label: &str, o
         out.skipped.push(location);
         return;
     }
-    let config = match config {
-        // Without pluginConfig the plugin receives an empty configuration.
-        None | Some(Value::Null) => Ok(String::new()),
-        Some(v @ Value::Object(_)) => Ok(v.to_string()),
-        Some(_) => Err("spec.pluginConfig must be a mapping (Istio rejects anything else)".to_owned()),
-    };
+    let config = mapping_text(config, "spec.pluginConfig must be a mapping (Istio rejects anything else)");
     out.configs.push(Found::new(location, config).in_yaml(yaml, "/spec/pluginConfig"));
 }
 
@@ -287,11 +282,7 @@ fn envoy_extension_policy(map: &Map<String, Value>, yaml: Option<&Document>, lab
             out.skipped.push(location);
             continue;
         }
-        let config = match config {
-            None | Some(Value::Null) => Ok(String::new()),
-            Some(v @ Value::Object(_)) => Ok(v.to_string()),
-            Some(_) => Err("config must be a mapping (the plugin configuration)".to_owned()),
-        };
+        let config = mapping_text(config, "config must be a mapping (the plugin configuration)");
         out.configs.push(Found::new(location, config).in_yaml(yaml, &format!("/spec/wasm/{i}/config")));
     }
     // The native module: each `spec.dynamicModule[i].config` naming it.
@@ -306,12 +297,18 @@ fn envoy_extension_policy(map: &Map<String, Value>, yaml: Option<&Document>, lab
             out.skipped.push(location);
             continue;
         }
-        let config = match config {
-            None | Some(Value::Null) => Ok(String::new()),
-            Some(v @ Value::Object(_)) => Ok(v.to_string()),
-            Some(_) => Err("config must be a mapping (the module configuration)".to_owned()),
-        };
+        let config = mapping_text(config, "config must be a mapping (the module configuration)");
         out.configs.push(Found::new(location, config).in_yaml(yaml, &format!("/spec/dynamicModule/{i}/config")));
+    }
+}
+
+/// A manifest's configuration mapping as the JSON the plugin receives: absent or null is the
+/// empty configuration; anything but a mapping is `not_a_mapping`.
+fn mapping_text(config: Option<&Value>, not_a_mapping: &str) -> Result<String, String> {
+    match config {
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(v @ Value::Object(_)) => Ok(v.to_string()),
+        Some(_) => Err(not_a_mapping.to_owned()),
     }
 }
 

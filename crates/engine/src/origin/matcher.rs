@@ -91,33 +91,31 @@ impl OriginMatcherBuilder {
     }
 }
 
+/// Why a regex was refused: it does not compile, or it exceeds the cost bound.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegexError {
+    /// regex-lite's own message (one line per error in the log).
+    Syntax(String),
+    /// Larger than `REGEX_SIZE_LIMIT` compiled: the words say why that matters.
+    Cost(String),
+}
+
 /// Compiles one `allow_origin_regexes` entry: first alone, so that it cannot escape the anchors
 /// it is then put between (`a)|(.*` does not compile alone), then anchored at both ends so it
 /// matches the whole origin, within `REGEX_SIZE_LIMIT`.
-pub fn compile_regex(regex: &str) -> Result<Regex, String> {
-    let alone = RegexBuilder::new(regex).size_limit(REGEX_SIZE_LIMIT).build();
-    if let Err(e) = alone {
-        return Err(match e.to_string() {
-            m if m.contains("size limit") || m.contains("exceeds") => too_costly(),
-            m => m,
-        });
-    }
-    RegexBuilder::new(&format!("^(?:{regex})$")).size_limit(REGEX_SIZE_LIMIT).build().map_err(|e| {
-        let m = e.to_string();
-        if m.contains("size limit") || m.contains("exceeds") {
-            too_costly()
-        } else {
-            m
-        }
-    })
-}
-
-fn too_costly() -> String {
-    format!(
-        "compiles to more than {} KiB, the bound on a regex's worst-case cost per new origin (README, \
-         \"Regex cost\"): bounded repeats such as {{1,200}} of a group compile to one copy per repeat",
-        REGEX_SIZE_LIMIT / 1024
-    )
+pub fn compile_regex(regex: &str) -> Result<Regex, RegexError> {
+    let build = |pattern: &str| {
+        RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).build().map_err(|e| match e.to_string() {
+            m if m.contains("size limit") || m.contains("exceeds") => RegexError::Cost(format!(
+                "compiles to more than {} KiB, the bound on a regex's worst-case cost per new origin (README, \
+                 \"Regex cost\"): bounded repeats such as {{1,200}} of a group compile to one copy per repeat",
+                REGEX_SIZE_LIMIT / 1024
+            )),
+            m => RegexError::Syntax(m),
+        })
+    };
+    build(regex)?;
+    build(&format!("^(?:{regex})$"))
 }
 
 impl OriginMatcher {
@@ -285,9 +283,12 @@ mod tests {
     fn bad_regexes_are_refused() {
         assert!(compile_regex("(").is_err());
         assert!(compile_regex(r"\p{L}").is_err(), "Unicode classes are not compiled in");
-        assert!(compile_regex("(a{1000}){1000}").unwrap_err().contains("KiB"), "size limit");
+        assert!(
+            matches!(compile_regex("(a{1000}){1000}"), Err(RegexError::Cost(m)) if m.contains("KiB")),
+            "size limit"
+        );
         let hostile = r"https://([a-z0-9-]{0,63}\.?){1,200}\.example\.com";
-        assert!(compile_regex(hostile).unwrap_err().contains("worst-case cost"));
+        assert!(matches!(compile_regex(hostile), Err(RegexError::Cost(m)) if m.contains("worst-case cost")));
     }
 
     #[test]

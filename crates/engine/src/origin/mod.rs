@@ -8,7 +8,7 @@ mod punycode;
 mod regex_hosts;
 mod serialized;
 
-pub use matcher::{compile_regex, OriginMatcher, OriginMatcherBuilder, REGEX_SIZE_LIMIT};
+pub use matcher::{compile_regex, OriginMatcher, OriginMatcherBuilder, RegexError, REGEX_SIZE_LIMIT};
 pub use pattern::{parse_pattern, OriginPattern, PatternError};
 pub use public_suffix::{has_public_suffix_below, is_public_suffix};
 pub use regex_hosts::{regex_origins, FixedHost, RegexOrigins};

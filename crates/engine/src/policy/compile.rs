@@ -8,7 +8,7 @@ use crate::config::{ConfigError, ItemError, Rule};
 use crate::expose_headers::compile_expose;
 use crate::method::AllowedMethods;
 use crate::mode::{Mode, UnmatchedPreflight};
-use crate::origin::{compile_regex, parse_pattern, OriginMatcher, OriginMatcherBuilder};
+use crate::origin::{compile_regex, parse_pattern, OriginMatcher, OriginMatcherBuilder, RegexError};
 
 /// Browsers cap preflight caching (Chromium 2 h, Firefox 24 h); more than a day is never honoured.
 pub const MAX_AGE_LIMIT: i64 = 86_400;
@@ -51,8 +51,11 @@ impl Policy {
             let compiled = match compile_regex(re) {
                 Ok(compiled) => compiled,
                 Err(e) => {
-                    let rule = if e.contains("worst-case cost") { Rule::RegexCost } else { Rule::Regex };
-                    errors.push(ConfigError::at(rule, at(), re, one_line(&e)));
+                    let (rule, reason) = match e {
+                        RegexError::Syntax(m) => (Rule::Regex, m),
+                        RegexError::Cost(m) => (Rule::RegexCost, m),
+                    };
+                    errors.push(ConfigError::at(rule, at(), re, one_line(&reason)));
                     continue;
                 }
             };

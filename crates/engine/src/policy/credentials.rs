@@ -56,8 +56,7 @@ pub(super) fn check_regex(regex: &str, compiled: &Regex, raw: &RawPolicy) -> Res
         if let Some(domain) = domain {
             check_subdomains_of(domain, raw)?;
         }
-        let insecure_ok = is_loopback(host) || raw.dangerously_allow_insecure_origins_with_credentials == Some(true);
-        for witness in witnesses(domain, insecure_ok) {
+        for witness in witnesses(domain, http_allowed(host, raw)) {
             if compiled.is_match(&witness) {
                 return Err((
                     Rule::UnpinnedRegex,
@@ -84,9 +83,13 @@ pub(super) fn check_null(raw: &RawPolicy) -> Result<(), (Rule, String)> {
     ))
 }
 
+/// Whether a credentialed `http://` origin on `host` is allowed: loopback, or the opt-in.
+fn http_allowed(host: &str, raw: &RawPolicy) -> bool {
+    is_loopback(host) || raw.dangerously_allow_insecure_origins_with_credentials == Some(true)
+}
+
 fn check_scheme(scheme: &str, host: &str, raw: &RawPolicy) -> Result<(), (Rule, String)> {
-    let insecure_ok = raw.dangerously_allow_insecure_origins_with_credentials.unwrap_or(false);
-    if scheme == "http" && !is_loopback(host) && !insecure_ok {
+    if scheme == "http" && !http_allowed(host, raw) {
         return Err((
             Rule::InsecureOrigin,
             "the scheme is the problem: a credentialed http:// origin can be impersonated by anyone on the \
