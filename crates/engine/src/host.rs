@@ -45,23 +45,33 @@ pub enum Edit<'a> {
     Append(&'static str, &'a str),
 }
 
-const EDITS: usize = 12;
+/// Most edits of one response (a fixed set of headers).
+pub const EDITS_MAX: usize = 12;
+
+impl Edit<'_> {
+    /// The header the edit writes.
+    pub fn name(&self) -> &'static str {
+        match *self {
+            Edit::Set(name, _) | Edit::Remove(name) | Edit::Append(name, _) => name,
+        }
+    }
+}
 
 /// The edits of one response, in the order they apply, on the stack.
 #[derive(Debug, Clone, Copy)]
 pub struct ResponseEdits<'a> {
-    items: [Edit<'a>; EDITS],
+    items: [Edit<'a>; EDITS_MAX],
     len: usize,
 }
 
 impl Default for ResponseEdits<'_> {
     fn default() -> Self {
-        ResponseEdits { items: [Edit::Remove(""); EDITS], len: 0 }
+        ResponseEdits { items: [Edit::Remove(""); EDITS_MAX], len: 0 }
     }
 }
 
 impl<'a> ResponseEdits<'a> {
-    /// Adds an edit; the engine adds at most `EDITS` (a fixed set of headers).
+    /// Adds an edit; the engine adds at most `EDITS_MAX` (a fixed set of headers).
     pub(crate) fn push(&mut self, edit: Edit<'a>) {
         if let Some(slot) = self.items.get_mut(self.len) {
             *slot = edit;
@@ -91,6 +101,11 @@ pub trait ProxyHost {
     fn add_response_header(&self, name: &str, value: &str) -> Result<(), HostError>;
     /// Sends a local reply; the request goes no further.
     fn send_response(&self, reply: &LocalReply<'_>) -> Result<(), HostError>;
+    /// Whether a local reply's details reach Envoy's `%RESPONSE_CODE_DETAILS%`: when not, the
+    /// engine does not name a denial for it (naming may parse the origin again).
+    fn records_reply_details(&self) -> bool {
+        true
+    }
     /// Increments a counter, in total and for `policy` (its per-policy counter, by
     /// `Policy::slot`); a failure only loses a count.
     fn count(&self, counter: Counter, policy: &Policy);

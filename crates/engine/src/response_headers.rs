@@ -17,8 +17,6 @@ pub const EXPOSE_HEADERS: &str = "access-control-expose-headers";
 pub const ALLOW_PRIVATE_NETWORK: &str = "access-control-allow-private-network";
 /// `Vary`.
 pub const VARY: &str = "vary";
-/// `Content-Length` (of a local reply: 0).
-pub const CONTENT_LENGTH: &str = "content-length";
 
 /// Every response header the filter owns: an upstream's own values are replaced or removed.
 pub const CORS_RESPONSE_HEADERS: [&str; 7] =

@@ -10,13 +10,13 @@ use log::{error, info, warn};
 
 use cors_engine::counter::Counter;
 use cors_engine::header_map::RequestHeaders;
-use cors_engine::host::{HostError, LocalReply, ProxyHost};
+use cors_engine::host::{Edit, HostError, LocalReply, ProxyHost, ResponseEdits, EDITS_MAX};
 use cors_engine::policy::Policy;
 use cors_engine::routing::Config;
 use cors_engine::stream::{StreamFilter, Verdict};
 
 use crate::abi::exports::Callbacks;
-use crate::abi::{self, ConfigHandle, HeadersStatus, StreamHandle};
+use crate::abi::{self, ConfigHandle, HeaderLines, HeaderType, HeadersStatus, StreamHandle};
 use crate::logger;
 
 /// The one filter this module has (`filter_name`, and `per_route_config_name` on a route).
@@ -75,18 +75,17 @@ fn failed(failure: abi::Failure) -> HostError {
     HostError(format!("{failure:?}"))
 }
 
-/// The request headers, read from Envoy's own map one lookup at a time: the filter asks for the
-/// few it needs (`origin`, `:method`, ...), nothing is copied or serialized.
+/// The request headers, every line read from Envoy's own map in one call and searched here: a
+/// lookup by name would make Envoy copy and lowercase the name and search its map, once per
+/// name the filter reads (up to seven on a preflight). Nothing is copied.
 #[derive(Default)]
 pub struct NativeHeaders<'h> {
-    handle: Option<&'h StreamHandle>,
+    lines: HeaderLines<'h>,
 }
 
 impl RequestHeaders for NativeHeaders<'_> {
     fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        let handle = self.handle;
-        let (first, count) = handle.map_or((None, 0), |h| h.request_header(name, 0));
-        first.into_iter().chain((1..count).filter_map(move |i| handle.and_then(|h| h.request_header(name, i).0)))
+        self.lines.iter().filter(move |(k, _)| k.eq_ignore_ascii_case(name.as_bytes())).map(|(_, v)| v)
     }
 }
 
@@ -97,7 +96,8 @@ impl ProxyHost for NativeHost<'_> {
         Self: 'a;
 
     fn request_headers(&self) -> Result<NativeHeaders<'_>, HostError> {
-        Ok(NativeHeaders { handle: Some(&self.handle) })
+        // The filter never writes a request header, so the lines stay valid for the hook.
+        self.handle.header_lines(HeaderType::Request).map(|lines| NativeHeaders { lines }).map_err(failed)
     }
 
     fn set_response_header(&self, name: &str, value: Option<&str>) -> Result<(), HostError> {
@@ -108,9 +108,55 @@ impl ProxyHost for NativeHost<'_> {
         self.handle.add_response_header(name, value).map_err(failed)
     }
 
+    /// Every local reply goes straight to the encoder filters, as Envoy's own CORS filter sends
+    /// its preflight answers: Envoy's local-reply path (which would record the details) costs
+    /// a rejected preflight about 5% more CPU (BENCHMARKS.md, "Native module").
     fn send_response(&self, reply: &LocalReply<'_>) -> Result<(), HostError> {
-        self.handle.send_response(reply.status, reply.headers.as_slice(), reply.details);
+        self.handle.send_headers_only(reply.status, reply.headers.as_slice());
         Ok(())
+    }
+
+    /// Headers-only replies record no response-code details.
+    fn records_reply_details(&self) -> bool {
+        false
+    }
+
+    /// A removal is a search of Envoy's map after it copies and lowercases the name; a response
+    /// rarely has the headers a denial strips. With two or more removals, one read of the
+    /// response's lines (about the cost of one removal) tells which the upstream sent: only
+    /// those are removed, and an absent header is added instead of replaced. When the read
+    /// fails, every edit is applied as it is.
+    fn apply(&self, edits: &ResponseEdits<'_>) {
+        let edits = edits.as_slice();
+        let mut present = [true; EDITS_MAX];
+        let removals = edits.iter().filter(|e| matches!(e, Edit::Remove(_))).count();
+        if removals >= 2 {
+            if let Ok(lines) = self.handle.header_lines(HeaderType::Response) {
+                for (slot, edit) in present.iter_mut().zip(edits) {
+                    let name = edit.name().as_bytes();
+                    *slot = lines.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+                }
+            }
+        }
+        // From here on the lines are gone: every write below may move Envoy's map.
+        for (i, edit) in edits.iter().enumerate() {
+            let upstream_sent = present.get(i).copied().unwrap_or(true);
+            let result = match *edit {
+                Edit::Set(name, value) if upstream_sent => self.set_response_header(name, Some(value)),
+                Edit::Set(name, value) | Edit::Append(name, value) => self.add_response_header(name, value),
+                Edit::Remove(name) if upstream_sent => self.set_response_header(name, None),
+                Edit::Remove(_) => Ok(()),
+            };
+            if let Err(e) = result {
+                warn!("cannot edit response header {}: {e}", edit.name());
+            }
+            // What a later edit of the same name finds is what this one left.
+            for (later, slot) in edits.iter().zip(present.iter_mut()).skip(i + 1) {
+                if later.name() == edit.name() {
+                    *slot = !matches!(edit, Edit::Remove(_));
+                }
+            }
+        }
     }
 
     /// The total and the policy's own counter.
@@ -197,6 +243,7 @@ impl Callbacks for Adapter {
     }
 
     fn on_request_headers(stream: &Stream, handle: StreamHandle, route: Option<&Arc<Config>>) -> HeadersStatus {
+        logger::follow_host_level();
         let config = Arc::clone(route.unwrap_or(&stream.shared.config));
         let mut filter = StreamFilter::new(config);
         // The filter is stored only after the call: a local reply runs this stream's response

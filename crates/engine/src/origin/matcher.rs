@@ -145,6 +145,13 @@ impl OriginMatcher {
         self.exact.contains(origin)
     }
 
+    /// True when only the exact origins (and `null`) can match: `matches` compares a parsed
+    /// origin's bytes with them and nothing else, so an origin they lack is denied whatever its
+    /// syntax, and need not be parsed.
+    pub fn exact_only(&self) -> bool {
+        !self.any && self.any_port.is_empty() && self.subdomains.is_empty() && self.regexes.is_empty()
+    }
+
     /// Does the policy allow this (already syntax-checked) origin?
     pub fn matches(&self, origin: &Origin<'_>) -> bool {
         self.any

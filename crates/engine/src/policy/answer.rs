@@ -12,7 +12,6 @@ use crate::vary;
 pub fn rejected_preflight_headers(answers_private_network: bool) -> ResponseHeaders<'static> {
     let mut h = ResponseHeaders::default();
     h.push(VARY, vary::preflight(answers_private_network));
-    h.push(CONTENT_LENGTH, "0");
     h
 }
 
@@ -61,7 +60,6 @@ impl Policy {
             h.push(ALLOW_PRIVATE_NETWORK, "true");
         }
         h.push(VARY, vary::preflight(self.private_network));
-        h.push(CONTENT_LENGTH, "0");
         h
     }
 

@@ -86,6 +86,10 @@ impl Policy {
                 return Some(AllowOrigin::Echo(text));
             }
         }
+        // And an origin no exact entry names is denied, unless a pattern or a regex may allow it.
+        if !open && self.origins.exact_only() {
+            return None;
+        }
         let parsed = Origin::parse(origin)?;
         if open {
             return Some(AllowOrigin::Any);

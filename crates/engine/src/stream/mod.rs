@@ -20,6 +20,10 @@ use crate::vary;
 /// its refusal: `Denial::response_details`).
 pub const PREFLIGHT_ALLOWED_DETAILS: &str = "cors_preflight_allowed";
 
+/// The details of a denied preflight's local reply for a host that does not record details
+/// (`ProxyHost::records_reply_details`).
+pub const PREFLIGHT_DENIED_DETAILS: &str = "cors_preflight_denied";
+
 /// Whether the host should go on with the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -192,15 +196,15 @@ impl StreamFilter {
     }
 
     fn on_preflight(&mut self, host: &impl ProxyHost, all: &impl RequestHeaders, policy: &Policy) -> Verdict {
-        let values = |name: &'static str| -> Vec<&[u8]> { all.values(name).collect() };
-        let origins = values(ORIGIN);
+        let origins: Vec<&[u8]> = all.values(ORIGIN).collect();
         // A browser sends one method; several lines are ambiguous, so none is allowed.
-        let method = match values(REQUEST_METHOD)[..] {
-            [one] => one,
+        let mut methods = all.values(REQUEST_METHOD);
+        let method = match (methods.next(), methods.next()) {
+            (Some(one), None) => one,
             _ => b"".as_slice(),
         };
-        let request_headers = values(REQUEST_HEADERS);
-        let private_network = values(REQUEST_PRIVATE_NETWORK).first().is_some_and(|v| v.eq_ignore_ascii_case(b"true"));
+        let request_headers: Vec<&[u8]> = all.values(REQUEST_HEADERS).collect();
+        let private_network = all.first(REQUEST_PRIVATE_NETWORK).is_some_and(|v| v.eq_ignore_ascii_case(b"true"));
         let request =
             PreflightRequest { origins: &origins, method, request_headers: &request_headers, private_network };
         let origin_text = || Logged(origins.first().copied().unwrap_or_default());
@@ -232,11 +236,17 @@ impl StreamFilter {
                     }
                     return Verdict::Continue;
                 }
-                let denial = policy.preflight_denial(&request, reason);
-                debug!("preflight denied: {denial}");
+                debug!("preflight denied: {}", policy.preflight_denial(&request, reason));
                 match (policy.unmatched_preflight(), reason) {
                     (UnmatchedPreflight::Forward, DenyReason::Origin) => Verdict::Continue,
-                    _ => self.reply(host, 403, policy.rejected_preflight_headers(), &denial.response_details()),
+                    _ => {
+                        // Named only for a host that records them: naming may parse the origin.
+                        let details = host
+                            .records_reply_details()
+                            .then(|| policy.preflight_denial(&request, reason).response_details());
+                        let details = details.as_deref().unwrap_or(PREFLIGHT_DENIED_DETAILS);
+                        self.reply(host, 403, policy.rejected_preflight_headers(), details)
+                    }
                 }
             }
         }

@@ -4,7 +4,9 @@
 
 use std::ffi::{c_char, c_void, CStr};
 
-use super::{ConfigHandle, EnvoyBuffer, Failure, HeaderType, LogLevel, ModuleBuffer, ModuleHeader, StreamHandle};
+use std::marker::PhantomData;
+
+use super::{ConfigHandle, EnvoyHeader, Failure, HeaderType, LogLevel, ModuleBuffer, ModuleHeader, StreamHandle};
 
 extern "C" {
     fn envoy_dynamic_module_callback_log(level: LogLevel, message: ModuleBuffer);
@@ -23,13 +25,11 @@ extern "C" {
         label_values_length: usize,
         value: u64,
     ) -> u32;
-    fn envoy_dynamic_module_callback_http_get_header(
+    fn envoy_dynamic_module_callback_http_get_headers_size(filter: *mut c_void, header_type: HeaderType) -> usize;
+    fn envoy_dynamic_module_callback_http_get_headers(
         filter: *mut c_void,
         header_type: HeaderType,
-        key: ModuleBuffer,
-        result: *mut EnvoyBuffer,
-        index: usize,
-        optional_size: *mut usize,
+        result: *mut EnvoyHeader,
     ) -> u8;
     fn envoy_dynamic_module_callback_http_set_header(
         filter: *mut c_void,
@@ -43,13 +43,11 @@ extern "C" {
         key: ModuleBuffer,
         value: ModuleBuffer,
     ) -> u8;
-    fn envoy_dynamic_module_callback_http_send_response(
+    fn envoy_dynamic_module_callback_http_send_response_headers(
         filter: *mut c_void,
-        status_code: u32,
         headers: *mut ModuleHeader,
         headers_length: usize,
-        body: ModuleBuffer,
-        details: ModuleBuffer,
+        end_stream: bool,
     );
     fn envoy_dynamic_module_callback_get_most_specific_route_config(filter: *mut c_void) -> *const c_void;
     /// libc's: finds a symbol of the process (`RTLD_DEFAULT`, the null handle on glibc).
@@ -73,9 +71,32 @@ pub fn host_serves_abi() -> Result<(), &'static str> {
     }
 }
 
-/// Most values of one request header read: Envoy's limit (`max_headers_count`) is 100 lines by
-/// default; a larger count from the host is read as this many.
-const MAX_VALUES: usize = 1 << 16;
+/// Most lines of one header map read: Envoy's `max_headers_count` is 100 by default; a larger
+/// count from the host is a failed read (the buffer for it is never allocated).
+const MAX_LINES: usize = 1 << 14;
+
+/// Every line of one of the stream's header maps, read in one call: names and values point into
+/// Envoy's map, valid until the hook returns or a header of that map is written (Envoy's
+/// guarantee); `'h` ties them to the hook's handle. (On the heap: a buffer on the stack for a
+/// browser's 30 lines measured slower, as it is filled and moved whole.)
+pub struct HeaderLines<'h> {
+    lines: Vec<EnvoyHeader>,
+    hook: PhantomData<&'h StreamHandle>,
+}
+
+impl Default for HeaderLines<'_> {
+    fn default() -> Self {
+        HeaderLines { lines: Vec::new(), hook: PhantomData }
+    }
+}
+
+impl<'h> HeaderLines<'h> {
+    /// Every `(name, value)` line, in Envoy's order. A line Envoy did not fill (a count larger
+    /// than the lines written) is skipped.
+    pub fn iter(&self) -> impl Iterator<Item = (&'h [u8], &'h [u8])> + '_ {
+        self.lines.iter().filter(|l| !l.key.ptr.is_null()).map(|l| (l.key.bytes(), l.value.bytes()))
+    }
+}
 
 fn succeeded(result: u8) -> Result<(), Failure> {
     if result == 0 {
@@ -144,30 +165,24 @@ impl StreamHandle {
         })
     }
 
-    /// The `index`th value of request header `name` (any case; pseudo-headers included) and how
-    /// many values it has: one lookup in Envoy's map, nothing copied. The slice points into
-    /// Envoy's header map and is valid until the hook returns, as long as no request header is
-    /// written (the module never writes one). A failed call is "absent".
-    pub fn request_header(&self, name: &str, index: usize) -> (Option<&[u8]>, usize) {
-        let mut value = EnvoyBuffer { ptr: std::ptr::null(), length: 0 };
-        let mut count = 0usize;
-        // SAFETY: `self` is the live handle of the stream Envoy is calling back for; the key
-        // buffer lives for the call; `value` and `count` are valid slots Envoy writes.
-        let ok = unsafe {
-            envoy_dynamic_module_callback_http_get_header(
-                self.0,
-                HeaderType::Request,
-                ModuleBuffer::of(name.as_bytes()),
-                &mut value,
-                index,
-                &mut count,
-            )
-        };
-        if ok == 0 {
-            return (None, 0);
+    /// Every line of the request or the response headers, in two calls (the count, then the
+    /// lines): no name is copied or lowercased, as a lookup by name would make Envoy do. The
+    /// caller must not use the lines after writing a header of the same map.
+    pub fn header_lines(&self, map: HeaderType) -> Result<HeaderLines<'_>, Failure> {
+        // SAFETY: `self` is the live handle of the stream Envoy is calling back for.
+        let count = unsafe { envoy_dynamic_module_callback_http_get_headers_size(self.0, map) };
+        if count == 0 {
+            return Ok(HeaderLines::default());
         }
-        let found = (!value.ptr.is_null()).then(|| value.bytes());
-        (found, count.min(MAX_VALUES))
+        if count > MAX_LINES {
+            return Err(Failure(0));
+        }
+        let mut lines = vec![EnvoyHeader::EMPTY; count];
+        // SAFETY: live stream handle; `lines` holds the `count` entries Envoy said the map has
+        // (its precondition), each initialised so an entry Envoy leaves alone reads as empty; the
+        // map does not change between the two calls (one worker thread, no write in between).
+        succeeded(unsafe { envoy_dynamic_module_callback_http_get_headers(self.0, map, lines.as_mut_ptr()) })?;
+        Ok(HeaderLines { lines, hook: PhantomData })
     }
 
     /// Replaces every value of a response header, or removes it (`None`).
@@ -198,30 +213,19 @@ impl StreamHandle {
         })
     }
 
-    /// Sends a local reply without a body. Envoy may run encoder hooks of this very stream
-    /// before this returns: the caller must hold no borrow of the stream's state.
-    pub fn send_response(&self, status: u32, headers: &[(&str, &str)], details: &str) {
-        let mut lines: Vec<ModuleHeader> = headers
-            .iter()
-            .map(|(k, v)| ModuleHeader {
-                key_ptr: k.as_ptr(),
-                key_length: k.len(),
-                value_ptr: v.as_ptr(),
-                value_length: v.len(),
-            })
-            .collect();
-        // SAFETY: live stream handle; `lines` and the strings it points to, and `details`, live
-        // for the call; the body is empty (null, 0); Envoy copies everything.
-        unsafe {
-            envoy_dynamic_module_callback_http_send_response(
-                self.0,
-                status,
-                lines.as_mut_ptr(),
-                lines.len(),
-                ModuleBuffer::NULL,
-                ModuleBuffer::of(details.as_bytes()),
-            );
-        }
+    /// Sends a reply of headers only, ending the stream, straight to the encoder filters as
+    /// Envoy's own CORS filter sends its preflight answers: none of the local-reply path's work
+    /// (a reply map built, then edited through a callback, the local-reply mapper), and no
+    /// response-code details. The same re-entrance as `send_response`.
+    pub fn send_headers_only(&self, status: u32, headers: &[(&str, &str)]) {
+        let status = StatusText::of(status);
+        with_module_headers(Some(status.as_str()), headers, |lines| {
+            // SAFETY: live stream handle; `lines` and the strings it points to (`status`
+            // included) live for the call; Envoy copies them.
+            unsafe {
+                envoy_dynamic_module_callback_http_send_response_headers(self.0, lines.as_mut_ptr(), lines.len(), true);
+            }
+        });
     }
 
     /// The per-route configuration of the stream's route (the most specific one), if any: the
@@ -229,5 +233,48 @@ impl StreamHandle {
     pub fn route_config(&self) -> *const c_void {
         // SAFETY: live stream handle; Envoy returns null or a pointer this module returned.
         unsafe { envoy_dynamic_module_callback_get_most_specific_route_config(self.0) }
+    }
+}
+
+/// The lines of a reply kept on the stack (the engine's replies have at most nine).
+const INLINE_REPLY_LINES: usize = 12;
+
+/// The lines of a reply: `:status` first when given, then `headers`; on the stack up to
+/// `INLINE_REPLY_LINES`. `send` gets them as a slice Envoy may read during the call.
+fn with_module_headers(status: Option<&str>, headers: &[(&str, &str)], send: impl FnOnce(&mut [ModuleHeader])) {
+    let line = |(k, v): (&str, &str)| ModuleHeader {
+        key_ptr: k.as_ptr(),
+        key_length: k.len(),
+        value_ptr: v.as_ptr(),
+        value_length: v.len(),
+    };
+    let all = status.map(|s| (":status", s)).into_iter().chain(headers.iter().copied()).map(line);
+    let count = headers.len() + usize::from(status.is_some());
+    if count <= INLINE_REPLY_LINES {
+        let empty =
+            ModuleHeader { key_ptr: std::ptr::null(), key_length: 0, value_ptr: std::ptr::null(), value_length: 0 };
+        let mut lines = [empty; INLINE_REPLY_LINES];
+        for (slot, l) in lines.iter_mut().zip(all) {
+            *slot = l;
+        }
+        send(lines.get_mut(..count).unwrap_or_default());
+    } else {
+        send(&mut all.collect::<Vec<_>>());
+    }
+}
+
+/// A status code as the three digits of `:status`, without allocating; a code outside 100-999
+/// (the engine sends 200, 204 or 403) is sent as 500.
+struct StatusText([u8; 3]);
+
+impl StatusText {
+    fn of(status: u32) -> StatusText {
+        let code = if (100..1000).contains(&status) { status } else { 500 };
+        let digit = |d: u32| b'0' + u8::try_from(d % 10).unwrap_or(0);
+        StatusText([digit(code / 100), digit(code / 10), digit(code)])
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("500")
     }
 }

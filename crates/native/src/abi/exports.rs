@@ -13,6 +13,7 @@
 
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{ConfigHandle, EnvoyBuffer, HeadersStatus, StreamHandle};
 
@@ -84,9 +85,17 @@ pub fn config_destroy<C: Callbacks>(config: *const c_void) {
     });
 }
 
+/// Set once Envoy has made a per-route configuration of this module: until then no route can
+/// hold one, and a stream does not ask Envoy for its route's. Envoy makes route configurations
+/// before it hands the routes to its workers, which orders this store before their loads.
+static ROUTE_CONFIGS_MADE: AtomicBool = AtomicBool::new(false);
+
 pub fn route_config_new<C: Callbacks>(name: EnvoyBuffer, config: EnvoyBuffer) -> *const c_void {
     guarded(std::ptr::null(), || match C::new_route_config(name.bytes(), config.bytes()) {
-        Some(config) => Box::into_raw(Box::new(config)).cast_const().cast(),
+        Some(config) => {
+            ROUTE_CONFIGS_MADE.store(true, Ordering::Relaxed);
+            Box::into_raw(Box::new(config)).cast_const().cast()
+        }
         None => std::ptr::null(),
     })
 }
@@ -133,7 +142,7 @@ pub fn request_headers<C: Callbacks>(filter: *mut c_void, stream: *const c_void)
             return HeadersStatus::Continue;
         };
         let handle = StreamHandle(filter);
-        let route = handle.route_config();
+        let route = if ROUTE_CONFIGS_MADE.load(Ordering::Relaxed) { handle.route_config() } else { std::ptr::null() };
         // SAFETY: Envoy returns null or a pointer `route_config_new` returned, alive while the
         // route that holds it can serve this stream.
         let route = unsafe { route.cast::<C::RouteConfig>().as_ref() };

@@ -28,6 +28,8 @@ pub struct EnvoyBuffer {
 }
 
 impl EnvoyBuffer {
+    const EMPTY: EnvoyBuffer = EnvoyBuffer { ptr: std::ptr::null(), length: 0 };
+
     /// The bytes, empty for a null pointer.
     ///
     /// The caller must only use the result within the hook that received the buffer (Envoy's
@@ -56,6 +58,19 @@ impl ModuleBuffer {
     }
 
     const NULL: ModuleBuffer = ModuleBuffer { ptr: std::ptr::null(), length: 0 };
+}
+
+/// A header line owned by Envoy (`envoy_dynamic_module_type_envoy_http_header`): name and value
+/// buffers, the layout of two `EnvoyBuffer`s.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct EnvoyHeader {
+    pub key: EnvoyBuffer,
+    pub value: EnvoyBuffer,
+}
+
+impl EnvoyHeader {
+    const EMPTY: EnvoyHeader = EnvoyHeader { key: EnvoyBuffer::EMPTY, value: EnvoyBuffer::EMPTY };
 }
 
 /// A header the module owns (`envoy_dynamic_module_type_module_http_header`).
