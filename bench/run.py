@@ -4,7 +4,7 @@
 Python 3 standard library only. Starts one upstream Envoy (direct_response) and one Envoy per
 variant and policy, every one with `--concurrency 1 --disable-hot-restart` on 127.0.0.1 free
 ports; the Envoy under test is pinned to one CPU, wrk, the upstream and this script to another.
-Rounds are interleaved (a b c d e, a b c d e, ...) and medians reported.
+Rounds are interleaved (a b n c d e, then e d c n b a, ...: `cell_order`) and medians reported.
 
 Variants:
   a  no CORS filter at all
@@ -309,6 +309,17 @@ def run_wrk(port, script, seconds, connections, cpu):
     return n, dur, errors
 
 
+def cell_order(variants, rnd):
+    """The order one round measures a scenario's variants in: n right after b (issue 18's targets
+    are n / b), and every other round reversed, so that a drift of the shared machine during a
+    scenario's cells (it moves by 10-20% within a minute) weighs on both sides of a ratio alike
+    instead of on whichever variant comes last."""
+    order = [v for v in variants if v != "n"]
+    if "n" in variants:
+        order.insert(order.index("b") + 1 if "b" in order else len(order), "n")
+    return order if rnd % 2 == 0 else order[::-1]
+
+
 def measure(envoy, script, seconds, connections, load_cpu):
     t0 = envoy.cpu_ticks()
     n, dur, errors = run_wrk(envoy.port, script, seconds, connections, load_cpu)
@@ -550,7 +561,7 @@ def main():
             log("warm-up done (%d s per cell)" % args.warmup)
         for rnd in range(args.rounds):
             for sc in scenarios:
-                for v in variants:
+                for v in cell_order(variants, rnd):
                     if v not in sc["variants"]:
                         continue
                     env = instance(sc, v)
