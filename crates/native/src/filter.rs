@@ -10,7 +10,7 @@ use log::{error, info, warn};
 
 use cors_engine::counter::Counter;
 use cors_engine::header_map::RequestHeaders;
-use cors_engine::host::{Edit, HostError, LocalReply, ProxyHost, ResponseEdits, EDITS_MAX};
+use cors_engine::host::{Edit, HostError, LocalReply, ProxyHost, ResponseEdits};
 use cors_engine::policy::Policy;
 use cors_engine::routing::Config;
 use cors_engine::stream::{StreamFilter, Verdict};
@@ -125,22 +125,26 @@ impl ProxyHost for NativeHost<'_> {
     /// rarely has the headers a denial strips. With two or more removals, one read of the
     /// response's lines (about the cost of one removal) tells which the upstream sent: only
     /// those are removed, and an absent header is added instead of replaced. When the read
-    /// fails, every edit is applied as it is.
+    /// fails, every edit is applied as it is. The engine edits each header at most once
+    /// (`ResponseEdits`), so what the read found holds for every edit.
     fn apply(&self, edits: &ResponseEdits<'_>) {
         let edits = edits.as_slice();
-        let mut present = [true; EDITS_MAX];
-        let removals = edits.iter().filter(|e| matches!(e, Edit::Remove(_))).count();
-        if removals >= 2 {
+        // Bit i: the response has `edits[i]`'s header (every bit while unknown).
+        let mut present = u32::MAX;
+        if edits.iter().filter(|e| matches!(e, Edit::Remove(_))).count() >= 2 {
             if let Ok(lines) = self.handle.header_lines(HeaderType::Response) {
-                for (slot, edit) in present.iter_mut().zip(edits) {
-                    let name = edit.name().as_bytes();
-                    *slot = lines.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+                present = 0;
+                for (name, _) in lines.iter() {
+                    if let Some(i) = edits.iter().position(|e| name.eq_ignore_ascii_case(e.name().as_bytes())) {
+                        present |= bit(i);
+                    }
                 }
             }
         }
         // From here on the lines are gone: every write below may move Envoy's map.
         for (i, edit) in edits.iter().enumerate() {
-            let upstream_sent = present.get(i).copied().unwrap_or(true);
+            // (An edit past the 32nd, which the engine never makes, counts as sent.)
+            let upstream_sent = bit(i) == 0 || present & bit(i) != 0;
             let result = match *edit {
                 Edit::Set(name, value) if upstream_sent => self.set_response_header(name, Some(value)),
                 Edit::Set(name, value) | Edit::Append(name, value) => self.add_response_header(name, value),
@@ -149,12 +153,6 @@ impl ProxyHost for NativeHost<'_> {
             };
             if let Err(e) = result {
                 warn!("cannot edit response header {}: {e}", edit.name());
-            }
-            // What a later edit of the same name finds is what this one left.
-            for (later, slot) in edits.iter().zip(present.iter_mut()).skip(i + 1) {
-                if later.name() == edit.name() {
-                    *slot = !matches!(edit, Edit::Remove(_));
-                }
             }
         }
     }
@@ -170,6 +168,11 @@ impl ProxyHost for NativeHost<'_> {
             let _ = self.handle.increment_counter(id, &[]);
         }
     }
+}
+
+/// Bit `i` of a `u32`, none from 32 on.
+fn bit(i: usize) -> u32 {
+    u32::try_from(i).ok().and_then(|i| 1u32.checked_shl(i)).unwrap_or(0)
 }
 
 /// Compiles a configuration's JSON (a `StringValue`'s text, or the JSON Envoy prints for a
