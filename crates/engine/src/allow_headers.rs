@@ -95,7 +95,7 @@ impl NameBuffer {
 
 /// `allow_headers`, compiled: the names a preflight may ask for and the `Access-Control-Allow-Headers` that answers it.
 #[derive(Debug, Default)]
-pub struct AllowedHeaders {
+pub(crate) struct AllowedHeaders {
     any: bool,
     /// `*` with credentials: browsers read a `*` answer as the literal name `*`, so an allowed
     /// preflight is answered with the names it asked for instead of a precomputed value.
@@ -111,7 +111,7 @@ pub struct AllowedHeaders {
 
 impl AllowedHeaders {
     /// Validates `allow_headers`; every refused element is reported.
-    pub fn compile(raw: &[String], credentials: bool) -> Result<Self, Vec<ItemError>> {
+    pub(crate) fn compile(raw: &[String], credentials: bool) -> Result<Self, Vec<ItemError>> {
         let refusal = |name: &str| {
             if is_forbidden_request(name) {
                 Some((Rule::HeaderName, "forbidden request header: browsers never let scripts set it"))
@@ -154,7 +154,7 @@ impl AllowedHeaders {
     /// optional whitespace around names and empty elements; refuses non-tokens. One pass over
     /// the bytes, one lookup per name, no allocation; stops at the first name not allowed.
     /// Long single-line values (browsers repeat the same list) are answered from a small cache.
-    pub fn allows_request(&self, lines: &[&[u8]]) -> bool {
+    pub(crate) fn allows_request(&self, lines: &[&[u8]]) -> bool {
         match lines {
             [line] if line.len() >= CACHE_MIN_LEN => self.cached_scan(line),
             _ => self.scan(lines),
@@ -199,7 +199,7 @@ impl AllowedHeaders {
     /// The first requested name `allows_request` refused (trimmed, as sent), for a denial that
     /// names it; `None` when the value was refused as a whole (longer than
     /// `MAX_REQUEST_HEADERS_LEN`). Only on the denial path: it rescans.
-    pub fn first_refused<'r>(&self, lines: &[&'r [u8]]) -> Option<&'r [u8]> {
+    pub(crate) fn first_refused<'r>(&self, lines: &[&'r [u8]]) -> Option<&'r [u8]> {
         if lines.iter().map(|l| l.len()).sum::<usize>() > MAX_REQUEST_HEADERS_LEN {
             return None;
         }
@@ -222,13 +222,13 @@ impl AllowedHeaders {
 
     /// The `Access-Control-Allow-Headers` value sent on allowed preflights, when it does not
     /// depend on the request (see `echoes`).
-    pub fn header_value(&self) -> Option<&str> {
+    pub(crate) fn header_value(&self) -> Option<&str> {
         self.header_value.as_deref()
     }
 
     /// True when an allowed preflight is answered with the names it requested (`*` with
     /// credentials), built by `echo_value`.
-    pub fn echoes(&self) -> bool {
+    pub(crate) fn echoes(&self) -> bool {
         self.echo
     }
 
@@ -236,7 +236,7 @@ impl AllowedHeaders {
     /// whitespace or empty elements. Call it only after `allows_request` accepted `lines`: the
     /// names are then tokens and their total length is bounded by `MAX_REQUEST_HEADERS_LEN`.
     /// One allocation, of at most the request's own size.
-    pub fn echo_value(lines: &[&[u8]]) -> String {
+    pub(crate) fn echo_value(lines: &[&[u8]]) -> String {
         let mut out = String::with_capacity(lines.iter().map(|l| l.len()).sum());
         for name in lines.iter().flat_map(|l| l.split(|&b| b == b',')) {
             let name = name.trim_ascii();

@@ -1,7 +1,7 @@
 //! The counters the filter keeps (Envoy shows them in `/stats` and `/stats/prometheus`).
 
 /// The tag (Prometheus label) of the per-policy counters.
-pub const POLICY_TAG: &str = "cors_policy";
+pub(crate) const POLICY_TAG: &str = "cors_policy";
 
 /// A counter of decisions, defined in Envoy as `cors.<name>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use crate::header_names::{validate_list, FORBIDDEN_RESPONSE, REQUEST_ONLY};
 
 /// Compiles `expose_headers` into the `Access-Control-Expose-Headers` value.
 /// Every refused element is reported.
-pub fn compile_expose(raw: &[String], credentials: bool) -> Result<Option<Box<str>>, Vec<ItemError>> {
+pub(crate) fn compile_expose(raw: &[String], credentials: bool) -> Result<Option<Box<str>>, Vec<ItemError>> {
     let refusal = |name: &str| {
         if name == "*" && credentials {
             // A wildcard only without credentials (Fetch); with them, a literal name no one sends.

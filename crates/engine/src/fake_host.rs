@@ -10,27 +10,27 @@ use crate::host::{HostError, LocalReply, ProxyHost};
 use crate::policy::Policy;
 
 /// A local reply: status and headers.
-pub type Reply = (u32, Vec<(String, String)>);
+pub(crate) type Reply = (u32, Vec<(String, String)>);
 
 /// One stream's host in memory: the request it reads, the response it edits, the local reply and the counters, and how many host calls were made.
 #[derive(Default)]
 pub struct FakeHost {
     /// Request header lines (pseudo-headers included), names lowercase.
-    pub request: Vec<(String, Vec<u8>)>,
+    pub(crate) request: Vec<(String, Vec<u8>)>,
     /// Response header lines, as the filter left them.
-    pub response: RefCell<Vec<(String, Vec<u8>)>>,
+    pub(crate) response: RefCell<Vec<(String, Vec<u8>)>>,
     /// The local reply the filter sent, if any.
-    pub sent: RefCell<Option<Reply>>,
+    pub(crate) sent: RefCell<Option<Reply>>,
     /// Its response code details.
-    pub details: RefCell<Option<String>>,
+    pub(crate) details: RefCell<Option<String>>,
     /// Counters incremented, in order.
-    pub counted: RefCell<Vec<Counter>>,
+    pub(crate) counted: RefCell<Vec<Counter>>,
     /// The same, with the label of the policy each was counted for.
     pub counted_by_policy: RefCell<Vec<(Counter, String)>>,
     /// Host calls that return a value (each makes the host allocate inside the VM).
-    pub reads: Cell<usize>,
+    pub(crate) reads: Cell<usize>,
     /// Host calls that write (header edits, local replies).
-    pub writes: Cell<usize>,
+    pub(crate) writes: Cell<usize>,
 }
 
 impl FakeHost {
@@ -43,7 +43,7 @@ impl FakeHost {
     }
 
     /// A request as header lines with byte values; names are lowercased, as Envoy stores them.
-    pub fn from_lines(headers: &[(&str, &[u8])]) -> FakeHost {
+    pub(crate) fn from_lines(headers: &[(&str, &[u8])]) -> FakeHost {
         FakeHost {
             request: headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.to_vec())).collect(),
             ..FakeHost::default()
@@ -51,12 +51,13 @@ impl FakeHost {
     }
 
     /// Sets the upstream's response headers (what the response phase then edits).
-    pub fn upstream(&self, headers: &[(&str, &str)]) {
+    pub(crate) fn upstream(&self, headers: &[(&str, &str)]) {
         *self.response.borrow_mut() = headers.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect();
     }
 
     /// Every value of response header `name`.
-    pub fn response_values(&self, name: &str) -> Vec<String> {
+    #[cfg(test)]
+    pub(crate) fn response_values(&self, name: &str) -> Vec<String> {
         self.response
             .borrow()
             .iter()
@@ -66,14 +67,16 @@ impl FakeHost {
     }
 
     /// The one value of response header `name`; fails the test if there are several.
-    pub fn response_value(&self, name: &str) -> Option<String> {
+    #[cfg(test)]
+    pub(crate) fn response_value(&self, name: &str) -> Option<String> {
         let values = self.response_values(name);
         assert!(values.len() <= 1, "{name} appears {} times", values.len());
         values.into_iter().next()
     }
 
     /// Names of the response's `access-control-*` headers.
-    pub fn cors_response_headers(&self) -> Vec<String> {
+    #[cfg(test)]
+    pub(crate) fn cors_response_headers(&self) -> Vec<String> {
         self.response
             .borrow()
             .iter()
@@ -83,12 +86,14 @@ impl FakeHost {
     }
 
     /// A header of the local reply.
-    pub fn sent_header(&self, name: &str) -> Option<String> {
+    #[cfg(test)]
+    pub(crate) fn sent_header(&self, name: &str) -> Option<String> {
         self.sent.borrow().as_ref().and_then(|(_, h)| h.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
     }
 
     /// Every host call made: reads and writes.
-    pub fn calls(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn calls(&self) -> usize {
         self.reads.get() + self.writes.get()
     }
 }

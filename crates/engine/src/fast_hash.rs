@@ -3,6 +3,6 @@
 //! into collisions, and the only table that grows at request time is bounded.
 
 /// A hash set with foldhash.
-pub type FastHashSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
+pub(crate) type FastHashSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
 /// A hash map with foldhash.
 pub type FastHashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;

@@ -6,19 +6,19 @@
 //! value, each followed by a NUL byte. All integers little-endian.
 
 /// The request headers the filter reads (pseudo-headers included).
-pub const ORIGIN: &str = "origin";
+pub(crate) const ORIGIN: &str = "origin";
 /// `Access-Control-Request-Method`: what makes an OPTIONS a preflight.
-pub const REQUEST_METHOD: &str = "access-control-request-method";
+pub(crate) const REQUEST_METHOD: &str = "access-control-request-method";
 /// `Access-Control-Request-Headers`.
-pub const REQUEST_HEADERS: &str = "access-control-request-headers";
+pub(crate) const REQUEST_HEADERS: &str = "access-control-request-headers";
 /// `Access-Control-Request-Private-Network`.
-pub const REQUEST_PRIVATE_NETWORK: &str = "access-control-request-private-network";
+pub(crate) const REQUEST_PRIVATE_NETWORK: &str = "access-control-request-private-network";
 /// The request method (HTTP/2 pseudo-header, as Envoy exposes it for every protocol).
-pub const METHOD: &str = ":method";
+pub(crate) const METHOD: &str = ":method";
 /// The request's host and port.
-pub const AUTHORITY: &str = ":authority";
+pub(crate) const AUTHORITY: &str = ":authority";
 /// The request target: path and query.
-pub const PATH: &str = ":path";
+pub(crate) const PATH: &str = ":path";
 
 /// Request headers as the filter reads them, whatever the host's representation: the proxy-wasm
 /// adapter's serialized map (`HeaderMap`), the native adapter's lookups in Envoy's own map.
@@ -82,7 +82,7 @@ impl HeaderMap {
     }
 
     /// Every `(name, value)` pair, in order.
-    pub fn iter(&self) -> Pairs<'_> {
+    pub(crate) fn iter(&self) -> Pairs<'_> {
         let count = read_u32(&self.bytes, 0).unwrap_or(0);
         // Names and values start after the size table; a count too large for the buffer yields nothing.
         let data = count.checked_mul(8).and_then(|n| n.checked_add(4)).filter(|&d| d <= self.bytes.len());
@@ -90,18 +90,8 @@ impl HeaderMap {
     }
 
     /// Every value of `name` (ASCII case-insensitive), in order.
-    pub fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+    pub(crate) fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
         self.iter().filter(move |(k, _)| k.eq_ignore_ascii_case(name.as_bytes())).map(|(_, v)| v)
-    }
-
-    /// The first value of `name`.
-    pub fn first<'a>(&'a self, name: &'a str) -> Option<&'a [u8]> {
-        self.values(name).next()
-    }
-
-    /// True when some header is named `name`.
-    pub fn contains(&self, name: &str) -> bool {
-        self.first(name).is_some()
     }
 }
 
@@ -115,7 +105,7 @@ fn read_u32(bytes: &[u8], at: usize) -> Option<usize> {
 }
 
 /// Iterator over the pairs of a `HeaderMap`.
-pub struct Pairs<'a> {
+pub(crate) struct Pairs<'a> {
     bytes: &'a [u8],
     index: usize,
     count: usize,

@@ -55,11 +55,11 @@ pub(crate) const REQUEST_ONLY: [&str; 4] = [
 ];
 
 /// Longest header name accepted, in the configuration and in requests (longer is denied).
-pub const MAX_NAME_LEN: usize = 128;
+pub(crate) const MAX_NAME_LEN: usize = 128;
 
 /// Most bytes of `Access-Control-Request-Headers` the filter reads; larger is denied. Envoy's
 /// default limit for all request headers is 60 KiB, so this only bites on raised limits.
-pub const MAX_REQUEST_HEADERS_LEN: usize = 64 * 1024;
+pub(crate) const MAX_REQUEST_HEADERS_LEN: usize = 64 * 1024;
 
 pub(crate) fn is_forbidden_request(name: &str) -> bool {
     is_forbidden_request_bytes(name.as_bytes())
@@ -88,7 +88,7 @@ pub(crate) fn header_name(raw: &str) -> Result<String, String> {
 #[derive(Debug, Default)]
 pub(crate) struct NameList {
     /// Lowercase names and `*`, in the order configured, each once.
-    pub names: Vec<String>,
+    pub(crate) names: Vec<String>,
 }
 
 /// Validates every element of a configured list: each must be a header name or `*`, and

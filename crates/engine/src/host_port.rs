@@ -4,7 +4,7 @@
 /// Splits `host[:port]`, keeping IPv6 brackets with the host. `None` when it is no
 /// `host[:port]`: an unclosed bracket, anything but `:port` after one, or more than one colon
 /// outside brackets (which a host never holds). The port is returned as written, unchecked.
-pub fn split(text: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
+pub(crate) fn split(text: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
     if text.first() == Some(&b'[') {
         let end = text.iter().position(|&b| b == b']')?;
         let (host, after) = text.split_at(end + 1);
@@ -24,7 +24,7 @@ pub fn split(text: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
 }
 
 /// `split` for text.
-pub fn split_str(text: &str) -> Option<(&str, Option<&str>)> {
+pub(crate) fn split_str(text: &str) -> Option<(&str, Option<&str>)> {
     let (host, port) = split(text.as_bytes())?;
     // Both parts end at ASCII bytes (`]`, `:` or the end), so they are char boundaries.
     let host = std::str::from_utf8(host).ok()?;

@@ -7,18 +7,18 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod allow_headers;
+mod allow_headers;
 pub mod config;
 pub mod counter;
-pub mod expose_headers;
+mod expose_headers;
 pub mod fake_host;
 pub mod fast_hash;
 pub mod header_map;
-pub mod header_names;
+mod header_names;
 pub mod host;
-pub mod host_port;
-pub mod logged;
-pub mod method;
+mod host_port;
+mod logged;
+mod method;
 pub mod mode;
 pub mod origin;
 pub mod policy;
@@ -26,11 +26,10 @@ pub mod response_headers;
 pub mod routing;
 pub mod simulate;
 pub mod stream;
-pub mod token;
-pub mod vary;
+mod token;
+mod vary;
 mod worker_cache;
 
-pub use config::ConfigError;
 pub use routing::Config;
 
 // A compiled configuration is shared by every worker thread of a native Envoy (behind an `Arc`),

@@ -4,7 +4,7 @@
 use std::fmt;
 
 /// Request bytes, displayed safely.
-pub struct Logged<'a>(pub &'a [u8]);
+pub(crate) struct Logged<'a>(pub(crate) &'a [u8]);
 
 impl fmt::Display for Logged<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -12,13 +12,13 @@ const NORMALIZED: [&str; 6] = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"
 const SAFELISTED: [&str; 3] = ["GET", "HEAD", "POST"];
 
 /// CONNECT, TRACE and TRACK (any case): methods browsers never send cross-origin.
-pub fn is_forbidden(method: &[u8]) -> bool {
+pub(crate) fn is_forbidden(method: &[u8]) -> bool {
     FORBIDDEN.iter().any(|f| f.as_bytes().eq_ignore_ascii_case(method))
 }
 
 /// `allow_methods`, compiled: the methods a preflight may ask for and the `Access-Control-Allow-Methods` that answers it.
 #[derive(Debug, Default)]
-pub struct AllowedMethods {
+pub(crate) struct AllowedMethods {
     any: bool,
     /// `*` with credentials: browsers read a `*` answer as the literal method `*`, so an allowed
     /// preflight is answered with the method it asked for.
@@ -31,7 +31,7 @@ pub struct AllowedMethods {
 impl AllowedMethods {
     /// Compiles `allow_methods`; on error returns the index of the bad entry and why.
     /// Validates `allow_methods`; every refused element is reported.
-    pub fn compile(raw: &[String], credentials: bool) -> Result<Self, Vec<ItemError>> {
+    pub(crate) fn compile(raw: &[String], credentials: bool) -> Result<Self, Vec<ItemError>> {
         let mut any = false;
         let mut methods: Vec<Box<str>> = Vec::new();
         let mut errors = Vec::new();
@@ -86,7 +86,7 @@ impl AllowedMethods {
     }
 
     /// Is `Access-Control-Request-Method: requested` allowed? Case-sensitive, as Fetch is.
-    pub fn allows(&self, requested: &[u8]) -> bool {
+    pub(crate) fn allows(&self, requested: &[u8]) -> bool {
         if !is_token(requested) || is_forbidden(requested) {
             return false;
         }
@@ -97,13 +97,13 @@ impl AllowedMethods {
 
     /// The `Access-Control-Allow-Methods` value, if any method beyond the safelisted ones is
     /// allowed and it does not depend on the request (see `echoes`).
-    pub fn header_value(&self) -> Option<&str> {
+    pub(crate) fn header_value(&self) -> Option<&str> {
         self.header_value.as_deref()
     }
 
     /// True when an allowed preflight is answered with the method it requested (`*` with
     /// credentials): the requested method passed `allows`, so it is a token and not forbidden.
-    pub fn echoes(&self) -> bool {
+    pub(crate) fn echoes(&self) -> bool {
         self.echo
     }
 }

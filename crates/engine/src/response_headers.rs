@@ -2,24 +2,24 @@
 //! answer never allocates.
 
 /// `Access-Control-Allow-Origin`.
-pub const ALLOW_ORIGIN: &str = "access-control-allow-origin";
+pub(crate) const ALLOW_ORIGIN: &str = "access-control-allow-origin";
 /// `Access-Control-Allow-Credentials`.
-pub const ALLOW_CREDENTIALS: &str = "access-control-allow-credentials";
+pub(crate) const ALLOW_CREDENTIALS: &str = "access-control-allow-credentials";
 /// `Access-Control-Allow-Methods`.
-pub const ALLOW_METHODS: &str = "access-control-allow-methods";
+pub(crate) const ALLOW_METHODS: &str = "access-control-allow-methods";
 /// `Access-Control-Allow-Headers`.
-pub const ALLOW_HEADERS: &str = "access-control-allow-headers";
+pub(crate) const ALLOW_HEADERS: &str = "access-control-allow-headers";
 /// `Access-Control-Max-Age`.
-pub const MAX_AGE: &str = "access-control-max-age";
+pub(crate) const MAX_AGE: &str = "access-control-max-age";
 /// `Access-Control-Expose-Headers`.
-pub const EXPOSE_HEADERS: &str = "access-control-expose-headers";
+pub(crate) const EXPOSE_HEADERS: &str = "access-control-expose-headers";
 /// `Access-Control-Allow-Private-Network`.
-pub const ALLOW_PRIVATE_NETWORK: &str = "access-control-allow-private-network";
+pub(crate) const ALLOW_PRIVATE_NETWORK: &str = "access-control-allow-private-network";
 /// `Vary`.
-pub const VARY: &str = "vary";
+pub(crate) const VARY: &str = "vary";
 
 /// Every response header the filter owns: an upstream's own values are replaced or removed.
-pub const CORS_RESPONSE_HEADERS: [&str; 7] =
+pub(crate) const CORS_RESPONSE_HEADERS: [&str; 7] =
     [ALLOW_ORIGIN, ALLOW_CREDENTIALS, ALLOW_METHODS, ALLOW_HEADERS, MAX_AGE, EXPOSE_HEADERS, ALLOW_PRIVATE_NETWORK];
 
 const CAPACITY: usize = 9;
@@ -55,7 +55,7 @@ impl<'a> ResponseHeaders<'a> {
     }
 
     /// Whether the CORS header `name` (one of `CORS_RESPONSE_HEADERS`) was added.
-    pub fn has(&self, name: &str) -> bool {
+    pub(crate) fn has(&self, name: &str) -> bool {
         self.cors & cors_bit(name) != 0
     }
 

@@ -10,7 +10,7 @@ use crate::routing::Config;
 use crate::stream::{StreamFilter, Verdict};
 
 /// A reply the filter made itself: status and headers.
-pub use crate::fake_host::Reply as LocalReply;
+pub(crate) use crate::fake_host::Reply as LocalReply;
 
 /// What the filter did with one request and the upstream's response to it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -35,7 +35,8 @@ impl Outcome {
     }
 
     /// Every value of `name` the client receives.
-    pub fn values(&self, name: &str) -> Vec<&str> {
+    #[cfg(test)]
+    pub(crate) fn values(&self, name: &str) -> Vec<&str> {
         self.client_headers().iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
     }
 }

@@ -24,14 +24,14 @@ pub(crate) static LOWER_TCHAR: [u8; 256] = {
 };
 
 /// True when `s` is a non-empty RFC 9110 token (a valid method or header name).
-pub fn is_token(s: &[u8]) -> bool {
+pub(crate) fn is_token(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&b| is_tchar(b))
 }
 
 /// True when `s` can be sent as a header value: visible ASCII, space and tab, no
 /// leading or trailing whitespace. Stricter than RFC 9110 (no obs-text) on purpose:
 /// everything the filter emits is ASCII.
-pub fn is_header_value(s: &[u8]) -> bool {
+pub(crate) fn is_header_value(s: &[u8]) -> bool {
     let visible = |b: &u8| matches!(*b, b'\t' | b' ' | 0x21..=0x7e);
     s.iter().all(visible)
         && !s.first().is_some_and(|b| matches!(b, b' ' | b'\t'))

@@ -65,12 +65,12 @@ pub struct ConfigError {
 impl ConfigError {
     /// Control characters in any part (a hostile key can hold `\n`) are escaped, so the error
     /// stays one log line.
-    pub fn new(rule: Rule, key: impl Into<String>, value: Option<String>, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(rule: Rule, key: impl Into<String>, value: Option<String>, reason: impl Into<String>) -> Self {
         ConfigError { key: one_line(key.into()), value: value.map(one_line), rule, reason: one_line(reason.into()) }
     }
 
     /// An error about a string value, shown JSON-quoted.
-    pub fn at(rule: Rule, key: impl Into<String>, value: &str, reason: impl Into<String>) -> Self {
+    pub(crate) fn at(rule: Rule, key: impl Into<String>, value: &str, reason: impl Into<String>) -> Self {
         let quoted = serde_json::to_string(value).unwrap_or_else(|_| value.to_owned());
         Self::new(rule, key, Some(quoted), reason)
     }
@@ -78,23 +78,23 @@ impl ConfigError {
 
 /// A refusal of one element of a list key (`allow_methods[2]`), before its key path is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ItemError {
+pub(crate) struct ItemError {
     /// Position of the element in its list.
-    pub index: usize,
+    pub(crate) index: usize,
     /// The rule broken.
-    pub rule: Rule,
+    pub(crate) rule: Rule,
     /// Why, in words.
-    pub reason: String,
+    pub(crate) reason: String,
 }
 
 impl ItemError {
     /// A refusal of element `index`.
-    pub fn new(index: usize, rule: Rule, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(index: usize, rule: Rule, reason: impl Into<String>) -> Self {
         ItemError { index, rule, reason: reason.into() }
     }
 
     /// The full error, naming `key[index]` and the element's value.
-    pub fn at(self, key: &str, list: &[String]) -> ConfigError {
+    pub(crate) fn at(self, key: &str, list: &[String]) -> ConfigError {
         let value = list.get(self.index).map(String::as_str).unwrap_or_default();
         ConfigError::at(self.rule, format!("{key}[{}]", self.index), value, self.reason)
     }
@@ -106,12 +106,12 @@ pub struct ConfigErrors(Vec<ConfigError>);
 
 impl ConfigErrors {
     /// `None` when there is no error.
-    pub fn from_vec(errors: Vec<ConfigError>) -> Option<ConfigErrors> {
+    pub(crate) fn from_vec(errors: Vec<ConfigError>) -> Option<ConfigErrors> {
         (!errors.is_empty()).then_some(ConfigErrors(errors))
     }
 
     /// A single refusal.
-    pub fn one(error: ConfigError) -> ConfigErrors {
+    pub(crate) fn one(error: ConfigError) -> ConfigErrors {
         ConfigErrors(vec![error])
     }
 
@@ -121,7 +121,8 @@ impl ConfigErrors {
     }
 
     /// How many refusals.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.0.len()
     }
 

@@ -5,16 +5,17 @@
 mod error;
 pub mod raw;
 
-pub use error::{ConfigError, ConfigErrors, ItemError, Rule};
+pub(crate) use error::ItemError;
+pub use error::{ConfigError, ConfigErrors, Rule};
 
 use raw::{ObjectOnly, RawPolicy};
 
 /// Largest configuration accepted, so a hostile config cannot exhaust the VM at load.
-pub const MAX_CONFIG_LEN: usize = 16 << 20;
+pub(crate) const MAX_CONFIG_LEN: usize = 16 << 20;
 
 /// Reads the configuration text into its serde types; no rule beyond the JSON's shape is
 /// checked here.
-pub fn parse(text: &str) -> Result<RawPolicy, ConfigError> {
+pub(crate) fn parse(text: &str) -> Result<RawPolicy, ConfigError> {
     if text.len() > MAX_CONFIG_LEN {
         return Err(ConfigError::new(
             Rule::Size,

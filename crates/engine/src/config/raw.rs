@@ -11,7 +11,7 @@ use crate::mode::{Mode, UnmatchedPreflight};
 
 /// `T` read only from a JSON object: serde's derive would also read a struct positionally from
 /// an array of the right length, which no one means in a configuration.
-pub struct ObjectOnly<T>(pub T);
+pub(crate) struct ObjectOnly<T>(pub(crate) T);
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for ObjectOnly<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

@@ -15,7 +15,7 @@ use super::serialized::{Host, Origin};
 /// compiled program, so this caps the worst-case cost of one new origin (at most
 /// `MAX_ORIGIN_LEN` bytes) against the policy: README, "Regex cost", has the measured figure.
 /// It admits twenty typical patterns (`https://[a-z0-9-]+\.rN\.example\.net`, 17 KiB).
-pub const REGEX_SIZE_LIMIT: usize = 32 * 1024;
+pub(crate) const REGEX_SIZE_LIMIT: usize = 32 * 1024;
 
 /// Most regex verdicts remembered per policy and worker; the cache starts over when full, so
 /// hostile origins cost regex time, never unbounded memory (at most 256 x 512 bytes).
@@ -41,13 +41,13 @@ pub struct OriginMatcher {
 
 /// Collects patterns, then compiles them once.
 #[derive(Debug, Default)]
-pub struct OriginMatcherBuilder {
+pub(crate) struct OriginMatcherBuilder {
     matcher: OriginMatcher,
 }
 
 impl OriginMatcherBuilder {
     /// Adds a parsed `allow_origins` entry.
-    pub fn pattern(&mut self, pattern: OriginPattern) {
+    pub(crate) fn pattern(&mut self, pattern: OriginPattern) {
         let m = &mut self.matcher;
         match pattern {
             OriginPattern::Any => m.any = true,
@@ -64,17 +64,17 @@ impl OriginMatcherBuilder {
     }
 
     /// Whether `Origin: null` is allowed (`allow_null_origin`).
-    pub fn null(&mut self, allowed: bool) {
+    pub(crate) fn null(&mut self, allowed: bool) {
         self.matcher.null = allowed;
     }
 
     /// Adds a regex compiled by `compile_regex`.
-    pub fn regex(&mut self, compiled: Regex) {
+    pub(crate) fn regex(&mut self, compiled: Regex) {
         self.matcher.regexes.push(compiled);
     }
 
     /// The matcher; an error when the policy's regexes together exceed `REGEX_SIZE_LIMIT`.
-    pub fn build(mut self) -> Result<OriginMatcher, String> {
+    pub(crate) fn build(mut self) -> Result<OriginMatcher, String> {
         if !self.matcher.regexes.is_empty() {
             let all: Vec<&str> = self.matcher.regexes.iter().map(Regex::as_str).collect();
             let any = RegexBuilder::new(&all.join("|")).size_limit(REGEX_SIZE_LIMIT).build().map_err(|_| {
@@ -93,7 +93,7 @@ impl OriginMatcherBuilder {
 
 /// Why a regex was refused: it does not compile, or it exceeds the cost bound.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RegexError {
+pub(crate) enum RegexError {
     /// regex-lite's own message (one line per error in the log).
     Syntax(String),
     /// Larger than `REGEX_SIZE_LIMIT` compiled: the words say why that matters.
@@ -103,7 +103,7 @@ pub enum RegexError {
 /// Compiles one `allow_origin_regexes` entry: first alone, so that it cannot escape the anchors
 /// it is then put between (`a)|(.*` does not compile alone), then anchored at both ends so it
 /// matches the whole origin, within `REGEX_SIZE_LIMIT`.
-pub fn compile_regex(regex: &str) -> Result<Regex, RegexError> {
+pub(crate) fn compile_regex(regex: &str) -> Result<Regex, RegexError> {
     let build = |pattern: &str| {
         RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).build().map_err(|e| match e.to_string() {
             m if m.contains("size limit") || m.contains("exceeds") => RegexError::Cost(format!(
@@ -120,17 +120,17 @@ pub fn compile_regex(regex: &str) -> Result<Regex, RegexError> {
 
 impl OriginMatcher {
     /// True when every origin is allowed (`*`).
-    pub fn allows_any(&self) -> bool {
+    pub(crate) fn allows_any(&self) -> bool {
         self.any
     }
 
     /// True when `Origin: null` is allowed.
-    pub fn allows_null(&self) -> bool {
+    pub(crate) fn allows_null(&self) -> bool {
         self.null
     }
 
     /// True when no origin at all can match.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         !self.any
             && !self.null
             && self.exact.is_empty()
@@ -141,19 +141,19 @@ impl OriginMatcher {
 
     /// Is `origin` one of the exact origins? Those are canonical serialized origins, so a
     /// byte-equal request origin is valid without parsing it.
-    pub fn contains_exact(&self, origin: &str) -> bool {
+    pub(crate) fn contains_exact(&self, origin: &str) -> bool {
         self.exact.contains(origin)
     }
 
     /// True when only the exact origins (and `null`) can match: `matches` compares a parsed
     /// origin's bytes with them and nothing else, so an origin they lack is denied whatever its
     /// syntax, and need not be parsed.
-    pub fn exact_only(&self) -> bool {
+    pub(crate) fn exact_only(&self) -> bool {
         !self.any && self.any_port.is_empty() && self.subdomains.is_empty() && self.regexes.is_empty()
     }
 
     /// Does the policy allow this (already syntax-checked) origin?
-    pub fn matches(&self, origin: &Origin<'_>) -> bool {
+    pub(crate) fn matches(&self, origin: &Origin<'_>) -> bool {
         self.any
             || self.exact.contains(origin.serialized)
             || self.any_port.contains(origin.scheme_and_host())

@@ -8,8 +8,10 @@ mod punycode;
 mod regex_hosts;
 mod serialized;
 
-pub use matcher::{compile_regex, OriginMatcher, OriginMatcherBuilder, RegexError, REGEX_SIZE_LIMIT};
-pub use pattern::{parse_pattern, OriginPattern, PatternError};
-pub use public_suffix::{has_public_suffix_below, is_public_suffix};
-pub use regex_hosts::{regex_origins, FixedHost, RegexOrigins};
-pub use serialized::{is_domain, Host, Origin, MAX_ORIGIN_LEN};
+pub use matcher::OriginMatcher;
+pub(crate) use matcher::{compile_regex, OriginMatcherBuilder, RegexError};
+pub(crate) use pattern::{parse_pattern, OriginPattern};
+pub(crate) use public_suffix::{has_public_suffix_below, is_public_suffix};
+pub(crate) use regex_hosts::{regex_origins, FixedHost};
+pub(crate) use serialized::is_domain;
+pub use serialized::Origin;

@@ -9,7 +9,7 @@ use super::serialized::{default_port, is_domain, parse_host, parse_port, seriali
 
 /// Which ports a pattern accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PortRule {
+pub(crate) enum PortRule {
     /// No port in the origin (the scheme's default).
     Default,
     Exact(u16),
@@ -18,7 +18,7 @@ pub enum PortRule {
 }
 
 impl PortRule {
-    pub fn accepts(&self, port: Option<u16>) -> bool {
+    pub(crate) fn accepts(&self, port: Option<u16>) -> bool {
         match self {
             PortRule::Default => port.is_none(),
             PortRule::Exact(p) => port == Some(*p),
@@ -29,7 +29,7 @@ impl PortRule {
 
 /// One validated entry of `allow_origins`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OriginPattern {
+pub(crate) enum OriginPattern {
     /// `*`: every origin.
     Any,
     /// A canonical serialized origin, e.g. `https://app.example.com:8443`.
@@ -54,7 +54,7 @@ pub enum OriginPattern {
 
 impl OriginPattern {
     /// The scheme the pattern is for; `None` for `*`.
-    pub fn scheme(&self) -> Option<&str> {
+    pub(crate) fn scheme(&self) -> Option<&str> {
         match self {
             OriginPattern::Any => None,
             OriginPattern::Exact(s) => s.split_once("://").map(|(scheme, _)| scheme),
@@ -64,7 +64,7 @@ impl OriginPattern {
 
     /// The host the pattern is for, without port (the suffix after `*.` for subdomains);
     /// `None` for `*`.
-    pub fn host(&self) -> Option<&str> {
+    pub(crate) fn host(&self) -> Option<&str> {
         match self {
             OriginPattern::Any => None,
             OriginPattern::Exact(s) => {
@@ -79,7 +79,7 @@ impl OriginPattern {
 
 /// Why an origin pattern was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PatternError(pub String);
+pub(crate) struct PatternError(pub(crate) String);
 
 impl fmt::Display for PatternError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -93,7 +93,7 @@ fn err<T>(msg: impl Into<String>) -> Result<T, PatternError> {
 
 /// Parses one `allow_origins` entry. Scheme and host are case-insensitive, so they are
 /// lowercased; everything else that a browser would never send is an error.
-pub fn parse_pattern(raw: &str) -> Result<OriginPattern, PatternError> {
+pub(crate) fn parse_pattern(raw: &str) -> Result<OriginPattern, PatternError> {
     if raw == "*" {
         return Ok(OriginPattern::Any);
     }

@@ -27,7 +27,7 @@ fn has_rule(rule: &str) -> bool {
 
 /// True when `domain` (lowercase, punycode, no trailing dot) is a public suffix: anyone can
 /// register names directly under it (`com`, `co.uk`, `github.io`).
-pub fn is_public_suffix(domain: &str) -> bool {
+pub(crate) fn is_public_suffix(domain: &str) -> bool {
     if !domain.contains('.') {
         // The list's implicit `*` rule: every top-level domain.
         return true;
@@ -48,7 +48,7 @@ pub fn is_public_suffix(domain: &str) -> bool {
 /// section, a wildcard rule's name included) that ends in `.domain`. `*.amazonaws.com` is then
 /// open to anyone, through `s3-website-us-east-1.amazonaws.com`, though `amazonaws.com` itself is
 /// not a public suffix.
-pub fn has_public_suffix_below(domain: &str) -> bool {
+pub(crate) fn has_public_suffix_below(domain: &str) -> bool {
     static PARENTS: OnceLock<FastHashSet<&'static str>> = OnceLock::new();
     let parents = PARENTS.get_or_init(|| {
         let mut parents = FastHashSet::default();

@@ -17,7 +17,7 @@ const INITIAL_N: u32 = 0x80;
 
 /// Why an `xn--` label is not a valid A-label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PunycodeError {
+pub(crate) enum PunycodeError {
     /// The label is `xn--` alone.
     Empty,
     /// Not a Punycode encoding: a bad digit, a truncated number, an overflow, or a decoded value
@@ -28,7 +28,7 @@ pub enum PunycodeError {
 }
 
 /// Checks one label; labels without the `xn--` prefix (any case) pass.
-pub fn check_label(label: &str) -> Result<(), PunycodeError> {
+pub(crate) fn check_label(label: &str) -> Result<(), PunycodeError> {
     let Some(encoded) = label.get(..4).filter(|p| p.eq_ignore_ascii_case("xn--")).map(|_| &label[4..]) else {
         return Ok(());
     };

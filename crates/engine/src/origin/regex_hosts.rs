@@ -6,16 +6,16 @@
 
 /// What one top-level alternative of a regex fixes about the origins it matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegexOrigins {
+pub(crate) struct RegexOrigins {
     /// The scheme its literal start spells (`https`, `http`); `None` when it starts otherwise.
-    pub scheme: Option<String>,
+    pub(crate) scheme: Option<String>,
     /// How far its host is fixed.
-    pub host: FixedHost,
+    pub(crate) host: FixedHost,
 }
 
 /// How far a regex fixes the host of the origins it matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FixedHost {
+pub(crate) enum FixedHost {
     /// Every match has exactly this host.
     Exact(String),
     /// Every match's host is a subdomain of this domain (the literal after a `\.`).
@@ -45,7 +45,7 @@ enum Token {
 }
 
 /// The origins each top-level alternative of `regex` (as written, before anchoring) can match.
-pub fn regex_origins(regex: &str) -> Vec<RegexOrigins> {
+pub(crate) fn regex_origins(regex: &str) -> Vec<RegexOrigins> {
     let tokens = tokenize(regex);
     let mut alternatives = Vec::new();
     let (mut depth, mut start) = (0usize, 0);

@@ -10,11 +10,11 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 /// Longest `Origin` value the filter looks at: scheme, a 253-byte host and a port fit easily.
-pub const MAX_ORIGIN_LEN: usize = 512;
+pub(crate) const MAX_ORIGIN_LEN: usize = 512;
 
 /// The host of an origin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Host<'a> {
+pub(crate) enum Host<'a> {
     /// A lowercase ASCII domain (punycode for IDNs), without trailing dot.
     Domain(&'a str),
     /// Dotted-decimal, as browsers serialize it.
@@ -25,7 +25,7 @@ pub enum Host<'a> {
 
 impl<'a> Host<'a> {
     /// The host as it appears in the origin.
-    pub fn as_str(&self) -> &'a str {
+    pub(crate) fn as_str(&self) -> &'a str {
         match *self {
             Host::Domain(s) | Host::Ipv4(s) | Host::Ipv6(s) => s,
         }
@@ -36,13 +36,13 @@ impl<'a> Host<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Origin<'a> {
     /// The whole serialized origin, exactly as received.
-    pub serialized: &'a str,
+    pub(crate) serialized: &'a str,
     /// Lowercase scheme (`https`).
-    pub scheme: &'a str,
+    pub(crate) scheme: &'a str,
     /// The host, classified.
-    pub host: Host<'a>,
+    pub(crate) host: Host<'a>,
     /// Explicit port; never the scheme's default (browsers omit it).
-    pub port: Option<u16>,
+    pub(crate) port: Option<u16>,
 }
 
 impl<'a> Origin<'a> {
@@ -122,13 +122,13 @@ impl<'a> Origin<'a> {
     }
 
     /// `scheme://host`, the origin without its port.
-    pub fn scheme_and_host(&self) -> &'a str {
+    pub(crate) fn scheme_and_host(&self) -> &'a str {
         &self.serialized[..self.scheme.len() + 3 + self.host.as_str().len()]
     }
 }
 
 /// The port a scheme's origins leave out.
-pub fn default_port(scheme: &str) -> Option<u16> {
+pub(crate) fn default_port(scheme: &str) -> Option<u16> {
     match scheme {
         "http" | "ws" => Some(80),
         "https" | "wss" => Some(443),
@@ -265,7 +265,7 @@ fn is_ipv4_like(h: &str) -> bool {
 /// 253 in all, no empty label, so no leading, trailing or double dot.
 /// A host name as browsers serialize it: lowercase labels of letters, digits, `-` and `_`, each
 /// 1 to 63 bytes, at most `MAX_HOST_LEN` in all (no trailing dot).
-pub fn is_domain(h: &str) -> bool {
+pub(crate) fn is_domain(h: &str) -> bool {
     !h.is_empty()
         && h.len() <= MAX_HOST_LEN
         && h.split('.').all(|label| {

@@ -9,7 +9,7 @@ use crate::vary;
 
 /// Headers of a rejected preflight's local reply, also when no policy was selected (an
 /// ambiguous request): no CORS headers at all.
-pub fn rejected_preflight_headers(answers_private_network: bool) -> ResponseHeaders<'static> {
+pub(crate) fn rejected_preflight_headers(answers_private_network: bool) -> ResponseHeaders<'static> {
     let mut h = ResponseHeaders::default();
     h.push(VARY, vary::preflight(answers_private_network));
     h
@@ -18,7 +18,7 @@ pub fn rejected_preflight_headers(answers_private_network: bool) -> ResponseHead
 impl Policy {
     /// The `Access-Control-Allow-Headers` of an allowed preflight when it echoes the request
     /// (`allow_headers: ["*"]` with credentials); `None` when the policy's value is fixed.
-    pub fn echoed_request_headers(&self, request_headers: &[&[u8]]) -> Option<String> {
+    pub(crate) fn echoed_request_headers(&self, request_headers: &[&[u8]]) -> Option<String> {
         self.headers.echoes().then(|| AllowedHeaders::echo_value(request_headers))
     }
 
@@ -64,7 +64,7 @@ impl Policy {
     }
 
     /// Headers of a rejected preflight's local reply: no CORS headers at all.
-    pub fn rejected_preflight_headers(&self) -> ResponseHeaders<'static> {
+    pub(crate) fn rejected_preflight_headers(&self) -> ResponseHeaders<'static> {
         rejected_preflight_headers(self.private_network)
     }
 
@@ -82,7 +82,7 @@ impl Policy {
     }
 
     /// Status of an allowed preflight's reply.
-    pub fn preflight_status(&self) -> u32 {
+    pub(crate) fn preflight_status(&self) -> u32 {
         self.success_status
     }
 }

@@ -11,13 +11,13 @@ use crate::mode::{Mode, UnmatchedPreflight};
 use crate::origin::{compile_regex, parse_pattern, OriginMatcher, OriginMatcherBuilder, RegexError};
 
 /// Browsers cap preflight caching (Chromium 2 h, Firefox 24 h); more than a day is never honoured.
-pub const MAX_AGE_LIMIT: i64 = 86_400;
+pub(crate) const MAX_AGE_LIMIT: i64 = 86_400;
 
 impl Policy {
     /// Compiles a policy whose keys were already inherited. `prefix` is the key path of the
     /// policy (`""` or `policies[N].`), so errors name the exact key. Every key is checked, and
     /// every refusal is pushed onto `errors`; `None` when there was any.
-    pub fn compile(
+    pub(crate) fn compile(
         raw: &RawPolicy,
         prefix: &str,
         require_origins: bool,

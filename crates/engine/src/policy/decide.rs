@@ -17,17 +17,8 @@ pub enum DenyReason {
 }
 
 impl DenyReason {
-    /// Words for logs and `cors-lint explain`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DenyReason::Origin => "origin not allowed",
-            DenyReason::Method => "method not allowed",
-            DenyReason::Headers => "request headers not allowed",
-        }
-    }
-
     /// The counter of preflights denied for this reason.
-    pub fn preflight_counter(self) -> Counter {
+    pub(crate) fn preflight_counter(self) -> Counter {
         match self {
             DenyReason::Origin => Counter::PreflightDeniedOrigin,
             DenyReason::Method => Counter::PreflightDeniedMethod,
@@ -47,7 +38,7 @@ pub enum AllowOrigin<'r> {
 
 impl<'r> AllowOrigin<'r> {
     /// The header value.
-    pub fn value(self) -> &'r str {
+    pub(crate) fn value(self) -> &'r str {
         match self {
             AllowOrigin::Any => "*",
             AllowOrigin::Echo(o) => o,

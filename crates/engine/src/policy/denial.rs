@@ -17,9 +17,9 @@ use crate::token::is_token;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Denial<'a> {
     /// The category, which picks the counter.
-    pub reason: DenyReason,
+    pub(crate) reason: DenyReason,
     /// `snake_case` code of the refusal (`header_not_allowed`, `invalid_origin`, ...).
-    pub code: &'static str,
+    pub(crate) code: &'static str,
     /// The offending item as sent, when there is one.
     item: Option<&'a [u8]>,
     what: What<'a>,
@@ -75,7 +75,7 @@ impl<'a> Denial<'a> {
     /// Envoy's response code details for the local reply of a denied preflight:
     /// `cors_preflight_denied{header_not_allowed:x-foo}`. Envoy's rule is no whitespace; every
     /// byte outside a conservative set is percent-encoded, and the item is cut at 64 bytes.
-    pub fn response_details(&self) -> String {
+    pub(crate) fn response_details(&self) -> String {
         let mut out = String::with_capacity(32 + 3 * MAX_DETAILS_ITEM);
         out.push_str("cors_preflight_denied{");
         out.push_str(self.code);

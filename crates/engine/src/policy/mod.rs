@@ -8,7 +8,7 @@ mod credentials;
 mod decide;
 mod denial;
 
-pub use answer::rejected_preflight_headers;
+pub(crate) use answer::rejected_preflight_headers;
 pub use decide::{AllowOrigin, DenyReason, PreflightRequest};
 pub use denial::Denial;
 
@@ -18,7 +18,7 @@ use crate::mode::{Mode, UnmatchedPreflight};
 use crate::origin::OriginMatcher;
 
 /// The `cors_policy` label of the top level's counters (no entry may take it as its `name`).
-pub const TOP_LEVEL_LABEL: &str = "top_level";
+pub(crate) const TOP_LEVEL_LABEL: &str = "top_level";
 
 /// Browsers cap preflight caching (Chromium 2 h, Firefox 24 h); more than a day is never honoured.
 pub const MAX_AGE_LIMIT: i64 = 86_400;
@@ -49,7 +49,7 @@ impl Policy {
     /// `Access-Control-Allow-Origin: *` without credentials. Fetch ("CORS protocol and HTTP
     /// caches"): such a resource sends them on every response, CORS request or not, and no
     /// `Vary`, so a cached copy made for any request serves every later one.
-    pub fn is_static(&self) -> bool {
+    pub(crate) fn is_static(&self) -> bool {
         self.origins.allows_any() && !self.credentials
     }
 
@@ -58,7 +58,7 @@ impl Policy {
     /// caches"): otherwise a cache could serve a copy made without CORS headers to a CORS
     /// request, or one origin's copy to another origin. A policy that allows no origin at all
     /// answers everyone alike.
-    pub fn varies_by_origin(&self) -> bool {
+    pub(crate) fn varies_by_origin(&self) -> bool {
         !self.is_static() && !self.origins.is_empty()
     }
 
@@ -90,18 +90,15 @@ impl Policy {
         }
     }
 
-    /// True when preflights asking for Private Network Access are answered.
-    pub fn answers_private_network(&self) -> bool {
-        self.private_network
-    }
-
     /// `Access-Control-Max-Age` of allowed preflights, as sent.
-    pub fn max_age(&self) -> Option<&str> {
+    #[cfg(test)]
+    pub(crate) fn max_age(&self) -> Option<&str> {
         self.max_age.as_deref()
     }
 
     /// True when a preflight may ask for `method` (GET, HEAD and POST always may).
-    pub fn allows_method(&self, method: &[u8]) -> bool {
+    #[cfg(test)]
+    pub(crate) fn allows_method(&self, method: &[u8]) -> bool {
         self.methods.allows(method)
     }
 

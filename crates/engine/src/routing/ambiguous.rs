@@ -10,7 +10,7 @@ use crate::policy::Policy;
 
 /// Which part of the request had several readings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AmbiguousPart {
+pub(crate) enum AmbiguousPart {
     /// The `:authority`.
     Host,
     /// The `:path`.
@@ -22,7 +22,7 @@ pub enum AmbiguousPart {
 impl AmbiguousPart {
     /// The part with several readings (the path when neither is said to: a path read with case
     /// folded is still the path).
-    pub fn of(host: bool, path: bool) -> AmbiguousPart {
+    pub(crate) fn of(host: bool, path: bool) -> AmbiguousPart {
         match (host, path) {
             (true, true) => AmbiguousPart::HostAndPath,
             (true, false) => AmbiguousPart::Host,
@@ -35,9 +35,9 @@ impl AmbiguousPart {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ambiguous {
     /// What had several readings.
-    pub part: AmbiguousPart,
+    pub(crate) part: AmbiguousPart,
     /// The policies the readings selected, in the order found (two or more).
-    pub candidates: Vec<PolicyId>,
+    pub(crate) candidates: Vec<PolicyId>,
     /// `Enforce` when some candidate enforces (the request is denied), else `Shadow` (it would
     /// be: counted and logged, nothing changed).
     pub mode: Mode,

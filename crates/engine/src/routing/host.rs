@@ -12,7 +12,7 @@ use crate::host_port;
 
 /// How an `:authority`'s host can be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HostReadings<'a> {
+pub(crate) enum HostReadings<'a> {
     /// One host, or two when it ends in a dot.
     Readings {
         /// The host without port (and without a trailing dot).
@@ -25,7 +25,7 @@ pub enum HostReadings<'a> {
 }
 
 /// Every reading of an `:authority`'s host.
-pub fn readings(authority: &[u8]) -> HostReadings<'_> {
+pub(crate) fn readings(authority: &[u8]) -> HostReadings<'_> {
     let Some((host, _port)) = host_port::split(authority) else {
         return HostReadings::Uninterpretable;
     };

@@ -6,10 +6,12 @@ mod host;
 mod path;
 mod route;
 
-pub use ambiguous::{Ambiguous, AmbiguousPart};
-pub use host::{readings as host_readings, HostReadings};
-pub use path::{readings as path_readings, PathReadings};
-pub use route::{Part, Parts, Route};
+pub use ambiguous::Ambiguous;
+pub(crate) use ambiguous::AmbiguousPart;
+pub(crate) use host::{readings as host_readings, HostReadings};
+pub(crate) use path::{readings as path_readings, PathReadings};
+pub use route::Route;
+pub(crate) use route::{Part, Parts};
 
 use crate::config::raw::RawPolicy;
 use crate::config::{self, ConfigError, ConfigErrors, Rule};
@@ -70,7 +72,7 @@ impl Config {
     }
 
     /// Compiles a configuration already read into its serde types.
-    pub fn from_raw(raw: &RawPolicy) -> Result<Config, ConfigErrors> {
+    pub(crate) fn from_raw(raw: &RawPolicy) -> Result<Config, ConfigErrors> {
         let mut errors = Vec::new();
         if raw.match_.is_some() {
             errors.push(ConfigError::new(Rule::Placement, "match", None, "only entries of `policies` have a `match`"));
@@ -143,14 +145,14 @@ impl Config {
     /// True when some enforced policy other than `except` allows `origin`: a shadow policy
     /// that would deny it would break a page the gateway serves today, not a scanner
     /// (`cors.shadow_would_deny_known_origin`). Only on the shadow-denial path.
-    pub fn allowed_elsewhere(&self, origin: &[u8], except: &Policy) -> bool {
+    pub(crate) fn allowed_elsewhere(&self, origin: &[u8], except: &Policy) -> bool {
         self.policies()
             .any(|p| p.slot() != except.slot() && p.mode() == Mode::Enforce && p.check_origin(origin).is_some())
     }
 
     /// The policy for a request, from its header map: `:authority` and `:path` are read only
     /// when some entry matches on them.
-    pub fn select_request(&self, headers: &impl RequestHeaders) -> Result<(PolicyId, &Policy), Ambiguous> {
+    pub(crate) fn select_request(&self, headers: &impl RequestHeaders) -> Result<(PolicyId, &Policy), Ambiguous> {
         if self.routes.is_empty() {
             return Ok((PolicyId::TopLevel, &self.default));
         }
@@ -208,7 +210,7 @@ impl Config {
     }
 
     /// The policy a `PolicyId` from `select` names.
-    pub fn policy(&self, id: PolicyId) -> &Policy {
+    pub(crate) fn policy(&self, id: PolicyId) -> &Policy {
         match id {
             PolicyId::TopLevel => &self.default,
             PolicyId::Entry(i) => self.routes.get(i).map_or(&self.default, |r| &r.policy),
@@ -221,7 +223,8 @@ impl Config {
     }
 
     /// Whether selecting a policy needs `:path`.
-    pub fn needs_path(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn needs_path(&self) -> bool {
         self.needs_path
     }
 

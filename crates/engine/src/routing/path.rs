@@ -21,7 +21,7 @@
 /// How a path can be read. `has_upper` when a reading holds an ASCII uppercase letter, so
 /// comparing with case folded could differ.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PathReadings<'a> {
+pub(crate) enum PathReadings<'a> {
     /// The common path: every reading is the path itself (one scan, no copy).
     Plain {
         /// The path without query and fragment.
@@ -42,7 +42,7 @@ pub enum PathReadings<'a> {
 
 impl PathReadings<'_> {
     /// The one reading of an unambiguous path, or `None` when there are several or none.
-    pub fn single(&self) -> Option<&[u8]> {
+    pub(crate) fn single(&self) -> Option<&[u8]> {
         match self {
             PathReadings::Plain { path, .. } => Some(path),
             PathReadings::Several { paths, .. } => match paths.as_slice() {
@@ -54,7 +54,7 @@ impl PathReadings<'_> {
     }
 
     /// True when some reading has an ASCII uppercase letter.
-    pub fn has_upper(&self) -> bool {
+    pub(crate) fn has_upper(&self) -> bool {
         match self {
             PathReadings::Plain { has_upper, .. } | PathReadings::Several { has_upper, .. } => *has_upper,
             PathReadings::Uninterpretable => false,
@@ -63,7 +63,7 @@ impl PathReadings<'_> {
 }
 
 /// Every reading of `path` (a raw `:path`).
-pub fn readings(path: &[u8]) -> PathReadings<'_> {
+pub(crate) fn readings(path: &[u8]) -> PathReadings<'_> {
     let path = without_query(path);
     let scan = scan(path);
     if !scan.needs_work {
@@ -84,7 +84,7 @@ pub fn readings(path: &[u8]) -> PathReadings<'_> {
 
 /// `path` under the RFC 3986 reading alone, for a configured prefix (which must be written so);
 /// `None` for a malformed escape.
-pub fn normalize(path: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn normalize(path: &[u8]) -> Option<Vec<u8>> {
     read(without_query(path), RFC_3986)
 }
 

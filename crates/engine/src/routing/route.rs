@@ -61,7 +61,7 @@ fn path_prefix(p: &str) -> Result<(), String> {
 
 /// What a request offers one part of a `match` (its host or its path) under one reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Part<'a> {
+pub(crate) enum Part<'a> {
     /// The value under this reading.
     Value(&'a [u8]),
     /// The request has none: only entries that do not ask for it match.
@@ -73,14 +73,14 @@ pub enum Part<'a> {
 
 /// The readings of one part of a request (a host has at most two, a path seven), on the stack.
 #[derive(Debug, Clone, Copy)]
-pub struct Parts<'a> {
+pub(crate) struct Parts<'a> {
     items: [Part<'a>; 7],
     len: usize,
 }
 
 impl<'a> Parts<'a> {
     /// The readings given (`None`s skipped), the first seven of them.
-    pub fn of(readings: impl IntoIterator<Item = Option<Part<'a>>>) -> Self {
+    pub(crate) fn of(readings: impl IntoIterator<Item = Option<Part<'a>>>) -> Self {
         let mut parts = Parts { items: [Part::Absent; 7], len: 0 };
         for reading in readings.into_iter().flatten() {
             if let Some(slot) = parts.items.get_mut(parts.len) {
@@ -92,7 +92,7 @@ impl<'a> Parts<'a> {
     }
 
     /// The readings.
-    pub fn as_slice(&self) -> &[Part<'a>] {
+    pub(crate) fn as_slice(&self) -> &[Part<'a>] {
         self.items.get(..self.len).unwrap_or_default()
     }
 }
@@ -109,7 +109,12 @@ pub struct Route {
 impl Route {
     /// Validates one entry's `match`; every refusal is pushed onto `errors`. `None` when there
     /// was any, or when the entry's policy did not compile.
-    pub fn compile(m: &RawMatch, prefix: &str, policy: Option<Policy>, errors: &mut Vec<ConfigError>) -> Option<Route> {
+    pub(crate) fn compile(
+        m: &RawMatch,
+        prefix: &str,
+        policy: Option<Policy>,
+        errors: &mut Vec<ConfigError>,
+    ) -> Option<Route> {
         let errors_before = errors.len();
         let hosts_list = m.hosts.as_deref().unwrap_or_default();
         let paths_list = m.path_prefixes.as_deref().unwrap_or_default();
@@ -152,18 +157,18 @@ impl Route {
     }
 
     /// True when the entry matches on `:authority`.
-    pub fn uses_hosts(&self) -> bool {
+    pub(crate) fn uses_hosts(&self) -> bool {
         !self.hosts.is_empty()
     }
 
     /// True when the entry matches on `:path`.
-    pub fn uses_paths(&self) -> bool {
+    pub(crate) fn uses_paths(&self) -> bool {
         !self.path_prefixes.is_empty()
     }
 
     /// True when the entry applies to a request whose host and path read as `host` and
     /// `path`; `fold` compares paths with ASCII case folded.
-    pub fn matches(&self, host: Part<'_>, path: Part<'_>, fold: bool) -> bool {
+    pub(crate) fn matches(&self, host: Part<'_>, path: Part<'_>, fold: bool) -> bool {
         let host_ok = self.hosts.is_empty()
             || match host {
                 Part::Value(h) => self.hosts.iter().any(|p| p.matches(h)),
@@ -181,7 +186,7 @@ impl Route {
 
     /// True when a prefix has an ASCII uppercase letter (a lowercase path could then match it
     /// with case folded).
-    pub fn has_upper_prefix(&self) -> bool {
+    pub(crate) fn has_upper_prefix(&self) -> bool {
         self.path_prefixes.iter().any(|p| p.bytes().any(|b| b.is_ascii_uppercase()))
     }
 }

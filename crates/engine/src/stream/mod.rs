@@ -18,11 +18,11 @@ use crate::vary;
 
 /// Envoy's response code details of an allowed preflight's local reply (a denied one names
 /// its refusal: `Denial::response_details`).
-pub const PREFLIGHT_ALLOWED_DETAILS: &str = "cors_preflight_allowed";
+pub(crate) const PREFLIGHT_ALLOWED_DETAILS: &str = "cors_preflight_allowed";
 
 /// The details of a denied preflight's local reply for a host that does not record details
 /// (`ProxyHost::records_reply_details`).
-pub const PREFLIGHT_DENIED_DETAILS: &str = "cors_preflight_denied";
+pub(crate) const PREFLIGHT_DENIED_DETAILS: &str = "cors_preflight_denied";
 
 /// Whether the host should go on with the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -275,7 +275,7 @@ impl StreamFilter {
     /// is never needed. Replacing (not appending) the policy's headers overrides whatever the
     /// upstream sent under the same names; appending `Vary: Origin` keeps every `Vary` the
     /// upstream sent (RFC 9110 §5.3: several lines are one comma-separated list).
-    pub fn response_edits(&self) -> ResponseEdits<'_> {
+    pub(crate) fn response_edits(&self) -> ResponseEdits<'_> {
         let mut edits = ResponseEdits::default();
         let (id, echo, allowed) = match &self.state {
             State::Untouched | State::LocalReply => return edits,
