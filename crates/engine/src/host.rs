@@ -46,7 +46,7 @@ pub enum Edit<'a> {
 }
 
 /// Most edits of one response (a fixed set of headers).
-pub const EDITS_MAX: usize = 12;
+const EDITS_MAX: usize = 12;
 
 impl Edit<'_> {
     /// The header the edit writes.
@@ -57,7 +57,9 @@ impl Edit<'_> {
     }
 }
 
-/// The edits of one response, in the order they apply, on the stack.
+/// The edits of one response, in the order they apply, on the stack: each header at most once
+/// (a fixed set of headers; tested in `stream`), so an adapter that reads the response once can
+/// trust what it found for every edit.
 #[derive(Debug, Clone, Copy)]
 pub struct ResponseEdits<'a> {
     items: [Edit<'a>; EDITS_MAX],

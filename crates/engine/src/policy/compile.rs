@@ -1,7 +1,7 @@
 //! Compiling one policy from its (already inherited) configuration: every key validated, every
 //! response header value computed once.
 
-use super::{credentials, Policy};
+use super::{credentials, Policy, MAX_AGE_LIMIT};
 use crate::allow_headers::AllowedHeaders;
 use crate::config::raw::RawPolicy;
 use crate::config::{ConfigError, ItemError, Rule};
@@ -9,9 +9,6 @@ use crate::expose_headers::compile_expose;
 use crate::method::AllowedMethods;
 use crate::mode::{Mode, UnmatchedPreflight};
 use crate::origin::{compile_regex, parse_pattern, OriginMatcher, OriginMatcherBuilder, RegexError};
-
-/// Browsers cap preflight caching (Chromium 2 h, Firefox 24 h); more than a day is never honoured.
-pub(crate) const MAX_AGE_LIMIT: i64 = 86_400;
 
 impl Policy {
     /// Compiles a policy whose keys were already inherited. `prefix` is the key path of the

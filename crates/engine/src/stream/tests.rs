@@ -526,3 +526,41 @@ fn ambiguity_under_shadow_only_counts() {
     assert_eq!(host.writes.get(), 0);
     assert_eq!(*host.counted.borrow(), vec![Counter::ShadowWouldDeny]);
 }
+
+/// Each response header is edited at most once (`ResponseEdits`): the native adapter reads the
+/// response once and trusts what it found for every edit.
+#[test]
+fn every_response_edits_each_header_once() {
+    let policies = [
+        POLICY,
+        r#"{"allow_origins": ["https://app.example.com"]}"#,
+        r#"{"allow_origins": ["*"], "expose_headers": ["x-total"]}"#,
+        r#"{"mode": "shadow", "allow_origins": ["https://app.example.com"]}"#,
+        r#"{"allow_origins": ["https://app.example.com"], "policies": [
+            {"match": {"path_prefixes": ["/admin/"]}, "allow_origins": ["https://admin.example.com"]}]}"#,
+    ];
+    let requests: [&[(&str, &str)]; 5] = [
+        &[(":method", "GET"), (":path", "/api"), ("origin", "https://app.example.com")],
+        &[(":method", "GET"), (":path", "/api"), ("origin", "https://evil.example")],
+        &[(":method", "GET"), (":path", "/api")],
+        &[
+            (":method", "GET"),
+            (":path", "/api"),
+            ("origin", "https://app.example.com"),
+            ("origin", "https://x.example"),
+        ],
+        &[(":method", "GET"), (":path", "/admin%2Fx"), ("origin", "https://app.example.com")],
+    ];
+    for policy in policies {
+        for request in requests {
+            let mut f = filter(policy);
+            f.on_request_headers(&FakeHost::request(request));
+            let edits = f.response_edits();
+            let names: Vec<&str> = edits.as_slice().iter().map(Edit::name).collect();
+            let mut unique = names.clone();
+            unique.sort_unstable();
+            unique.dedup();
+            assert_eq!(names.len(), unique.len(), "{policy} {request:?}: {names:?}");
+        }
+    }
+}
