@@ -193,6 +193,21 @@ fn compile(json: &[u8]) -> Option<Config> {
     }
 }
 
+/// A filter or per-route configuration (`noun`): its name (`named_us`: one this module answers
+/// to under `key`) checked, then compiled and announced in Envoy's log.
+fn load(key: &str, noun: &str, named_us: bool, name: &[u8], json: &[u8]) -> Option<Config> {
+    if !named_us {
+        error!(
+            "invalid CORS configuration: unknown {key} {:?}: this module has one filter, \"cors\"",
+            String::from_utf8_lossy(name)
+        );
+        return None;
+    }
+    let config = compile(json)?;
+    info!("{noun} loaded ({} policies besides the top level)", config.routes().len());
+    Some(config)
+}
+
 /// The metric name: the wasm build's (`cors.actual_allowed`). Envoy prefixes the module's
 /// metrics namespace (`dynamicmodulescustom.` by default, as the wasm build's `wasmcustom.`);
 /// with the runtime flag `envoy.reloadable_features.dynamic_modules_strip_custom_stat_prefix`
@@ -213,15 +228,7 @@ impl Callbacks for Adapter {
     }
 
     fn new_config(handle: ConfigHandle, name: &[u8], json: &[u8]) -> Option<Arc<Shared>> {
-        if name != FILTER_NAME {
-            error!(
-                "invalid CORS configuration: unknown filter_name {:?}: this module has one filter, \"cors\"",
-                String::from_utf8_lossy(name)
-            );
-            return None;
-        }
-        let config = compile(json)?;
-        info!("configuration loaded ({} policies besides the top level)", config.routes().len());
+        let config = load("filter_name", "configuration", name == FILTER_NAME, name, json)?;
         let counters = define_counters(handle, |c| counter_name(c).to_owned());
         let policy_counters =
             config.policies().map(|p| define_counters(handle, |c| c.policy_metric_name(p.label()))).collect();
@@ -229,16 +236,9 @@ impl Callbacks for Adapter {
     }
 
     fn new_route_config(name: &[u8], json: &[u8]) -> Option<Arc<Config>> {
-        if !name.is_empty() && name != FILTER_NAME {
-            error!(
-                "invalid CORS configuration: unknown per_route_config_name {:?}: this module has one filter, \"cors\"",
-                String::from_utf8_lossy(name)
-            );
-            return None;
-        }
-        let config = compile(json)?;
-        info!("per-route configuration loaded ({} policies besides the top level)", config.routes().len());
-        Some(Arc::new(config))
+        // A per-route configuration may leave its name out.
+        let named_us = name.is_empty() || name == FILTER_NAME;
+        load("per_route_config_name", "per-route configuration", named_us, name, json).map(Arc::new)
     }
 
     fn new_stream(shared: &Arc<Shared>) -> Option<Stream> {

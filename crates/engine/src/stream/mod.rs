@@ -236,14 +236,17 @@ impl StreamFilter {
                     }
                     return Verdict::Continue;
                 }
-                debug!("preflight denied: {}", policy.preflight_denial(&request, reason));
+                // Named once, and only for the debug line or a host that records details: naming
+                // may parse the origin again.
+                let denial = (host.records_reply_details() || log::log_enabled!(log::Level::Debug))
+                    .then(|| policy.preflight_denial(&request, reason));
+                if let Some(denial) = &denial {
+                    debug!("preflight denied: {denial}");
+                }
                 match (policy.unmatched_preflight(), reason) {
                     (UnmatchedPreflight::Forward, DenyReason::Origin) => Verdict::Continue,
                     _ => {
-                        // Named only for a host that records them: naming may parse the origin.
-                        let details = host
-                            .records_reply_details()
-                            .then(|| policy.preflight_denial(&request, reason).response_details());
+                        let details = denial.filter(|_| host.records_reply_details()).map(|d| d.response_details());
                         let details = details.as_deref().unwrap_or(PREFLIGHT_DENIED_DETAILS);
                         self.reply(host, 403, policy.rejected_preflight_headers(), details)
                     }

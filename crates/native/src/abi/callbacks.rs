@@ -216,10 +216,11 @@ impl StreamHandle {
     /// Sends a reply of headers only, ending the stream, straight to the encoder filters as
     /// Envoy's own CORS filter sends its preflight answers: none of the local-reply path's work
     /// (a reply map built, then edited through a callback, the local-reply mapper), and no
-    /// response-code details. The same re-entrance as `send_response`.
+    /// response-code details. Envoy runs this very stream's encoder hooks before this returns: the
+    /// caller must hold no borrow of the stream's state.
     pub fn send_headers_only(&self, status: u32, headers: &[(&str, &str)]) {
         let status = StatusText::of(status);
-        with_module_headers(Some(status.as_str()), headers, |lines| {
+        with_reply_lines(status.as_str(), headers, |lines| {
             // SAFETY: live stream handle; `lines` and the strings it points to (`status`
             // included) live for the call; Envoy copies them.
             unsafe {
@@ -239,17 +240,17 @@ impl StreamHandle {
 /// The lines of a reply kept on the stack (the engine's replies have at most nine).
 const INLINE_REPLY_LINES: usize = 12;
 
-/// The lines of a reply: `:status` first when given, then `headers`; on the stack up to
+/// The lines of a reply: `:status` first, then `headers`; on the stack up to
 /// `INLINE_REPLY_LINES`. `send` gets them as a slice Envoy may read during the call.
-fn with_module_headers(status: Option<&str>, headers: &[(&str, &str)], send: impl FnOnce(&mut [ModuleHeader])) {
+fn with_reply_lines(status: &str, headers: &[(&str, &str)], send: impl FnOnce(&mut [ModuleHeader])) {
     let line = |(k, v): (&str, &str)| ModuleHeader {
         key_ptr: k.as_ptr(),
         key_length: k.len(),
         value_ptr: v.as_ptr(),
         value_length: v.len(),
     };
-    let all = status.map(|s| (":status", s)).into_iter().chain(headers.iter().copied()).map(line);
-    let count = headers.len() + usize::from(status.is_some());
+    let all = std::iter::once((":status", status)).chain(headers.iter().copied()).map(line);
+    let count = headers.len() + 1;
     if count <= INLINE_REPLY_LINES {
         let empty =
             ModuleHeader { key_ptr: std::ptr::null(), key_length: 0, value_ptr: std::ptr::null(), value_length: 0 };
