@@ -83,8 +83,9 @@ type Reply = (u32, Vec<(String, String)>);
 #[derive(Default)]
 struct Host {
     request: Vec<(Vec<u8>, Vec<u8>)>,
-    /// The Envoy-owned copies `get_headers` hands out pointers into, alive until the stream ends
-    /// (Envoy's are valid until the hook returns).
+    /// The Envoy-owned copies `get_headers` hands out pointers into, alive until the test's
+    /// thread ends (Envoy's are valid until the hook returns): a line the module kept past its
+    /// read reads as what it was, never as freed memory.
     handed_out: Vec<Vec<u8>>,
     response: HeaderLines,
     replies: Vec<Reply>,
@@ -373,7 +374,6 @@ fn run_stream(config: *const c_void, request: &[(&str, &[u8])], upstream: &[(&st
     let h = module();
     with_host(|host| {
         host.request = request.iter().map(|(k, v)| (k.as_bytes().to_vec(), v.to_vec())).collect();
-        host.handed_out.clear();
         host.response.clear();
         host.replies.clear();
         host.incremented.clear();
@@ -609,6 +609,23 @@ fn configurations_that_do_not_compile_are_refused_with_one_log_line_each() {
     assert!(errors.iter().any(|(_, t)| t.contains("allow_origins[1]")));
     assert!(errors.iter().any(|(_, t)| t.contains("not UTF-8")));
     assert!(errors.iter().any(|(_, t)| t.contains("not-cors")));
+}
+
+#[test]
+fn a_read_sees_none_of_an_earlier_reads_lines() {
+    // The module reads every map into a buffer its worker reuses. Envoy writes as many lines as
+    // it counted; were one to report more, the rest must read as absent, not as the lines of the
+    // stream before (the mock keeps every line it handed out alive, so a stale one would show).
+    let config = config_new(b"cors", POLICY.as_bytes()).unwrap();
+    let allowed: &[(&str, &[u8])] =
+        &[(":method", b"GET"), (":path", b"/"), ("x-a", b"1"), ("x-b", b"2"), ("origin", b"https://app.example.com")];
+    let first = run_stream(config, allowed, &[]);
+    assert!(first.response.iter().any(|(k, _)| k == "access-control-allow-origin"), "{:?}", first.response);
+    with_host(|h| h.hostile = Hostility { extra_count: 3, ..Hostility::default() });
+    let second = run_stream(config, &[(":method", b"GET"), (":path", b"/")], &[]);
+    with_host(|h| h.hostile = Hostility::default());
+    assert!(!second.response.iter().any(|(k, _)| k.starts_with("access-control-")), "{:?}", second.response);
+    unsafe { (module().config_destroy)(config) };
 }
 
 #[test]
