@@ -36,6 +36,35 @@ pub trait RequestHeaders: Default {
     fn contains(&self, name: &str) -> bool {
         self.first(name).is_some()
     }
+
+    /// Every value of `name`, as a slice: held in place for none or one line (a preflight's
+    /// usual `Origin` and `Access-Control-Request-Headers`), collected only for several.
+    fn all_values<'a>(&'a self, name: &'a str) -> ValueLines<'a> {
+        let mut values = self.values(name);
+        match (values.next(), values.next()) {
+            (first, None) => ValueLines::AtMostOne(first),
+            _ => ValueLines::Several(self.values(name).collect()),
+        }
+    }
+}
+
+/// The values of one header name (`RequestHeaders::all_values`).
+#[derive(Debug)]
+pub enum ValueLines<'a> {
+    /// No line, or one.
+    AtMostOne(Option<&'a [u8]>),
+    /// Two or more.
+    Several(Vec<&'a [u8]>),
+}
+
+impl<'a> ValueLines<'a> {
+    /// The values, in order.
+    pub fn as_slice(&self) -> &[&'a [u8]] {
+        match self {
+            ValueLines::AtMostOne(value) => value.as_slice(),
+            ValueLines::Several(values) => values,
+        }
+    }
 }
 
 impl RequestHeaders for HeaderMap {

@@ -26,7 +26,7 @@ const REGEX_CACHE_ENTRIES: usize = 256;
 pub struct OriginMatcher {
     any: bool,
     null: bool,
-    exact: FastHashSet<Box<str>>,
+    exact: FastHashSet<Box<[u8]>>,
     /// `scheme://host` of `:*` patterns.
     any_port: FastHashSet<Box<str>>,
     /// Domain suffix of `*.` patterns -> (scheme, port rule).
@@ -52,7 +52,7 @@ impl OriginMatcherBuilder {
         match pattern {
             OriginPattern::Any => m.any = true,
             OriginPattern::Exact(s) => {
-                m.exact.insert(s.into_boxed_str());
+                m.exact.insert(s.into_bytes().into_boxed_slice());
             }
             OriginPattern::AnyPort { scheme, host } => {
                 m.any_port.insert(format!("{scheme}://{host}").into_boxed_str());
@@ -140,8 +140,8 @@ impl OriginMatcher {
     }
 
     /// Is `origin` one of the exact origins? Those are canonical serialized origins, so a
-    /// byte-equal request origin is valid without parsing it.
-    pub(crate) fn contains_exact(&self, origin: &str) -> bool {
+    /// byte-equal request origin is valid without parsing it (nor checking it is text).
+    pub(crate) fn contains_exact(&self, origin: &[u8]) -> bool {
         self.exact.contains(origin)
     }
 
@@ -155,7 +155,7 @@ impl OriginMatcher {
     /// Does the policy allow this (already syntax-checked) origin?
     pub(crate) fn matches(&self, origin: &Origin<'_>) -> bool {
         self.any
-            || self.exact.contains(origin.serialized)
+            || self.exact.contains(origin.serialized.as_bytes())
             || self.any_port.contains(origin.scheme_and_host())
             || self.matches_subdomain(origin)
             || self.matches_regex(origin.serialized)

@@ -71,9 +71,10 @@ impl Policy {
                 self.origins.allows_null().then_some(AllowOrigin::Echo("null"))
             };
         }
-        // Fast path: an exact origin is canonical, so byte equality is enough.
-        if let Ok(text) = std::str::from_utf8(origin) {
-            if !open && self.origins.contains_exact(text) {
+        // Fast path: an exact origin is canonical, so byte equality is enough (and makes it
+        // text: every exact entry is).
+        if !open && self.origins.contains_exact(origin) {
+            if let Ok(text) = std::str::from_utf8(origin) {
                 return Some(AllowOrigin::Echo(text));
             }
         }

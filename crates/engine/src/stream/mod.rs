@@ -196,17 +196,18 @@ impl StreamFilter {
     }
 
     fn on_preflight(&mut self, host: &impl ProxyHost, all: &impl RequestHeaders, policy: &Policy) -> Verdict {
-        let origins: Vec<&[u8]> = all.values(ORIGIN).collect();
+        let origins = all.all_values(ORIGIN);
+        let origins = origins.as_slice();
         // A browser sends one method; several lines are ambiguous, so none is allowed.
         let mut methods = all.values(REQUEST_METHOD);
         let method = match (methods.next(), methods.next()) {
             (Some(one), None) => one,
             _ => b"".as_slice(),
         };
-        let request_headers: Vec<&[u8]> = all.values(REQUEST_HEADERS).collect();
+        let request_headers = all.all_values(REQUEST_HEADERS);
+        let request_headers = request_headers.as_slice();
         let private_network = all.first(REQUEST_PRIVATE_NETWORK).is_some_and(|v| v.eq_ignore_ascii_case(b"true"));
-        let request =
-            PreflightRequest { origins: &origins, method, request_headers: &request_headers, private_network };
+        let request = PreflightRequest { origins, method, request_headers, private_network };
         let origin_text = || Logged(origins.first().copied().unwrap_or_default());
         match policy.check_preflight(&request) {
             Ok(allow) => {
@@ -215,7 +216,7 @@ impl StreamFilter {
                 if policy.mode() == Mode::Shadow {
                     return Verdict::Continue;
                 }
-                let echoed = policy.echoed_request_headers(&request_headers);
+                let echoed = policy.echoed_request_headers(request_headers);
                 // An allowed method is a token: ASCII.
                 let method = std::str::from_utf8(method).unwrap_or_default();
                 let headers = policy.preflight_headers(allow, private_network, echoed.as_deref(), method);
@@ -227,7 +228,7 @@ impl StreamFilter {
                     debug!("shadow: preflight would be denied: {}", policy.preflight_denial(&request, reason));
                     host.count(Counter::ShadowWouldDeny, policy);
                     // Refused for its method or headers, the origin is one this policy allows.
-                    let known = match origins[..] {
+                    let known = match *origins {
                         [one] => reason != DenyReason::Origin || self.config.allowed_elsewhere(one, policy),
                         _ => false,
                     };
