@@ -22,7 +22,9 @@ pub(crate) const PATH: &str = ":path";
 
 /// Request headers as the filter reads them, whatever the host's representation: the proxy-wasm
 /// adapter's serialized map (`HeaderMap`), the native adapter's lookups in Envoy's own map.
-/// Names are compared ASCII case-insensitively. `Default`: no headers (what a failed read gives).
+/// The engine asks for lowercase names; a representation compares them ASCII
+/// case-insensitively unless its own names are lowercase by construction (Envoy's map). `Default`:
+/// no headers (what a failed read gives).
 pub trait RequestHeaders: Default {
     /// Every value of `name`, in order.
     fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a;

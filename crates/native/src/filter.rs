@@ -77,7 +77,10 @@ fn failed(failure: abi::Failure) -> HostError {
 
 /// The request headers, every line read from Envoy's own map in one call and searched here: a
 /// lookup by name would make Envoy copy and lowercase the name and search its map, once per
-/// name the filter reads (up to seven on a preflight). Nothing is copied.
+/// name the filter reads (up to seven on a preflight). Nothing is copied. Names are compared as
+/// bytes: Envoy keeps every key of its maps lowercase (its codecs lowercase what they read, and
+/// every insertion takes a lowercase key), as are the names the engine asks for, so this is the
+/// comparison Envoy's own lookups make.
 #[derive(Default)]
 pub struct NativeHeaders<'h> {
     lines: HeaderLines<'h>,
@@ -85,7 +88,7 @@ pub struct NativeHeaders<'h> {
 
 impl RequestHeaders for NativeHeaders<'_> {
     fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.lines.iter().filter(move |(k, _)| k.eq_ignore_ascii_case(name.as_bytes())).map(|(_, v)| v)
+        self.lines.iter().filter(move |(k, _)| *k == name.as_bytes()).map(|(_, v)| v)
     }
 }
 
@@ -129,19 +132,23 @@ impl ProxyHost for NativeHost<'_> {
     /// (`ResponseEdits`), so what the read found holds for every edit.
     fn apply(&self, edits: &ResponseEdits<'_>) {
         let edits = edits.as_slice();
+        // One pass over the edits: how many remove a header, and bit n set when an edit's name
+        // is n bytes long (most of a response's lines have no such length and are passed over
+        // without comparing names).
+        let (removals, lengths) = edits.iter().fold((0usize, 0u64), |(removals, lengths), e| {
+            (removals + usize::from(matches!(e, Edit::Remove(_))), lengths | length_bit(e.name().len()))
+        });
         // Bit i: the response has `edits[i]`'s header (every bit while unknown).
         let mut present = u32::MAX;
-        if edits.iter().filter(|e| matches!(e, Edit::Remove(_))).count() >= 2 {
+        if removals >= 2 {
             if let Ok(lines) = self.handle.header_lines(HeaderType::Response) {
                 present = 0;
-                // Bit n: an edit's name is n bytes long. Most of a response's lines match no
-                // edit's length and are passed over without comparing names.
-                let lengths = edits.iter().fold(0u64, |mask, e| mask | length_bit(e.name().len()));
                 for (name, _) in lines.iter() {
                     if lengths & length_bit(name.len()) == 0 {
                         continue;
                     }
-                    if let Some(i) = edits.iter().position(|e| name.eq_ignore_ascii_case(e.name().as_bytes())) {
+                    // Lowercase on both sides, as in `NativeHeaders`.
+                    if let Some(i) = edits.iter().position(|e| name == e.name().as_bytes()) {
                         present |= bit(i);
                     }
                 }
