@@ -86,7 +86,7 @@ mod native {
         let req =
             PreflightRequest { origins: &origins, method: b"PUT", request_headers: &headers, private_network: false };
         match policy.check_preflight(&req) {
-            Ok(allow) => policy.preflight_headers(allow, false, None, "PUT").as_slice().len(),
+            Ok(allow) => policy.preflight_headers(allow, false, None, b"PUT").as_slice().len(),
             Err(_) => 0,
         }
     }

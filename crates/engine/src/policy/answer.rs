@@ -30,7 +30,7 @@ impl Policy {
         allow: AllowOrigin<'a>,
         private_network_requested: bool,
         echoed: Option<&'a str>,
-        method: &'a str,
+        method: &'a [u8],
     ) -> ResponseHeaders<'a> {
         let mut h = ResponseHeaders::default();
         h.push(ALLOW_ORIGIN, allow.value());
@@ -38,7 +38,8 @@ impl Policy {
             h.push(ALLOW_CREDENTIALS, "true");
         }
         if self.methods.echoes() {
-            if !method.is_empty() {
+            // An allowed method is a token: ASCII, so text.
+            if let Some(method) = std::str::from_utf8(method).ok().filter(|m| !m.is_empty()) {
                 h.push(ALLOW_METHODS, method);
             }
         } else if let Some(v) = self.methods.header_value() {

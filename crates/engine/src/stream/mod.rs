@@ -45,8 +45,7 @@ enum State {
     VaryOnly,
     Allowed {
         policy: PolicyId,
-        /// The origin to echo; `None` for `*`.
-        echo: Option<String>,
+        echo: Echo,
     },
     Denied {
         policy: PolicyId,
@@ -54,6 +53,17 @@ enum State {
     /// The request's readings select different policies: no CORS header at all, whatever the
     /// upstream sent, and `Vary: Origin` as for any denial.
     Ambiguous,
+}
+
+/// The `Access-Control-Allow-Origin` an allowed actual request's response gets.
+#[derive(Debug)]
+enum Echo {
+    /// `*`.
+    Any,
+    /// One of the policy's exact origins, by position: the common case costs no copy.
+    Listed(u32),
+    /// The request's origin (allowed by a pattern or a regex).
+    Owned(Box<str>),
 }
 
 /// One stream's filter.
@@ -87,14 +97,15 @@ impl StreamFilter {
             host.count(Counter::PassedThrough, policy);
             return Verdict::Continue;
         }
-        let mut origins = all.values(ORIGIN);
-        let Some(first) = origins.next() else {
+        let origins = all.all_values(ORIGIN);
+        let origins = origins.as_slice();
+        let Some(&first) = origins.first() else {
             // Not a CORS request, but a cache may serve its response to one (Fetch, "CORS
             // protocol and HTTP caches"): a static answer is sent anyway, any other says
             // `Vary: Origin`.
             if policy.mode() == Mode::Enforce {
                 self.state = if policy.is_static() {
-                    State::Allowed { policy: id, echo: None }
+                    State::Allowed { policy: id, echo: Echo::Any }
                 } else if policy.varies_by_origin() {
                     State::VaryOnly
                 } else {
@@ -106,15 +117,15 @@ impl StreamFilter {
         // A preflight is an OPTIONS with Access-Control-Request-Method; any other request,
         // OPTIONS included, is an actual request.
         if all.first(METHOD) == Some(b"OPTIONS") && all.contains(REQUEST_METHOD) {
-            return self.on_preflight(host, &all, policy);
+            return self.on_preflight(host, &all, origins, policy);
         }
         // Several Origin lines are read as one value joined with ",", as Envoy joins them: never
         // a valid origin, so never allowed.
         let joined: Vec<u8>;
-        let origin = match origins.next() {
-            None => first,
-            Some(_) => {
-                joined = all.values(ORIGIN).collect::<Vec<_>>().join(&b","[..]);
+        let origin = match origins {
+            [_] => first,
+            _ => {
+                joined = origins.join(&b","[..]);
                 &joined
             }
         };
@@ -167,15 +178,12 @@ impl StreamFilter {
                 host.count(Counter::ActualAllowed, policy);
                 debug!("actual request allowed: origin {} by {}", Logged(origin), policy.name());
                 if policy.mode() == Mode::Enforce {
-                    self.state = match allow {
-                        AllowOrigin::Any => State::Allowed { policy: id, echo: None },
-                        // An echoed origin passed the ASCII syntax check; were it not text, deny
-                        // rather than fall back to `*`.
-                        AllowOrigin::Echo(_) => match std::str::from_utf8(origin) {
-                            Ok(o) => State::Allowed { policy: id, echo: Some(o.to_owned()) },
-                            Err(_) => State::Denied { policy: id },
-                        },
+                    let echo = match allow {
+                        AllowOrigin::Any => Echo::Any,
+                        AllowOrigin::Listed(position, _) => Echo::Listed(position),
+                        AllowOrigin::Echo(origin) => Echo::Owned(origin.into()),
                     };
+                    self.state = State::Allowed { policy: id, echo };
                 }
             }
             None => {
@@ -195,9 +203,13 @@ impl StreamFilter {
         Verdict::Continue
     }
 
-    fn on_preflight(&mut self, host: &impl ProxyHost, all: &impl RequestHeaders, policy: &Policy) -> Verdict {
-        let origins = all.all_values(ORIGIN);
-        let origins = origins.as_slice();
+    fn on_preflight(
+        &mut self,
+        host: &impl ProxyHost,
+        all: &impl RequestHeaders,
+        origins: &[&[u8]],
+        policy: &Policy,
+    ) -> Verdict {
         // A browser sends one method; several lines are ambiguous, so none is allowed.
         let mut methods = all.values(REQUEST_METHOD);
         let method = match (methods.next(), methods.next()) {
@@ -217,8 +229,6 @@ impl StreamFilter {
                     return Verdict::Continue;
                 }
                 let echoed = policy.echoed_request_headers(request_headers);
-                // An allowed method is a token: ASCII.
-                let method = std::str::from_utf8(method).unwrap_or_default();
                 let headers = policy.preflight_headers(allow, private_network, echoed.as_deref(), method);
                 self.reply(host, policy.preflight_status(), headers, PREFLIGHT_ALLOWED_DETAILS)
             }
@@ -281,14 +291,14 @@ impl StreamFilter {
     /// upstream sent (RFC 9110 §5.3: several lines are one comma-separated list).
     pub(crate) fn response_edits(&self) -> ResponseEdits<'_> {
         let mut edits = ResponseEdits::default();
-        let (id, echo, allowed) = match &self.state {
+        let (id, echo) = match &self.state {
             State::Untouched | State::LocalReply => return edits,
             State::VaryOnly => {
                 edits.push(Edit::Append(VARY, vary::ORIGIN));
                 return edits;
             }
-            State::Allowed { policy, echo } => (*policy, echo.as_deref(), true),
-            State::Denied { policy } => (*policy, None, false),
+            State::Allowed { policy, echo } => (*policy, Some(echo)),
+            State::Denied { policy } => (*policy, None),
             State::Ambiguous => {
                 strip_cors_headers(&mut edits);
                 edits.push(Edit::Append(VARY, vary::ORIGIN));
@@ -296,8 +306,15 @@ impl StreamFilter {
             }
         };
         let policy = self.config.policy(id);
-        if allowed {
-            let ours = policy.actual_headers(echo.map_or(AllowOrigin::Any, AllowOrigin::Echo));
+        let allow = echo.and_then(|echo| match echo {
+            Echo::Any => Some(AllowOrigin::Any),
+            // A position names an origin of this policy; were it to name none, deny rather than
+            // answer `*`.
+            Echo::Listed(position) => policy.exact_origin(*position).map(AllowOrigin::Echo),
+            Echo::Owned(origin) => Some(AllowOrigin::Echo(origin)),
+        });
+        if let Some(allow) = allow {
+            let ours = policy.actual_headers(allow);
             for &(name, value) in ours.as_slice() {
                 edits.push(Edit::Set(name, value));
             }
