@@ -4,8 +4,6 @@
 
 use regex_lite::{Regex, RegexBuilder};
 
-use std::sync::Arc;
-
 use crate::fast_hash::{FastHashMap, FastHashSet};
 use crate::worker_cache::VerdictCache;
 
@@ -28,11 +26,7 @@ const REGEX_CACHE_ENTRIES: usize = 256;
 pub struct OriginMatcher {
     any: bool,
     null: bool,
-    /// Exact origins, each with its position in `exact_list`.
-    exact: FastHashMap<ExactOrigin, u32>,
-    /// The exact origins by position: a stream an exact origin was allowed for keeps the
-    /// position until its response, not a copy of the origin.
-    exact_list: Vec<Arc<str>>,
+    exact: FastHashSet<Box<[u8]>>,
     /// `scheme://host` of `:*` patterns.
     any_port: FastHashSet<Box<str>>,
     /// Domain suffix of `*.` patterns -> (scheme, port rule).
@@ -43,24 +37,6 @@ pub struct OriginMatcher {
     any_regex: Option<Regex>,
     /// Origin -> did some regex match, per worker thread.
     regex_verdicts: VerdictCache<REGEX_CACHE_ENTRIES>,
-}
-
-/// An exact origin, looked up by the request's bytes: hashed and compared as bytes, so a set of
-/// them answers a `&[u8]` without the request origin being checked for UTF-8 first.
-#[derive(Debug, PartialEq, Eq)]
-struct ExactOrigin(Arc<str>);
-
-impl std::hash::Hash for ExactOrigin {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        // As `[u8]` hashes: `Borrow<[u8]>` requires the same hash for the same bytes.
-        self.0.as_bytes().hash(state);
-    }
-}
-
-impl std::borrow::Borrow<[u8]> for ExactOrigin {
-    fn borrow(&self) -> &[u8] {
-        self.0.as_bytes()
-    }
 }
 
 /// Collects patterns, then compiles them once.
@@ -76,13 +52,7 @@ impl OriginMatcherBuilder {
         match pattern {
             OriginPattern::Any => m.any = true,
             OriginPattern::Exact(s) => {
-                if !m.exact.contains_key(s.as_bytes()) {
-                    // Past `u32::MAX` origins (no configuration comes near) a position names none.
-                    let position = u32::try_from(m.exact_list.len()).unwrap_or(u32::MAX);
-                    let text: Arc<str> = s.into();
-                    m.exact.insert(ExactOrigin(Arc::clone(&text)), position);
-                    m.exact_list.push(text);
-                }
+                m.exact.insert(s.into_bytes().into_boxed_slice());
             }
             OriginPattern::AnyPort { scheme, host } => {
                 m.any_port.insert(format!("{scheme}://{host}").into_boxed_str());
@@ -169,16 +139,10 @@ impl OriginMatcher {
             && self.regexes.is_empty()
     }
 
-    /// The exact origin `origin` is: its position and the policy's copy. Exact origins are
-    /// canonical serialized origins, so a byte-equal request origin is valid without parsing
-    /// it, and the copy is its text without checking the request's bytes are.
-    pub(crate) fn exact(&self, origin: &[u8]) -> Option<(u32, &str)> {
-        self.exact.get_key_value(origin).map(|(text, &position)| (position, &*text.0))
-    }
-
-    /// The exact origin at `position` (`exact`).
-    pub(crate) fn exact_at(&self, position: u32) -> Option<&str> {
-        self.exact_list.get(usize::try_from(position).ok()?).map(|text| &**text)
+    /// Is `origin` one of the exact origins? Those are canonical serialized origins, so a
+    /// byte-equal request origin is valid without parsing it (nor checking it is text).
+    pub(crate) fn contains_exact(&self, origin: &[u8]) -> bool {
+        self.exact.contains(origin)
     }
 
     /// True when only the exact origins (and `null`) can match: `matches` compares a parsed
@@ -191,7 +155,7 @@ impl OriginMatcher {
     /// Does the policy allow this (already syntax-checked) origin?
     pub(crate) fn matches(&self, origin: &Origin<'_>) -> bool {
         self.any
-            || self.exact.contains_key(origin.serialized.as_bytes())
+            || self.exact.contains(origin.serialized.as_bytes())
             || self.any_port.contains(origin.scheme_and_host())
             || self.matches_subdomain(origin)
             || self.matches_regex(origin.serialized)

@@ -32,8 +32,6 @@ impl DenyReason {
 pub enum AllowOrigin<'r> {
     /// `*`: a policy open to every origin, without credentials.
     Any,
-    /// One of the policy's exact origins: its position (`Policy::exact_origin`) and text.
-    Listed(u32, &'r str),
     /// The request's origin, echoed (it passed the strict syntax check).
     Echo(&'r str),
 }
@@ -43,7 +41,7 @@ impl<'r> AllowOrigin<'r> {
     pub(crate) fn value(self) -> &'r str {
         match self {
             AllowOrigin::Any => "*",
-            AllowOrigin::Listed(_, o) | AllowOrigin::Echo(o) => o,
+            AllowOrigin::Echo(o) => o,
         }
     }
 }
@@ -63,7 +61,7 @@ pub struct PreflightRequest<'r> {
 
 impl Policy {
     /// Checks one `Origin` value: strict syntax first, then the policy.
-    pub fn check_origin<'r>(&'r self, origin: &'r [u8]) -> Option<AllowOrigin<'r>> {
+    pub fn check_origin<'r>(&self, origin: &'r [u8]) -> Option<AllowOrigin<'r>> {
         // A static policy answers `*` to every valid origin (and `null`).
         let open = self.is_static();
         if origin == b"null" {
@@ -73,9 +71,12 @@ impl Policy {
                 self.origins.allows_null().then_some(AllowOrigin::Echo("null"))
             };
         }
-        // Fast path: an exact origin is canonical, so byte equality is enough.
-        if let Some((position, text)) = self.origins.exact(origin).filter(|_| !open) {
-            return Some(AllowOrigin::Listed(position, text));
+        // Fast path: an exact origin is canonical, so byte equality is enough (and makes it
+        // text: every exact entry is).
+        if !open && self.origins.contains_exact(origin) {
+            if let Ok(text) = std::str::from_utf8(origin) {
+                return Some(AllowOrigin::Echo(text));
+            }
         }
         // And an origin no exact entry names is denied, unless a pattern or a regex may allow it.
         if !open && self.origins.exact_only() {
@@ -89,7 +90,7 @@ impl Policy {
     }
 
     /// Decides a preflight: origin, then method, then every requested header.
-    pub fn check_preflight<'r>(&'r self, req: &PreflightRequest<'r>) -> Result<AllowOrigin<'r>, DenyReason> {
+    pub fn check_preflight<'r>(&self, req: &PreflightRequest<'r>) -> Result<AllowOrigin<'r>, DenyReason> {
         let [origin] = req.origins else {
             return Err(DenyReason::Origin);
         };

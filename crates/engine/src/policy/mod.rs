@@ -116,9 +116,4 @@ impl Policy {
     pub fn origins(&self) -> &OriginMatcher {
         &self.origins
     }
-
-    /// The exact origin `AllowOrigin::Listed` named by its position.
-    pub(crate) fn exact_origin(&self, position: u32) -> Option<&str> {
-        self.origins.exact_at(position)
-    }
 }

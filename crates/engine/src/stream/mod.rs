@@ -45,7 +45,8 @@ enum State {
     VaryOnly,
     Allowed {
         policy: PolicyId,
-        echo: Echo,
+        /// The origin to echo; `None` for `*`.
+        echo: Option<Box<str>>,
     },
     Denied {
         policy: PolicyId,
@@ -53,17 +54,6 @@ enum State {
     /// The request's readings select different policies: no CORS header at all, whatever the
     /// upstream sent, and `Vary: Origin` as for any denial.
     Ambiguous,
-}
-
-/// The `Access-Control-Allow-Origin` an allowed actual request's response gets.
-#[derive(Debug)]
-enum Echo {
-    /// `*`.
-    Any,
-    /// One of the policy's exact origins, by position: the common case costs no copy.
-    Listed(u32),
-    /// The request's origin (allowed by a pattern or a regex).
-    Owned(Box<str>),
 }
 
 /// One stream's filter.
@@ -105,7 +95,7 @@ impl StreamFilter {
             // `Vary: Origin`.
             if policy.mode() == Mode::Enforce {
                 self.state = if policy.is_static() {
-                    State::Allowed { policy: id, echo: Echo::Any }
+                    State::Allowed { policy: id, echo: None }
                 } else if policy.varies_by_origin() {
                     State::VaryOnly
                 } else {
@@ -179,9 +169,8 @@ impl StreamFilter {
                 debug!("actual request allowed: origin {} by {}", Logged(origin), policy.name());
                 if policy.mode() == Mode::Enforce {
                     let echo = match allow {
-                        AllowOrigin::Any => Echo::Any,
-                        AllowOrigin::Listed(position, _) => Echo::Listed(position),
-                        AllowOrigin::Echo(origin) => Echo::Owned(origin.into()),
+                        AllowOrigin::Any => None,
+                        AllowOrigin::Echo(origin) => Some(origin.into()),
                     };
                     self.state = State::Allowed { policy: id, echo };
                 }
@@ -291,13 +280,15 @@ impl StreamFilter {
     /// upstream sent (RFC 9110 §5.3: several lines are one comma-separated list).
     pub(crate) fn response_edits(&self) -> ResponseEdits<'_> {
         let mut edits = ResponseEdits::default();
-        let (id, echo) = match &self.state {
+        let (id, allow) = match &self.state {
             State::Untouched | State::LocalReply => return edits,
             State::VaryOnly => {
                 edits.push(Edit::Append(VARY, vary::ORIGIN));
                 return edits;
             }
-            State::Allowed { policy, echo } => (*policy, Some(echo)),
+            State::Allowed { policy, echo } => {
+                (*policy, Some(echo.as_deref().map_or(AllowOrigin::Any, AllowOrigin::Echo)))
+            }
             State::Denied { policy } => (*policy, None),
             State::Ambiguous => {
                 strip_cors_headers(&mut edits);
@@ -306,13 +297,6 @@ impl StreamFilter {
             }
         };
         let policy = self.config.policy(id);
-        let allow = echo.and_then(|echo| match echo {
-            Echo::Any => Some(AllowOrigin::Any),
-            // A position names an origin of this policy; were it to name none, deny rather than
-            // answer `*`.
-            Echo::Listed(position) => policy.exact_origin(*position).map(AllowOrigin::Echo),
-            Echo::Owned(origin) => Some(AllowOrigin::Echo(origin)),
-        });
         if let Some(allow) = allow {
             let ours = policy.actual_headers(allow);
             for &(name, value) in ours.as_slice() {
