@@ -10,7 +10,7 @@ use std::fmt;
 use crate::counter::Counter;
 use crate::header_map::RequestHeaders;
 use crate::policy::Policy;
-use crate::response_headers::ResponseHeaders;
+use crate::response_headers::{ResponseHeaders, CORS_RESPONSE_HEADERS};
 
 /// A host call that failed, as the host reported it (its status, in its own words).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,8 +45,9 @@ pub enum Edit<'a> {
     Append(&'static str, &'a str),
 }
 
-/// Most edits of one response (a fixed set of headers).
-const EDITS_MAX: usize = 12;
+/// Most edits of one response: each header at most once (tested in `stream`), and the engine
+/// edits only the CORS response headers and `Vary`.
+const EDITS_MAX: usize = CORS_RESPONSE_HEADERS.len() + 1;
 
 impl Edit<'_> {
     /// The header the edit writes.
@@ -75,6 +76,7 @@ impl Default for ResponseEdits<'_> {
 impl<'a> ResponseEdits<'a> {
     /// Adds an edit; the engine adds at most `EDITS_MAX` (a fixed set of headers).
     pub(crate) fn push(&mut self, edit: Edit<'a>) {
+        debug_assert!(self.len < EDITS_MAX, "more edits than EDITS_MAX");
         if let Some(slot) = self.items.get_mut(self.len) {
             *slot = edit;
             self.len += 1;
