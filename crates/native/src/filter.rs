@@ -51,12 +51,11 @@ fn define_counters(handle: ConfigHandle, name_of: impl Fn(Counter) -> String) ->
     ids
 }
 
-/// One stream: the filter configuration and, once the request headers chose a `Config` (the
-/// route's or the filter's), the engine's stream filter. Envoy may run this stream's response
-/// hook while its request hook sends a local reply: the state sits in a `RefCell` and a hook
-/// that finds it borrowed leaves the stream alone.
+/// One stream: once the request headers chose a `Config` (the route's or the filter's), the
+/// engine's stream filter (the ABI layer hands each hook the filter configuration). Envoy may
+/// run this stream's response hook while its request hook sends a local reply: the state sits
+/// in a `RefCell` and a hook that finds it borrowed leaves the stream alone.
 pub struct Stream {
-    shared: Arc<Shared>,
     filter: RefCell<Option<StreamFilter>>,
 }
 
@@ -259,18 +258,23 @@ impl Callbacks for Adapter {
         load("per_route_config_name", "per-route configuration", named_us, name, json).map(Arc::new)
     }
 
-    fn new_stream(shared: &Arc<Shared>) -> Option<Stream> {
-        Some(Stream { shared: Arc::clone(shared), filter: RefCell::new(None) })
+    fn new_stream(_shared: &Arc<Shared>) -> Option<Stream> {
+        Some(Stream { filter: RefCell::new(None) })
     }
 
-    fn on_request_headers(stream: &Stream, handle: StreamHandle, route: Option<&Arc<Config>>) -> HeadersStatus {
+    fn on_request_headers(
+        shared: &Arc<Shared>,
+        stream: &Stream,
+        handle: StreamHandle,
+        route: Option<&Arc<Config>>,
+    ) -> HeadersStatus {
         logger::follow_host_level();
-        let config = Arc::clone(route.unwrap_or(&stream.shared.config));
+        let config = Arc::clone(route.unwrap_or(&shared.config));
         let mut filter = StreamFilter::new(config);
         // The filter is stored only after the call: a local reply runs this stream's response
         // hook inside it, which then finds no filter and leaves the reply alone.
-        let policy_counters = if route.is_some() { &[][..] } else { &stream.shared.policy_counters[..] };
-        let verdict = filter.on_request_headers(&NativeHost { handle, shared: &stream.shared, policy_counters });
+        let policy_counters = if route.is_some() { &[][..] } else { &shared.policy_counters[..] };
+        let verdict = filter.on_request_headers(&NativeHost { handle, shared, policy_counters });
         match stream.filter.try_borrow_mut() {
             Ok(mut slot) => *slot = Some(filter),
             Err(_) => warn!("re-entrant request headers hook ignored"),
@@ -281,11 +285,11 @@ impl Callbacks for Adapter {
         }
     }
 
-    fn on_response_headers(stream: &Stream, handle: StreamHandle) -> HeadersStatus {
+    fn on_response_headers(shared: &Arc<Shared>, stream: &Stream, handle: StreamHandle) -> HeadersStatus {
         if let Ok(mut slot) = stream.filter.try_borrow_mut() {
             if let Some(filter) = slot.as_mut() {
                 // The response phase counts nothing.
-                filter.on_response_headers(&NativeHost { handle, shared: &stream.shared, policy_counters: &[] });
+                filter.on_response_headers(&NativeHost { handle, shared, policy_counters: &[] });
             }
         }
         HeadersStatus::Continue

@@ -72,20 +72,26 @@ impl StreamFilter {
     /// `access-control-request-method`, then the rest of a preflight one by one, and every line
     /// of a repeated header is seen.
     pub fn on_request_headers(&mut self, host: &impl ProxyHost) -> Verdict {
+        let (verdict, state) = self.decide(host);
+        self.state = state;
+        verdict
+    }
+
+    /// What the request phase decides, and what the response phase is to do. Everything here
+    /// borrows the configuration; the caller records the state afterwards.
+    fn decide(&self, host: &impl ProxyHost) -> (Verdict, State) {
         // A host that cannot hand the headers over makes this a request without any.
         let all = host.request_headers().unwrap_or_else(|e| {
             debug!("cannot read the request headers: {e}");
             Default::default()
         });
-        // A clone of the Arc, so the policy can be borrowed while `self` records the decision.
-        let config = Arc::clone(&self.config);
-        let (id, policy) = match config.select_request(&all) {
+        let (id, policy) = match self.config.select_request(&all) {
             Ok(selected) => selected,
             Err(ambiguous) => return self.on_ambiguous(host, &all, &ambiguous),
         };
         if policy.mode() == Mode::Off {
             host.count(Counter::PassedThrough, policy);
-            return Verdict::Continue;
+            return (Verdict::Continue, State::Untouched);
         }
         let origins = all.all_values(ORIGIN);
         let origins = origins.as_slice();
@@ -93,16 +99,16 @@ impl StreamFilter {
             // Not a CORS request, but a cache may serve its response to one (Fetch, "CORS
             // protocol and HTTP caches"): a static answer is sent anyway, any other says
             // `Vary: Origin`.
-            if policy.mode() == Mode::Enforce {
-                self.state = if policy.is_static() {
-                    State::Allowed { policy: id, echo: None }
-                } else if policy.varies_by_origin() {
-                    State::VaryOnly
-                } else {
-                    State::Untouched
-                };
-            }
-            return Verdict::Continue;
+            let state = if policy.mode() != Mode::Enforce {
+                State::Untouched
+            } else if policy.is_static() {
+                State::Allowed { policy: id, echo: None }
+            } else if policy.varies_by_origin() {
+                State::VaryOnly
+            } else {
+                State::Untouched
+            };
+            return (Verdict::Continue, state);
         };
         // A preflight is an OPTIONS with Access-Control-Request-Method; any other request,
         // OPTIONS included, is an actual request.
@@ -119,17 +125,22 @@ impl StreamFilter {
                 &joined
             }
         };
-        self.on_actual(host, id, policy, origin)
+        (Verdict::Continue, self.on_actual(host, id, policy, origin))
     }
 
     /// The answer must not depend on how the upstream reads the host or path, so a CORS
     /// request is denied: a preflight answered 403 here, an actual request's response stripped
     /// of every CORS header. So is the response to a request without `Origin`, which a cache
     /// may hand to a CORS request. Under shadow only, nothing changes.
-    fn on_ambiguous(&mut self, host: &impl ProxyHost, all: &impl RequestHeaders, ambiguous: &Ambiguous) -> Verdict {
+    fn on_ambiguous(
+        &self,
+        host: &impl ProxyHost,
+        all: &impl RequestHeaders,
+        ambiguous: &Ambiguous,
+    ) -> (Verdict, State) {
         let origin = all.first(ORIGIN);
         // Counted under the first policy a reading selected: the request belongs to none.
-        let config = Arc::clone(&self.config);
+        let config = &self.config;
         let counted_for = ambiguous.candidates.first().map_or(config.default_policy(), |id| config.policy(*id));
         if ambiguous.mode != Mode::Enforce {
             if let Some(origin) = origin {
@@ -140,11 +151,10 @@ impl StreamFilter {
                     Logged(origin)
                 );
             }
-            return Verdict::Continue;
+            return (Verdict::Continue, State::Untouched);
         }
-        self.state = State::Ambiguous;
         let Some(origin) = origin else {
-            return Verdict::Continue;
+            return (Verdict::Continue, State::Ambiguous);
         };
         host.count(Counter::AmbiguousRequestDenied, counted_for);
         debug!("request denied: {} (origin {})", ambiguous.describe(&self.config), Logged(origin));
@@ -156,10 +166,10 @@ impl StreamFilter {
             };
             return self.reply(host, 403, rejected_preflight_headers(false), details);
         }
-        Verdict::Continue
+        (Verdict::Continue, State::Ambiguous)
     }
 
-    fn on_actual(&mut self, host: &impl ProxyHost, id: PolicyId, policy: &Policy, origin: &[u8]) -> Verdict {
+    fn on_actual(&self, host: &impl ProxyHost, id: PolicyId, policy: &Policy, origin: &[u8]) -> State {
         // A static policy's response is the same for every request, a malformed `Origin`
         // included: it is what a cache may hand to any later request.
         let decision = if policy.is_static() { Some(AllowOrigin::Any) } else { policy.check_origin(origin) };
@@ -167,38 +177,38 @@ impl StreamFilter {
             Some(allow) => {
                 host.count(Counter::ActualAllowed, policy);
                 debug!("actual request allowed: origin {} by {}", Logged(origin), policy.name());
-                if policy.mode() == Mode::Enforce {
-                    let echo = match allow {
-                        AllowOrigin::Any => None,
-                        AllowOrigin::Echo(origin) => Some(origin.into()),
-                    };
-                    self.state = State::Allowed { policy: id, echo };
+                if policy.mode() != Mode::Enforce {
+                    return State::Untouched;
                 }
+                let echo = match allow {
+                    AllowOrigin::Any => None,
+                    AllowOrigin::Echo(origin) => Some(origin.into()),
+                };
+                State::Allowed { policy: id, echo }
             }
             None => {
                 host.count(Counter::ActualDenied, policy);
                 if policy.mode() == Mode::Enforce {
                     debug!("actual request denied: {}", policy.origin_denial(origin));
-                    self.state = State::Denied { policy: id };
-                } else {
-                    debug!("shadow: actual request would be denied: {}", policy.origin_denial(origin));
-                    host.count(Counter::ShadowWouldDeny, policy);
-                    if self.config.allowed_elsewhere(origin, policy) {
-                        host.count(Counter::ShadowWouldDenyKnownOrigin, policy);
-                    }
+                    return State::Denied { policy: id };
                 }
+                debug!("shadow: actual request would be denied: {}", policy.origin_denial(origin));
+                host.count(Counter::ShadowWouldDeny, policy);
+                if self.config.allowed_elsewhere(origin, policy) {
+                    host.count(Counter::ShadowWouldDenyKnownOrigin, policy);
+                }
+                State::Untouched
             }
         }
-        Verdict::Continue
     }
 
     fn on_preflight(
-        &mut self,
+        &self,
         host: &impl ProxyHost,
         all: &impl RequestHeaders,
         origins: &[&[u8]],
         policy: &Policy,
-    ) -> Verdict {
+    ) -> (Verdict, State) {
         // A browser sends one method; several lines are ambiguous, so none is allowed.
         let mut methods = all.values(REQUEST_METHOD);
         let method = match (methods.next(), methods.next()) {
@@ -215,7 +225,7 @@ impl StreamFilter {
                 host.count(Counter::PreflightAllowed, policy);
                 debug!("preflight allowed: origin {} by {}", origin_text(), policy.name());
                 if policy.mode() == Mode::Shadow {
-                    return Verdict::Continue;
+                    return (Verdict::Continue, State::Untouched);
                 }
                 let echoed = policy.echoed_request_headers(request_headers);
                 let headers = policy.preflight_headers(allow, private_network, echoed.as_deref(), method);
@@ -234,7 +244,7 @@ impl StreamFilter {
                     if known {
                         host.count(Counter::ShadowWouldDenyKnownOrigin, policy);
                     }
-                    return Verdict::Continue;
+                    return (Verdict::Continue, State::Untouched);
                 }
                 // Named once, and only for the debug line or a host that records details: naming
                 // may parse the origin again.
@@ -244,7 +254,7 @@ impl StreamFilter {
                     debug!("preflight denied: {denial}");
                 }
                 match (policy.unmatched_preflight(), reason) {
-                    (UnmatchedPreflight::Forward, DenyReason::Origin) => Verdict::Continue,
+                    (UnmatchedPreflight::Forward, DenyReason::Origin) => (Verdict::Continue, State::Untouched),
                     _ => {
                         let details = denial.filter(|_| host.records_reply_details()).map(|d| d.response_details());
                         let details = details.as_deref().unwrap_or(PREFLIGHT_DENIED_DETAILS);
@@ -256,13 +266,19 @@ impl StreamFilter {
     }
 
     /// Sends a local reply: status, headers and Envoy's response code details, all decided
-    /// here (the adapters apply them as they are).
-    fn reply(&mut self, host: &impl ProxyHost, status: u32, headers: ResponseHeaders<'_>, details: &str) -> Verdict {
-        self.state = State::LocalReply;
+    /// here (the adapters apply them as they are). The reply passes back through the response
+    /// phase, inside this call or after it: either way it finds no edit to make.
+    fn reply(
+        &self,
+        host: &impl ProxyHost,
+        status: u32,
+        headers: ResponseHeaders<'_>,
+        details: &str,
+    ) -> (Verdict, State) {
         if let Err(e) = host.send_response(&LocalReply { status, headers, details }) {
             warn!("cannot send the local reply: {e}");
         }
-        Verdict::Stop
+        (Verdict::Stop, State::LocalReply)
     }
 
     /// Writes the policy's answer into the upstream's response (`response_edits`), and leaves

@@ -35,14 +35,24 @@ pub trait Callbacks {
     fn new_route_config(name: &[u8], config: &[u8]) -> Option<Self::RouteConfig>;
     /// A stream's filter; `None` makes Envoy close the stream.
     fn new_stream(config: &Self::Config) -> Option<Self::Stream>;
-    /// The request headers; `route` is the most specific per-route configuration.
+    /// The request headers, under the stream's filter configuration; `route` is the most
+    /// specific per-route configuration.
     fn on_request_headers(
+        config: &Self::Config,
         stream: &Self::Stream,
         handle: StreamHandle,
         route: Option<&Self::RouteConfig>,
     ) -> HeadersStatus;
     /// The response headers.
-    fn on_response_headers(stream: &Self::Stream, handle: StreamHandle) -> HeadersStatus;
+    fn on_response_headers(config: &Self::Config, stream: &Self::Stream, handle: StreamHandle) -> HeadersStatus;
+}
+
+/// What Envoy holds for one stream: the adapter's state and the filter configuration it was
+/// made under. The hooks hand the configuration to the adapter by reference, so a stream costs
+/// no reference count on it (a shared counter every worker would write).
+struct Held<C: Callbacks> {
+    config: *const C::Config,
+    stream: C::Stream,
 }
 
 /// Runs a hook body; a panic becomes `fallback`.
@@ -117,28 +127,32 @@ pub fn filter_new<C: Callbacks>(config: *const c_void, _filter: *mut c_void) -> 
     guarded(std::ptr::null(), || {
         // SAFETY: a non-null configuration pointer is one `config_new` returned, alive until
         // `config_destroy`, which Envoy calls only after every stream of it is gone.
-        let config = unsafe { &*config.cast::<C::Config>() };
-        match C::new_stream(config) {
-            Some(stream) => Box::into_raw(Box::new(stream)).cast_const().cast(),
+        let config = config.cast::<C::Config>();
+        // SAFETY: as above.
+        match C::new_stream(unsafe { &*config }) {
+            Some(stream) => Box::into_raw(Box::new(Held::<C> { config, stream })).cast_const().cast(),
             None => std::ptr::null(),
         }
     })
 }
 
-/// The stream behind `stream`, or `None` for a null pointer.
+/// The stream behind `stream` and its filter configuration, or `None` for a null pointer.
 ///
 /// # Safety
 /// A non-null `stream` must be a pointer `filter_new` returned and not yet destroyed.
-unsafe fn stream_ref<'a, C: Callbacks>(stream: *const c_void) -> Option<&'a C::Stream> {
+unsafe fn stream_ref<'a, C: Callbacks + 'a>(stream: *const c_void) -> Option<(&'a C::Config, &'a C::Stream)> {
     // SAFETY: the caller's contract; only shared references are ever made, so a hook Envoy runs
     // while another hook of the same stream is running does not alias a `&mut`.
-    unsafe { stream.cast::<C::Stream>().as_ref() }
+    let held = unsafe { stream.cast::<Held<C>>().as_ref() }?;
+    // SAFETY: `held.config` is the configuration `filter_new` was given: Envoy destroys a
+    // configuration only after every stream made under it (each holds a reference to it).
+    Some((unsafe { &*held.config }, &held.stream))
 }
 
 pub fn request_headers<C: Callbacks>(filter: *mut c_void, stream: *const c_void) -> u32 {
     guarded(HeadersStatus::Continue, || {
         // SAFETY: Envoy passes the pointer `filter_new` returned for this stream.
-        let Some(stream) = (unsafe { stream_ref::<C>(stream) }) else {
+        let Some((config, stream)) = (unsafe { stream_ref::<C>(stream) }) else {
             return HeadersStatus::Continue;
         };
         let handle = StreamHandle(filter);
@@ -146,7 +160,7 @@ pub fn request_headers<C: Callbacks>(filter: *mut c_void, stream: *const c_void)
         // SAFETY: Envoy returns null or a pointer `route_config_new` returned, alive while the
         // route that holds it can serve this stream.
         let route = unsafe { route.cast::<C::RouteConfig>().as_ref() };
-        C::on_request_headers(stream, handle, route)
+        C::on_request_headers(config, stream, handle, route)
     }) as u32
 }
 
@@ -154,7 +168,7 @@ pub fn response_headers<C: Callbacks>(filter: *mut c_void, stream: *const c_void
     guarded(HeadersStatus::Continue, || {
         // SAFETY: Envoy passes the pointer `filter_new` returned for this stream.
         match unsafe { stream_ref::<C>(stream) } {
-            Some(stream) => C::on_response_headers(stream, StreamHandle(filter)),
+            Some((config, stream)) => C::on_response_headers(config, stream, StreamHandle(filter)),
             None => HeadersStatus::Continue,
         }
     }) as u32
@@ -167,7 +181,7 @@ pub fn filter_destroy<C: Callbacks>(stream: *const c_void) {
     guarded((), || {
         // SAFETY: a non-null stream pointer is one `filter_new` made with `Box::into_raw`; Envoy
         // destroys each exactly once, after its last hook.
-        drop(unsafe { Box::from_raw(stream.cast_mut().cast::<C::Stream>()) });
+        drop(unsafe { Box::from_raw(stream.cast_mut().cast::<Held<C>>()) });
     });
 }
 
