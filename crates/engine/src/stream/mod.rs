@@ -110,9 +110,7 @@ impl StreamFilter {
             };
             return (Verdict::Continue, state);
         };
-        // A preflight is an OPTIONS with Access-Control-Request-Method; any other request,
-        // OPTIONS included, is an actual request.
-        if all.first(METHOD) == Some(b"OPTIONS") && all.contains(REQUEST_METHOD) {
+        if is_preflight(&all) {
             return self.on_preflight(host, &all, origins, policy);
         }
         // Several Origin lines are read as one value joined with ",", as Envoy joins them: never
@@ -158,7 +156,7 @@ impl StreamFilter {
         };
         host.count(Counter::AmbiguousRequestDenied, counted_for);
         debug!("request denied: {} (origin {})", ambiguous.describe(&self.config), Logged(origin));
-        if all.first(METHOD) == Some(b"OPTIONS") && all.contains(REQUEST_METHOD) {
+        if is_preflight(all) {
             let details = match ambiguous.part {
                 AmbiguousPart::Host => "cors_preflight_denied{ambiguous_host}",
                 AmbiguousPart::Path => "cors_preflight_denied{ambiguous_path}",
@@ -210,9 +208,8 @@ impl StreamFilter {
         policy: &Policy,
     ) -> (Verdict, State) {
         // A browser sends one method; several lines are ambiguous, so none is allowed.
-        let mut methods = all.values(REQUEST_METHOD);
-        let method = match (methods.next(), methods.next()) {
-            (Some(one), None) => one,
+        let method = match *all.all_values(REQUEST_METHOD).as_slice() {
+            [one] => one,
             _ => b"".as_slice(),
         };
         let request_headers = all.all_values(REQUEST_HEADERS);
@@ -334,6 +331,12 @@ impl StreamFilter {
         }
         edits
     }
+}
+
+/// A preflight is an OPTIONS with Access-Control-Request-Method; any other request, OPTIONS
+/// included, is an actual request.
+fn is_preflight(all: &impl RequestHeaders) -> bool {
+    all.first(METHOD) == Some(b"OPTIONS") && all.contains(REQUEST_METHOD)
 }
 
 /// A denied response carries no CORS header at all, whatever the upstream sent. Denials are
