@@ -258,7 +258,7 @@ impl Callbacks for Adapter {
         load("per_route_config_name", "per-route configuration", named_us, name, json).map(Arc::new)
     }
 
-    fn new_stream(_shared: &Arc<Shared>) -> Option<Stream> {
+    fn new_stream() -> Option<Stream> {
         Some(Stream { filter: RefCell::new(None) })
     }
 

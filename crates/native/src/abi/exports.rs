@@ -34,7 +34,7 @@ pub trait Callbacks {
     /// Compiles a per-route configuration; `None` makes Envoy refuse it.
     fn new_route_config(name: &[u8], config: &[u8]) -> Option<Self::RouteConfig>;
     /// A stream's filter; `None` makes Envoy close the stream.
-    fn new_stream(config: &Self::Config) -> Option<Self::Stream>;
+    fn new_stream() -> Option<Self::Stream>;
     /// The request headers, under the stream's filter configuration; `route` is the most
     /// specific per-route configuration.
     fn on_request_headers(
@@ -125,11 +125,9 @@ pub fn filter_new<C: Callbacks>(config: *const c_void, _filter: *mut c_void) -> 
         return std::ptr::null();
     }
     guarded(std::ptr::null(), || {
-        // SAFETY: a non-null configuration pointer is one `config_new` returned, alive until
-        // `config_destroy`, which Envoy calls only after every stream of it is gone.
+        // The configuration is kept beside the stream and read by its hooks (`stream_ref`).
         let config = config.cast::<C::Config>();
-        // SAFETY: as above.
-        match C::new_stream(unsafe { &*config }) {
+        match C::new_stream() {
             Some(stream) => Box::into_raw(Box::new(Held::<C> { config, stream })).cast_const().cast(),
             None => std::ptr::null(),
         }
