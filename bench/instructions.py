@@ -7,8 +7,8 @@ branches are not counted), but it shows where a change goes and by how much: eac
 Envoy, each header written, each allocation. Used to find what issue 18's native module spent
 over Envoy's built-in filter (BENCHMARKS.md, "Native module").
 
-For each scenario and variant (a: no CORS filter, b: Envoy's built-in filter, n: our native
-module; the bench's configurations, bench/run.py): one upstream Envoy, the Envoy under test
+For each scenario and variant (a: no CORS filter, b: Envoy's built-in filter, m: the native
+floor, n: our native module; the bench's configurations, bench/run.py): one upstream Envoy, the Envoy under test
 under callgrind with instrumentation off, `--warmup` requests on one keep-alive connection, then
 instrumentation on for `--requests` requests, a dump, and user-space instructions per request.
 The wasm variants are left out: V8 under valgrind takes minutes to start and its generated code
@@ -84,7 +84,7 @@ def count(envoy, workdir, variant, scenario, upstream_port, warmup, requests):
     config = run_dir / "envoy.json"
     config.write_text(json.dumps(bench.variant_config(variant, scenario.get("policy", "normal"), upstream_port)))
     admin = run_dir / "admin-address"
-    env = {**os.environ, "ENVOY_DYNAMIC_MODULES_SEARCH_PATH": str(Path(bench.CORS_NATIVE).parent)}
+    env = {**os.environ, "ENVOY_DYNAMIC_MODULES_SEARCH_PATH": str(bench.module_dir(variant))}
     cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file=%s/out.%%p" % run_dir,
            envoy, "-c", str(config), "--concurrency", "1", "--disable-hot-restart",
            "--admin-address-path", str(admin), "-l", "warning"]
@@ -122,13 +122,15 @@ def count(envoy, workdir, variant, scenario, upstream_port, warmup, requests):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scenarios", default="get_allowed,get_denied,get_no_origin,preflight_allowed,preflight_rejected")
-    ap.add_argument("--variants", default="abn")
+    ap.add_argument("--variants", default="abmn")
     ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--requests", type=int, default=2000)
     args = ap.parse_args()
     if not shutil.which("valgrind"):
         sys.exit("valgrind is missing (make bench-instructions installs it)")
     bench.envoy_bootstrap.build()
+    if "m" in args.variants:
+        bench.build_native_floor()
     envoy = envoy_binary()
     scenarios = {s["key"]: s for s in bench.SCENARIOS}
     keys = [k for k in args.scenarios.split(",") if k]
@@ -143,6 +145,8 @@ def main():
     try:
         for k in keys:
             for v in args.variants:
+                if v not in scenarios[k]["variants"]:
+                    continue
                 results[(k, v)] = count(envoy, workdir, v, scenarios[k], upstream.port, args.warmup, args.requests)
                 bench.log("%-20s %s: %9.0f instructions/request" % (k, v, results[(k, v)]))
     finally:
@@ -151,14 +155,16 @@ def main():
     print("User-space instructions per request (callgrind, %d requests after %d, one keep-alive "
           "connection; Envoy %s):\n" % (args.requests, args.warmup, envoy))
     cols = list(args.variants)
-    header = "| scenario | " + " | ".join(cols) + (" | n − b | n / b |" if "n" in cols and "b" in cols else " |")
+    # Differences and ratios of the pairs present: n and m (the native floor) against b, n against m.
+    pairs = [(x, y) for x, y in (("n", "b"), ("m", "b"), ("n", "m")) if x in cols and y in cols]
+    header = "| scenario | " + " | ".join(cols) + "".join(" | %s − %s | %s / %s" % (x, y, x, y) for x, y in pairs) + " |"
     print(header)
     print("|---|" + "---:|" * (header.count("|") - 2))
     for k in keys:
-        row = [scenarios[k]["title"]] + ["%.0f" % results[(k, v)] for v in cols]
-        if "n" in cols and "b" in cols:
-            n, b = results[(k, "n")], results[(k, "b")]
-            row += ["%+.0f" % (n - b), "%.3f" % (n / b)]
+        row = [scenarios[k]["title"]] + ["%.0f" % results[(k, v)] if (k, v) in results else "-" for v in cols]
+        for x, y in pairs:
+            a, b = results.get((k, x)), results.get((k, y))
+            row += ["%+.0f" % (a - b), "%.3f" % (a / b)] if a and b else ["-", "-"]
         print("| " + " | ".join(row) + " |")
     shutil.rmtree(workdir, ignore_errors=True)
 

@@ -104,9 +104,9 @@ def build_report(args, info, command, results, checks, sizes, ready, variants, s
         "Setup: one upstream Envoy (direct_response 200, `vary: Accept-Encoding`), one Envoy per variant "
         "and policy, all `--concurrency 1 --disable-hot-restart` on 127.0.0.1; Envoy under test pinned "
         "to CPU %s; wrk (`-t1 -c%d`, HTTP/1.1 keep-alive), the upstream and the harness pinned to CPU %s. "
-        "%d interleaved round(s) of %d s per cell (a b n c d e, then reversed; n next to b), after one "
+        "%d interleaved round(s) of %d s per cell (a b n p m c d e, then reversed; n next to b), after one "
         "%d s warm-up per cell. CPU µs/req = "
-        "(utime+stime of the Envoy under test, from /proc/<pid>/stat) / completed requests, median over "
+        "(CPU time of every thread of the Envoy under test, in ns, from /proc/<pid>/task/*/schedstat) / completed requests, median over "
         "the rounds, and its min–max; req/s: median; busy = CPU µs/req × req/s, how much of its CPU the "
         "Envoy under test used (below 100%% when wrk and the upstream, sharing the other CPU, are the "
         "bottleneck). ×a, ×b: CPU ratio to (a), (b) of "
@@ -197,17 +197,25 @@ def build_report(args, info, command, results, checks, sizes, ready, variants, s
                    "side (median of per-round ratios; issue 18 asks n / b <= 1.05 on actual requests, <= 1.10 "
                    "on preflights):")
         out.append("")
-        out.append("| scenario | n / b | n / e | (n−a) µs | (b−a) µs | (e−a) µs |")
-        out.append("|---|---:|---:|---:|---:|---:|")
+        out.append("The native floor (m, bench/native-floor) gives n's answers on the one-origin policy with the "
+                   "fewest ABI calls and no engine: m / b is what any dynamic module making these edits pays "
+                   "over Envoy's filter, n / m what our engine adds to it.")
+        out.append("")
+        out.append("| scenario | n / b | m / b | n / m | n / e | (n−a) µs | (m−a) µs | (b−a) µs | (e−a) µs |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+        def ratio(sk, x, y):
+            return fmt(pr([(sk, x), (sk, y)], div) if (sk, x) in results and (sk, y) in results else None, "%.3f")
+
         for sc in scenarios:
             sk = sc["key"]
             if (sk, "n") in results:
                 cells = {v: per_round(results, [(sk, v), (sk, "a")], lambda x, y: x - y)
-                         if (sk, v) in results and (sk, "a") in results else None for v in "nbe"}
-                out.append("| %s | %s | %s | %s | %s | %s |" % (
-                    sc["title"], fmt(pr([(sk, "n"), (sk, "b")], div) if (sk, "b") in results else None, "%.3f"),
-                    fmt(pr([(sk, "n"), (sk, "e")], div) if (sk, "e") in results else None, "%.3f"),
-                    fmt(cells["n"], "%.2f"), fmt(cells["b"], "%.2f"), fmt(cells["e"], "%.2f")))
+                         if (sk, v) in results and (sk, "a") in results else None for v in "nmbe"}
+                out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                    sc["title"], ratio(sk, "n", "b"), ratio(sk, "m", "b"), ratio(sk, "n", "m"), ratio(sk, "n", "e"),
+                    fmt(cells["n"], "%.2f"), fmt(cells["m"], "%.2f"), fmt(cells["b"], "%.2f"),
+                    fmt(cells["e"], "%.2f")))
         out.append("")
         if ready.get("n") and ready.get("a"):
             out.append("Start-to-ready: n(one origin) − a = %.1f ms." % statistics.median(
@@ -217,6 +225,21 @@ def build_report(args, info, command, results, checks, sizes, ready, variants, s
     if info.get("rss"):
         out.append("Resident memory after the load runs (VmRSS, MiB): " + ", ".join(
             "%s %.1f" % (k, v) for k, v in sorted(info["rss"].items())) + ".")
+        out.append("")
+
+    if "p" in variants:
+        out.append("Native build B (p, CORS_NATIVE_B) against build A (n), side by side (median of per-round "
+                   "ratios; below 1: B is cheaper):")
+        out.append("")
+        out.append("| scenario | p / n | p / b | n / b |")
+        out.append("|---|---:|---:|---:|")
+        for sc in scenarios:
+            sk = sc["key"]
+            if (sk, "p") in results and (sk, "n") in results:
+                out.append("| %s | %s | %s | %s |" % (
+                    sc["title"], fmt(per_round(results, [(sk, "p"), (sk, "n")], div), "%.3f"),
+                    fmt(per_round(results, [(sk, "p"), (sk, "b")], div) if (sk, "b") in results else None, "%.3f"),
+                    fmt(per_round(results, [(sk, "n"), (sk, "b")], div) if (sk, "b") in results else None, "%.3f")))
         out.append("")
 
     if "f" in variants:

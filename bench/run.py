@@ -4,7 +4,7 @@
 Python 3 standard library only. Starts one upstream Envoy (direct_response) and one Envoy per
 variant and policy, every one with `--concurrency 1 --disable-hot-restart` on 127.0.0.1 free
 ports; the Envoy under test is pinned to one CPU, wrk, the upstream and this script to another.
-Rounds are interleaved (a b n c d e, then e d c n b a, ...: `cell_order`) and medians reported.
+Rounds are interleaved (a b n m c d e, then e d c m n b a, ...: `cell_order`) and medians reported.
 
 Variants:
   a  no CORS filter at all
@@ -16,8 +16,13 @@ Variants:
      two builds side by side in one run, e.g. before and after a change
   n  our native dynamic module (dist/libenvoy_cors.so; env CORS_NATIVE), run wherever e runs:
      the same engine in-process (issue 18)
+  p  another build of our native module (env CORS_NATIVE_B), run wherever n runs: A/B
+     comparisons of two native builds side by side in one run
+  m  the native floor (bench/native-floor): a dynamic module that knows one origin and gives n's
+     answers through the same ABI calls, nothing else; what any such module pays, beside n
 
-Environment: ENVOY_BIN (default <repo>/.venv/bin/envoy), CORS_WASM, CORS_WASM_B, CORS_NATIVE.
+Environment: ENVOY_BIN (default <repo>/.venv/bin/envoy), CORS_WASM, CORS_WASM_B, CORS_NATIVE,
+CORS_NATIVE_B.
 """
 
 import argparse
@@ -53,8 +58,13 @@ CORS_WASM_ENV = os.environ.get("CORS_WASM")
 CORS_WASM = CORS_WASM_ENV or str(REPO / "dist" / "cors.wasm")
 CORS_WASM_B = os.environ.get("CORS_WASM_B")
 CORS_NATIVE = os.environ.get("CORS_NATIVE") or str(REPO / "dist" / "libenvoy_cors.so")
+CORS_NATIVE_B = os.environ.get("CORS_NATIVE_B")
 NOOP_WASM = BENCH_TARGET / "wasm32-wasip1" / "release" / "bench_noop.wasm"
 REFERENCE_WASM = BENCH_TARGET / "wasm32-wasip1" / "release" / "bench_reference.wasm"
+# The native floor, under the module name the configurations load (envoy_cors), in its own
+# directory: each Envoy's ENVOY_DYNAMIC_MODULES_SEARCH_PATH picks n's or m's.
+NATIVE_FLOOR_DIR = BENCH_TARGET / "native-floor"
+NATIVE_FLOOR = NATIVE_FLOOR_DIR / "libenvoy_cors.so"
 
 # ---------------------------------------------------------------------------------------------
 # Process bookkeeping: every child is killed by its pid on exit, whatever happens.
@@ -144,7 +154,8 @@ def variant_config(variant, policy, upstream_port):
     elif variant in "ef":
         path = CORS_WASM if variant == "e" else CORS_WASM_B
         filters = [wasm_filter(path, "cors", json.dumps(cors_policy_json(policy)))]
-    elif variant == "n":
+    elif variant in "nmp":
+        # m reads no configuration; it gets n's, so that all three load the same way.
         filters = [{"native": json.dumps(cors_policy_json(policy)), "name": "cors"}]
     else:
         raise ValueError(variant)
@@ -154,9 +165,17 @@ def variant_config(variant, policy, upstream_port):
 # ---------------------------------------------------------------------------------------------
 # Envoy processes.
 
+def module_dir(variant):
+    """Where an Envoy of this variant finds module envoy_cors."""
+    if variant == "m":
+        return NATIVE_FLOOR_DIR
+    return Path(CORS_NATIVE_B if variant == "p" else CORS_NATIVE).parent
+
+
 class Envoy:
-    def __init__(self, name, config, workdir, cpu):
+    def __init__(self, name, config, workdir, cpu, modules=None):
         self.name = name
+        self.modules = modules
         self.dir = workdir / name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.cfg = self.dir / "envoy.json"
@@ -176,7 +195,8 @@ class Envoy:
         ]
         self.stderr = open(self.dir / "stderr.log", "wb")
         t0 = time.monotonic()
-        env = {**os.environ, "ENVOY_DYNAMIC_MODULES_SEARCH_PATH": str(Path(CORS_NATIVE).parent)}
+        modules = self.modules or Path(CORS_NATIVE).parent
+        env = {**os.environ, "ENVOY_DYNAMIC_MODULES_SEARCH_PATH": str(modules)}
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr,
                                      stdin=subprocess.DEVNULL, env=env)
         CHILDREN.append(self.proc)
@@ -215,6 +235,20 @@ class Envoy:
             return (self.dir / "stderr.log").read_text(errors="replace")[-3000:]
         except OSError:
             return ""
+
+    def cpu_ns(self):
+        """CPU time of every thread, in ns (the scheduler's own account, /proc/<pid>/task/*/schedstat):
+        utime and stime count 10 ms ticks, about 150 in a 2 s cell, so a ratio of two cells read
+        from them moves by a percent or so on rounding alone."""
+        total = 0
+        task_dir = "/proc/%d/task" % self.proc.pid
+        for tid in os.listdir(task_dir):
+            try:
+                with open("%s/%s/schedstat" % (task_dir, tid)) as f:
+                    total += int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                pass  # a thread that ended meanwhile
+        return total
 
     def cpu_ticks(self):
         with open("/proc/%d/stat" % self.proc.pid) as f:
@@ -311,22 +345,22 @@ def run_wrk(port, script, seconds, connections, cpu):
 
 def cell_order(variants, rnd):
     """The order one round measures a scenario's variants in: n right after b (issue 18's targets
-    are n / b), and every other round reversed, so that a drift of the shared machine during a
-    scenario's cells (it moves by 10-20% within a minute) weighs on both sides of a ratio alike
-    instead of on whichever variant comes last."""
-    order = [v for v in variants if v != "n"]
-    if "n" in variants:
-        order.insert(order.index("b") + 1 if "b" in order else len(order), "n")
+    are n / b), then p and m (n / p, n / m), and every other round reversed, so that a drift of the shared
+    machine during a scenario's cells (it moves by 10-20% within a minute) weighs on both sides of
+    a ratio alike instead of on whichever variant comes last."""
+    order = [v for v in variants if v not in "npm"]
+    at = order.index("b") + 1 if "b" in order else len(order)
+    order[at:at] = [v for v in "npm" if v in variants]
     return order if rnd % 2 == 0 else order[::-1]
 
 
 def measure(envoy, script, seconds, connections, load_cpu):
-    t0 = envoy.cpu_ticks()
+    t0 = envoy.cpu_ns()
     n, dur, errors = run_wrk(envoy.port, script, seconds, connections, load_cpu)
-    t1 = envoy.cpu_ticks()
+    t1 = envoy.cpu_ns()
     if n == 0:
         raise RuntimeError("no request completed against %s" % envoy.name)
-    cpu_us = (t1 - t0) * 1e6 / os.sysconf("SC_CLK_TCK") / n
+    cpu_us = (t1 - t0) / 1e3 / n
     return cpu_us, n / dur, errors
 
 
@@ -379,12 +413,20 @@ def build(need_plugin, skip):
     for crate in ("noop", "reference"):
         run(["cargo", "build", "--release", "--target", "wasm32-wasip1", "--manifest-path",
              str(REPO / "bench" / crate / "Cargo.toml"), "--target-dir", str(BENCH_TARGET)])
+    build_native_floor()
     if need_plugin and not CORS_WASM_ENV:
         try:
             run(["make", "build"])
         except subprocess.CalledProcessError:
             sys.exit("bench: `make build` failed; fix the build, or benchmark an existing module with "
                      "CORS_WASM=path (or --variants abcd without the plugin)")
+
+
+def build_native_floor():
+    run(["cargo", "build", "--release", "--manifest-path", str(REPO / "bench" / "native-floor" / "Cargo.toml"),
+         "--target-dir", str(BENCH_TARGET)])
+    NATIVE_FLOOR_DIR.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(BENCH_TARGET / "release" / "libbench_native_floor.so", NATIVE_FLOOR)
 
 
 def real_envoy(path):
@@ -426,7 +468,7 @@ def pick_cpus():
 # ---------------------------------------------------------------------------------------------
 
 def main():
-    global ENVOY, CORS_WASM, CORS_WASM_B, CORS_NATIVE
+    global ENVOY, CORS_WASM, CORS_WASM_B, CORS_NATIVE, CORS_NATIVE_B
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="one short round, one start; does not write BENCHMARKS.md")
     ap.add_argument("--rounds", type=int, help="interleaved rounds (default 5, quick 1)")
@@ -435,8 +477,8 @@ def main():
                     "(default 1, quick 0)")
     ap.add_argument("--starts", type=int, help="starts per config for start-to-ready (default 5, quick 1)")
     ap.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
-    ap.add_argument("--variants", default="abcden",
-                    help="subset of abcdefn (default abcden; f needs CORS_WASM_B)")
+    ap.add_argument("--variants", default="abcdemn",
+                    help="subset of abcdefmn (default abcdemn; f needs CORS_WASM_B)")
     ap.add_argument("--scenarios", default="", help="comma-separated scenario keys (default all)")
     ap.add_argument("--perf", default="", help="cells to profile with perf after the rounds, "
                     "comma-separated scenario:variant (e.g. get_allowed:e,preflight_allowed:e)")
@@ -450,7 +492,13 @@ def main():
     args.duration = args.duration or (1 if q else 2)
     args.warmup = args.warmup if args.warmup is not None else (0 if q else 1)
     args.starts = args.starts or (1 if q else 5)
-    variants = "".join(v for v in "abcdefn" if v in args.variants)
+    variants = "".join(v for v in "abcdefmnp" if v in args.variants)
+    if "p" in variants:
+        if not CORS_NATIVE_B:
+            sys.exit("variant p needs CORS_NATIVE_B=path")
+        for sc in SCENARIOS:
+            if "n" in sc["variants"]:
+                sc["variants"] += "p"
     if "f" in variants:
         if not CORS_WASM_B:
             sys.exit("variant f needs CORS_WASM_B=path")
@@ -467,14 +515,19 @@ def main():
         command = "CORS_WASM=%s %s" % (shlex.quote(CORS_WASM_ENV), command)
     if "f" in variants:
         command = "CORS_WASM_B=%s %s" % (shlex.quote(CORS_WASM_B), command)
+    if "p" in variants:
+        command = "CORS_NATIVE_B=%s %s" % (shlex.quote(CORS_NATIVE_B), command)
     if ENVOY != DEFAULT_ENVOY:
         command = "ENVOY_BIN=%s %s" % (shlex.quote(ENVOY), command)
 
     build("e" in variants or "n" in variants, args.no_build)
+    if "m" in variants and args.no_build and not NATIVE_FLOOR.exists():
+        build_native_floor()
     ENVOY = real_envoy(ENVOY)
     log("envoy binary: %s" % ENVOY)
     for path, v in ((NOOP_WASM, "c"), (REFERENCE_WASM, "d"), (Path(CORS_WASM), "e"),
-                    (Path(CORS_WASM_B or "-"), "f"), (Path(CORS_NATIVE), "n")):
+                    (Path(CORS_WASM_B or "-"), "f"), (Path(CORS_NATIVE), "n"), (NATIVE_FLOOR, "m"),
+                    (Path(CORS_NATIVE_B or "-"), "p")):
         if v in variants and not path.exists():
             sys.exit("missing %s (variant %s)" % (path, v))
     if shutil.which("taskset") is None:
@@ -487,7 +540,8 @@ def main():
     info = machine()
     sizes = {}
     for path, v in ((NOOP_WASM, "c"), (REFERENCE_WASM, "d"), (Path(CORS_WASM), "e"),
-                    (Path(CORS_WASM_B or "-"), "f"), (Path(CORS_NATIVE), "n")):
+                    (Path(CORS_WASM_B or "-"), "f"), (Path(CORS_NATIVE), "n"), (NATIVE_FLOOR, "m"),
+                    (Path(CORS_NATIVE_B or "-"), "p")):
         if v in variants and path.exists():
             sizes[v] = path.stat().st_size
 
@@ -510,6 +564,12 @@ def main():
         shutil.copyfile(CORS_NATIVE, snap_n)
         info["native_sha256"] = hashlib.sha256(snap_n.read_bytes()).hexdigest()
         CORS_NATIVE = str(snap_n)
+    if "p" in variants:
+        (workdir / "native-b").mkdir()
+        snap_p = workdir / "native-b" / "libenvoy_cors.so"
+        shutil.copyfile(CORS_NATIVE_B, snap_p)
+        info["native_b_sha256"] = hashlib.sha256(snap_p.read_bytes()).hexdigest()
+        CORS_NATIVE_B = str(snap_p)
     try:
         upstream = Envoy("upstream", upstream_config(), workdir, load_cpu)
         upstream.start()
@@ -522,10 +582,11 @@ def main():
             for v in sc["variants"]:
                 if v not in variants:
                     continue
-                pol = sc["policy"] if v in "befn" else "normal"
+                pol = sc["policy"] if v in "befnp" else "normal"
                 if (v, pol) not in instances:
                     name = v if pol == "normal" else "%s-%s" % (v, pol)
-                    instances[(v, pol)] = Envoy(name, variant_config(v, pol, upstream.port), workdir, envoy_cpu)
+                    instances[(v, pol)] = Envoy(name, variant_config(v, pol, upstream.port), workdir, envoy_cpu,
+                                                module_dir(v))
         for env in instances.values():
             env.start()
         for env in instances.values():
@@ -533,7 +594,7 @@ def main():
             log("%-8s on port %d (pid %d)" % (env.name, env.port, env.proc.pid))
 
         def instance(sc, v):
-            return instances[(v, sc["policy"] if v in "befn" else "normal")]
+            return instances[(v, sc["policy"] if v in "befnp" else "normal")]
 
         checks = {}
         failures = []

@@ -143,11 +143,16 @@ VARIANTS = {
     "e": "our plugin",
     "f": "our plugin, build B",
     "n": "our native module",
+    "m": "native floor",
+    "p": "our native module, build B",
 }
-# The native module runs wherever the plugin does: the same policy, side by side.
+# The native module runs wherever the plugin does: the same policy, side by side; the native
+# floor knows the one-origin policy only, and runs where the wasm reference does.
 for _sc in SCENARIOS:
     if "e" in _sc["variants"]:
         _sc["variants"] += "n"
+    if "d" in _sc["variants"] and _sc["policy"] == "normal":
+        _sc["variants"] += "m"
 
 
 def cors_policy_json(policy):
