@@ -87,7 +87,7 @@ pub struct NativeHeaders<'h> {
 
 impl RequestHeaders for NativeHeaders<'_> {
     fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.lines.iter().filter(move |(k, _)| *k == name.as_bytes()).map(|(_, v)| v)
+        self.lines.values(name.as_bytes())
     }
 }
 
@@ -142,7 +142,7 @@ impl ProxyHost for NativeHost<'_> {
         if removals >= 2 {
             if let Ok(lines) = self.handle.header_lines(HeaderType::Response) {
                 present = 0;
-                for (name, _) in lines.iter() {
+                for name in lines.names() {
                     if lengths & length_bit(name.len()) == 0 {
                         continue;
                     }

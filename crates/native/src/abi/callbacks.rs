@@ -116,10 +116,16 @@ impl Drop for HeaderLines<'_> {
 }
 
 impl<'h> HeaderLines<'h> {
-    /// Every `(name, value)` line, in Envoy's order. A line Envoy did not fill (a count larger
-    /// than the lines written) is skipped.
-    pub fn iter(&self) -> impl Iterator<Item = (&'h [u8], &'h [u8])> + '_ {
-        self.lines.iter().filter(|l| !l.key.ptr.is_null()).map(|l| (l.key.bytes(), l.value.bytes()))
+    /// Every value of the header named `name` (not empty), in Envoy's order: a line is passed
+    /// over on its name's length before its bytes are compared, and a line Envoy did not fill
+    /// (a count larger than the lines written) has no name.
+    pub fn values<'a>(&'a self, name: &'a [u8]) -> impl Iterator<Item = &'h [u8]> + 'a {
+        self.lines.iter().filter(move |l| l.key.length == name.len() && l.key.bytes() == name).map(|l| l.value.bytes())
+    }
+
+    /// Every line's name, in Envoy's order (empty for a line Envoy did not fill).
+    pub fn names(&self) -> impl Iterator<Item = &'h [u8]> + '_ {
+        self.lines.iter().map(|l| l.key.bytes())
     }
 }
 
