@@ -18,6 +18,11 @@ NATIVE_TARGET := x86_64-unknown-linux-gnu
 NATIVE_GLIBC  := 2.28
 NATIVE_OUT    := target/$(NATIVE_TARGET)/native/libcors_native.so
 NATIVE_DIST   := dist/libenvoy_cors.so
+# The x86_64 module is built with the profile `make native-pgo` trains (when it is there).
+NATIVE_PGO       := crates/native/pgo/x86_64.profdata
+NATIVE_PGO_DIR   := target/pgo
+NATIVE_PGO_FLAGS := $(if $(wildcard $(NATIVE_PGO)),-Cprofile-use=$(CURDIR)/$(NATIVE_PGO))
+
 # The same module for aarch64 Linux, built for releases (make native-aarch64).
 NATIVE_ARM_TARGET := aarch64-unknown-linux-gnu
 NATIVE_ARM_OUT    := target/$(NATIVE_ARM_TARGET)/native/libcors_native.so
@@ -97,7 +102,7 @@ build: toolchain apt-tools
 	@echo "$(DIST): $$(stat -c %s $(DIST)) bytes"
 	@[ -x "$(ZIG_VENV)/bin/cargo-zigbuild" ] || { python3 -m venv "$(ZIG_VENV)" && \
 	  "$(ZIG_VENV)/bin/pip" install --quiet cargo-zigbuild ziglang; }
-	PATH="$(ZIG_VENV)/bin:$$PATH" CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="$(WASM_RUSTFLAGS)" \
+	PATH="$(ZIG_VENV)/bin:$$PATH" CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="$(WASM_RUSTFLAGS) $(NATIVE_PGO_FLAGS)" \
 	  cargo-zigbuild zigbuild --profile native -p cors-native --target $(NATIVE_TARGET).$(NATIVE_GLIBC)
 	cp $(NATIVE_OUT) $(NATIVE_DIST)
 	scripts/check-glibc.sh $(NATIVE_DIST) $(NATIVE_GLIBC)
@@ -236,6 +241,27 @@ bench: envoy envoy-bootstrap
 
 bench-quick: envoy envoy-bootstrap
 	python3 bench/run.py --quick $(BENCH_ARGS)
+
+# The native module's profile (bench/native_pgo.py): an instrumented build trained under Envoy
+# on the bench's requests. `make build` compiles the x86_64 module with it (-Cprofile-use): the
+# hot path laid out together, cold blocks moved away (BENCHMARKS.md, "Profile-guided build").
+# Run it again after changing crates/native or crates/engine: a stale profile still builds, the
+# changed functions only lose its guidance. (~2 min)
+.PHONY: native-pgo
+native-pgo: envoy envoy-bootstrap
+	@rustup component list --installed | grep -q '^llvm-tools' || rustup component add llvm-tools
+	rm -rf $(NATIVE_PGO_DIR)/raw
+	# Built for the same target as `make build` (an explicit --target gives the symbol names the
+	# profile is keyed by), instrumented; linked by the toolchain's own linker, as zig's does
+	# not take the profile runtime's arguments.
+	CARGO_TARGET_DIR=$(NATIVE_PGO_DIR) \
+	  CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="$(WASM_RUSTFLAGS) -Cprofile-generate=$(CURDIR)/$(NATIVE_PGO_DIR)/raw" \
+	  cargo build --profile native -p cors-native --target $(NATIVE_TARGET)
+	python3 bench/native_pgo.py $(NATIVE_PGO_DIR)/$(NATIVE_TARGET)/native/libcors_native.so
+	@mkdir -p $(dir $(NATIVE_PGO))
+	"$$(rustc --print sysroot)/lib/rustlib/$$(rustc -vV | sed -n 's/^host: //p')/bin/llvm-profdata" \
+	  merge --sparse -o $(NATIVE_PGO) $(NATIVE_PGO_DIR)/raw/*.profraw
+	@echo "$(NATIVE_PGO): $$(stat -c %s $(NATIVE_PGO)) bytes"
 
 # Instructions per request under callgrind (bench/instructions.py): no CORS filter, Envoy's
 # filter, the native module; figures that repeat, where CPU time moves by several % (~3 min).
