@@ -227,33 +227,32 @@ def build_report(args, info, command, results, checks, sizes, ready, variants, s
             "%s %.1f" % (k, v) for k, v in sorted(info["rss"].items())) + ".")
         out.append("")
 
-    if "p" in variants:
-        out.append("Native build B (p, CORS_NATIVE_B) against build A (n), side by side (median of per-round "
-                   "ratios; below 1: B is cheaper):")
+    def build_b_table(b, a, intro, columns):
+        """Build B (variant `b`) against build A (`a`): one row per scenario that ran both, each
+        column a function of the scenario key."""
+        rows = [sc for sc in scenarios if (sc["key"], b) in results and (sc["key"], a) in results]
+        if not rows:
+            return
+        out.append(intro)
         out.append("")
-        out.append("| scenario | p / n | p / b | n / b |")
-        out.append("|---|---:|---:|---:|")
-        for sc in scenarios:
-            sk = sc["key"]
-            if (sk, "p") in results and (sk, "n") in results:
-                out.append("| %s | %s | %s | %s |" % (
-                    sc["title"], fmt(per_round(results, [(sk, "p"), (sk, "n")], div), "%.3f"),
-                    fmt(per_round(results, [(sk, "p"), (sk, "b")], div) if (sk, "b") in results else None, "%.3f"),
-                    fmt(per_round(results, [(sk, "n"), (sk, "b")], div) if (sk, "b") in results else None, "%.3f")))
+        out.append("| scenario | " + " | ".join(name for name, _ in columns) + " |")
+        out.append("|---|" + "---:|" * len(columns))
+        for sc in rows:
+            out.append("| %s | %s |" % (sc["title"], " | ".join(cell(sc["key"]) for _, cell in columns)))
         out.append("")
 
-    if "f" in variants:
-        out.append("Build B against build A, side by side (median of per-round ratios; below 1: B is cheaper):")
-        out.append("")
-        out.append("| scenario | f / e | (f−a)/(e−a) |")
-        out.append("|---|---:|---:|")
-        for sc in scenarios:
-            sk = sc["key"]
-            if (sk, "f") in results and (sk, "e") in results:
-                rel = per_round(results, [(sk, "f"), (sk, "e")], div)
-                ovh = per_round(results, [(sk, "f"), (sk, "a"), (sk, "e")], overhead) if (sk, "a") in results else None
-                out.append("| %s | %s | %s |" % (sc["title"], fmt(rel, "%.3f"), fmt(ovh, "%.2f")))
-        out.append("")
+    def ratio_of(x, y):
+        return lambda sk: fmt(pr([(sk, x), (sk, y)], div) if (sk, x) in results and (sk, y) in results else None,
+                              "%.3f")
+
+    build_b_table("p", "n", "Native build B (p, CORS_NATIVE_B) against build A (n), side by side (median of "
+                  "per-round ratios; below 1: B is cheaper):",
+                  [("p / n", ratio_of("p", "n")), ("p / b", ratio_of("p", "b")), ("n / b", ratio_of("n", "b"))])
+    build_b_table("f", "e", "Build B against build A, side by side (median of per-round ratios; below 1: B is "
+                  "cheaper):",
+                  [("f / e", ratio_of("f", "e")),
+                   ("(f−a)/(e−a)", lambda sk: fmt(pr([(sk, "f"), (sk, "a"), (sk, "e")], overhead)
+                                                 if (sk, "a") in results else None, "%.2f"))])
 
     out.append("| wasm module | bytes |")
     out.append("|---|---:|")
