@@ -11,18 +11,13 @@ Envoy with SIGTERM so the module writes its profile on exit.
 Usage: bench/native_pgo.py <instrumented libcors_native.so> [requests per scenario]
 """
 
-import json
-import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import instructions  # noqa: E402  (the Envoy binary, requests on one connection)
+import instructions  # noqa: E402  (requests on one connection)
 import run as bench  # noqa: E402  (configs, scenarios, Envoy processes)
 
 # The policies a deployment runs and what each is sent: the one-origin policy gets every kind of
@@ -36,51 +31,26 @@ TRAINING = {
 }
 
 
-def listener_port(admin_file, proc, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("envoy exited with %s" % proc.returncode)
-        try:
-            _, body = bench.http_get("http://%s/listeners?format=json" % admin_file.read_text().strip())
-            for listener in json.loads(body).get("listener_statuses", []):
-                port = listener.get("local_address", {}).get("socket_address", {}).get("port_value")
-                if port:
-                    return port
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("envoy not ready after %.0f s" % timeout)
-
-
 def main():
     module, requests = Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 2000
     bench.envoy_bootstrap.build()
-    envoy = instructions.envoy_binary()
+    bench.ENVOY = bench.real_envoy(bench.ENVOY)
     scenarios = {s["key"]: s for s in bench.SCENARIOS}
     work = Path(tempfile.mkdtemp(prefix="cors-pgo-"))
     # Envoy loads module envoy_cors as libenvoy_cors.so from the search path.
     shutil.copyfile(module, work / "libenvoy_cors.so")
-    env = {**os.environ, "ENVOY_DYNAMIC_MODULES_SEARCH_PATH": str(work)}
     upstream = bench.Envoy("upstream", bench.upstream_config(), work, None)
     upstream.start()
     upstream.wait_ready()
     try:
         for policy, keys in TRAINING.items():
-            config = work / ("%s.json" % policy)
-            config.write_text(json.dumps(bench.variant_config("n", policy, upstream.port)))
-            admin = work / ("%s.admin" % policy)
-            p = subprocess.Popen([envoy, "-c", str(config), "--concurrency", "1", "--disable-hot-restart",
-                                  "--admin-address-path", str(admin), "-l", "warning"], env=env,
-                                 stdout=subprocess.DEVNULL, stderr=open(work / ("%s.log" % policy), "wb"))
-            bench.CHILDREN.append(p)
-            port = listener_port(admin, p)
+            envoy = bench.Envoy(policy, bench.variant_config("n", policy, upstream.port), work, None, work)
+            envoy.start()
+            envoy.wait_ready()
             for key in keys:
-                instructions.send(port, scenarios[key], requests)
+                instructions.send(envoy.port, scenarios[key], requests)
             # A clean exit runs the profile runtime's exit handler, which writes the profile.
-            p.send_signal(signal.SIGTERM)
-            p.wait(timeout=60)
-            bench.CHILDREN.remove(p)
+            envoy.stop(graceful=True)
             print("trained on policy %s: %s, %d requests each" % (policy, ", ".join(keys), requests))
     finally:
         upstream.stop()

@@ -195,7 +195,7 @@ class Envoy:
         ]
         self.stderr = open(self.dir / "stderr.log", "wb")
         t0 = time.monotonic()
-        modules = self.modules or Path(CORS_NATIVE).parent
+        modules = self.modules or module_dir("n")
         env = {**os.environ, "ENVOY_DYNAMIC_MODULES_SEARCH_PATH": str(modules)}
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr,
                                      stdin=subprocess.DEVNULL, env=env)
@@ -255,8 +255,12 @@ class Envoy:
             fields = f.read().rsplit(")", 1)[1].split()
         return int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
 
-    def stop(self):
+    def stop(self, graceful=False):
+        """Kills the process; `graceful`: SIGTERM, and Envoy's own shutdown, exit handlers run."""
         if self.proc is not None:
+            if graceful and self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                self.proc.wait(timeout=60)
             stop(self.proc)
             self.proc = None
             self.admin = None
@@ -422,6 +426,12 @@ def build(need_plugin, skip):
                      "CORS_WASM=path (or --variants abcd without the plugin)")
 
 
+def artifacts():
+    """The file each variant loads, as (path, variant)."""
+    return ((NOOP_WASM, "c"), (REFERENCE_WASM, "d"), (Path(CORS_WASM), "e"), (Path(CORS_WASM_B or "-"), "f"),
+            (Path(CORS_NATIVE), "n"), (NATIVE_FLOOR, "m"), (Path(CORS_NATIVE_B or "-"), "p"))
+
+
 def build_native_floor():
     run(["cargo", "build", "--release", "--manifest-path", str(REPO / "bench" / "native-floor" / "Cargo.toml"),
          "--target-dir", str(BENCH_TARGET)])
@@ -525,9 +535,7 @@ def main():
         build_native_floor()
     ENVOY = real_envoy(ENVOY)
     log("envoy binary: %s" % ENVOY)
-    for path, v in ((NOOP_WASM, "c"), (REFERENCE_WASM, "d"), (Path(CORS_WASM), "e"),
-                    (Path(CORS_WASM_B or "-"), "f"), (Path(CORS_NATIVE), "n"), (NATIVE_FLOOR, "m"),
-                    (Path(CORS_NATIVE_B or "-"), "p")):
+    for path, v in artifacts():
         if v in variants and not path.exists():
             sys.exit("missing %s (variant %s)" % (path, v))
     if shutil.which("taskset") is None:
@@ -539,9 +547,7 @@ def main():
         os.sched_setaffinity(0, {load_cpu})
     info = machine()
     sizes = {}
-    for path, v in ((NOOP_WASM, "c"), (REFERENCE_WASM, "d"), (Path(CORS_WASM), "e"),
-                    (Path(CORS_WASM_B or "-"), "f"), (Path(CORS_NATIVE), "n"), (NATIVE_FLOOR, "m"),
-                    (Path(CORS_NATIVE_B or "-"), "p")):
+    for path, v in artifacts():
         if v in variants and path.exists():
             sizes[v] = path.stat().st_size
 
